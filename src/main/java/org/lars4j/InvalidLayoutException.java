@@ -1,0 +1,6 @@
+package org.lars4j;
+
+/** A parameter layout is malformed: empty, a duplicate or empty name, a bad shape, a bad rule. */
+public class InvalidLayoutException extends IllegalArgumentException {
+    public InvalidLayoutException(String message) { super(message); }
+}

@@ -1,0 +1,260 @@
+package org.lars4j;
+
+import java.nio.FloatBuffer;
+import java.util.List;
+import org.lars4j.engine.Engine;
+import org.lars4j.engine.EnginePlan;
+import org.lars4j.engine.Engines;
+import org.lars4j.engine.HostTensors;
+import org.lars4j.engine.StepScalars;
+import org.lars4j.layout.ParamLayout;
+import org.lars4j.layout.Segment;
+
+/**
+ * A layer-wise adaptive optimizer planned for one model on one engine. Build it with
+ * {@link Lars#builder}; then call a {@code step} method once per training step with the
+ * parameters (updated in place) and their gradients, in either storage form:
+ * <ul>
+ * <li>flat: one {@code float[]} or {@link FloatBuffer} holding every segment at its layout
+ *     offset (DL4J's form);</li>
+ * <li>list: one {@code float[]} or {@code FloatBuffer} per segment, in layout order (DJL,
+ *     Tribuo).</li>
+ * </ul>
+ * Every argument is validated before anything is written; a rejected call changes nothing.
+ * The optimizer owns its state (momentum buffers, step count), readable and writable for
+ * checkpoints. A step allocates nothing. Not thread-safe: one step at a time.
+ */
+public final class LayerwiseOptimizer implements AutoCloseable {
+    private final OptimizerConfig config;
+    private final ParamLayout layout;
+    private final Engine engine;
+    private final EnginePlan plan;
+    private final HostTensors params;
+    private final HostTensors grads;
+    private final StepScalars scalars = new StepScalars();
+    private final boolean skipNonFinite;
+    private long stepCount;
+    private long skippedSteps;
+    private boolean lastSkipped;
+    private boolean closed;
+
+    LayerwiseOptimizer(OptimizerConfig config, ParamLayout layout, Backend backend, int threads) {
+        if (layout == null) throw new InvalidLayoutException("layout is null");
+        if (threads < 1) throw new InvalidHyperparameterException("threads must be >= 1, got " + threads);
+        this.config = config;
+        this.layout = config.resolveFlags(layout);
+        this.engine = Engines.select(backend);
+        this.plan = engine.plan(config, this.layout, threads);
+        this.params = new HostTensors(this.layout);
+        this.grads = new HostTensors(this.layout);
+        this.skipNonFinite = config.nonFinitePolicy() == NonFinitePolicy.SKIP_STEP;
+    }
+
+    // ---- steps ------------------------------------------------------------------------------
+
+    /** One step on the flat form: {@code params} and {@code grads} each hold every segment. */
+    public boolean step(float[] params, float[] grads) {
+        checkOpen();
+        checkFlatArray("params", params);
+        checkFlatArray("grads", grads);
+        if (params == grads) throw new TensorMismatchException("params and grads are the same array");
+        prepareScalars();
+        this.params.bindFlat(params);
+        this.grads.bindFlat(grads);
+        return run();
+    }
+
+    /** One step on the flat form held in buffers (direct or heap), from their positions. */
+    public boolean step(FloatBuffer params, FloatBuffer grads) {
+        checkOpen();
+        checkFlatBuffer("params", params);
+        checkFlatBuffer("grads", grads);
+        if (params.isReadOnly()) throw new TensorMismatchException("params buffer is read-only");
+        if (params == grads) throw new TensorMismatchException("params and grads are the same buffer");
+        prepareScalars();
+        this.params.bindFlat(params);
+        this.grads.bindFlat(grads);
+        return run();
+    }
+
+    /** One step on the list form: one array per segment, in layout order. */
+    public boolean step(List<float[]> params, List<float[]> grads) {
+        checkOpen();
+        checkList("params", params);
+        checkList("grads", grads);
+        for (int i = 0; i < layout.size(); i++) {
+            Segment s = layout.segment(i);
+            float[] p = params.get(i);
+            float[] g = grads.get(i);
+            checkLength("params", s, p == null ? -1 : p.length);
+            checkLength("grads", s, g == null ? -1 : g.length);
+            if (p == g) throw new TensorMismatchException("params and grads of segment '" + s.name() + "' are the same array");
+        }
+        prepareScalars();
+        this.params.bindArrays(params);
+        this.grads.bindArrays(grads);
+        return run();
+    }
+
+    /** One step on the list form held in buffers: one per segment, each from its position. */
+    public boolean stepBuffers(List<FloatBuffer> params, List<FloatBuffer> grads) {
+        checkOpen();
+        checkList("params", params);
+        checkList("grads", grads);
+        for (int i = 0; i < layout.size(); i++) {
+            Segment s = layout.segment(i);
+            FloatBuffer p = params.get(i);
+            FloatBuffer g = grads.get(i);
+            checkLength("params", s, p == null ? -1 : p.remaining());
+            checkLength("grads", s, g == null ? -1 : g.remaining());
+            if (p.isReadOnly()) throw new TensorMismatchException("params buffer of segment '" + s.name() + "' is read-only");
+            if (p == g) throw new TensorMismatchException("params and grads of segment '" + s.name() + "' are the same buffer");
+        }
+        prepareScalars();
+        this.params.bindBuffers(params);
+        this.grads.bindBuffers(grads);
+        return run();
+    }
+
+    private void prepareScalars() {
+        config.stepScalars(stepCount + 1, scalars); // may throw: nothing is bound or written yet
+    }
+
+    private boolean run() {
+        try {
+            boolean applied = plan.step(params, grads, scalars, skipNonFinite);
+            lastSkipped = !applied;
+            if (applied) stepCount++;
+            else skippedSteps++;
+            return applied;
+        } finally {
+            params.clear();
+            grads.clear();
+        }
+    }
+
+    // ---- validation -------------------------------------------------------------------------
+
+    private void checkOpen() {
+        if (closed) throw new OptimizerClosedException("optimizer is closed");
+    }
+
+    private long flatLength() {
+        long total = layout.totalElements();
+        if (total > ParamLayout.MAX_SEGMENT_LENGTH) {
+            throw new TensorMismatchException("the layout has " + total + " parameters, more than one Java array or buffer can hold; "
+                    + "use the list form");
+        }
+        return total;
+    }
+
+    private void checkFlatArray(String role, float[] a) {
+        if (a == null) throw new TensorMismatchException(role + " is null");
+        long total = flatLength();
+        if (a.length != total) {
+            throw new TensorMismatchException(role + ": flat array has " + a.length + " elements but the layout has " + total);
+        }
+    }
+
+    private void checkFlatBuffer(String role, FloatBuffer b) {
+        if (b == null) throw new TensorMismatchException(role + " is null");
+        long total = flatLength();
+        if (b.remaining() != total) {
+            throw new TensorMismatchException(role + ": flat buffer has " + b.remaining() + " elements remaining but the layout has " + total);
+        }
+    }
+
+    private void checkList(String role, List<?> list) {
+        if (list == null) throw new TensorMismatchException(role + " is null");
+        if (list.size() != layout.size()) {
+            throw new TensorMismatchException(role + ": list has " + list.size() + " tensors but the layout has " + layout.size() + " segments");
+        }
+    }
+
+    private static void checkLength(String role, Segment s, int length) {
+        if (length < 0) throw new TensorMismatchException(role + ": tensor for segment '" + s.name() + "' is null");
+        if (length != s.length()) {
+            throw new TensorMismatchException(role + ": segment '" + s.name() + "' " + s.shapeString() + " needs "
+                    + s.length() + " elements, got " + length);
+        }
+    }
+
+    // ---- state ------------------------------------------------------------------------------
+
+    /** Applied steps so far (skipped steps are not counted). The next step is {@code stepCount() + 1}. */
+    public long stepCount() { return stepCount; }
+
+    /** Sets the applied-step count, e.g. when restoring a checkpoint. */
+    public void setStepCount(long steps) {
+        checkOpen();
+        if (steps < 0) throw new InvalidHyperparameterException("step count must be >= 0, got " + steps);
+        this.stepCount = steps;
+    }
+
+    /** Steps skipped because a gradient was not finite (policy {@link NonFinitePolicy#SKIP_STEP}). */
+    public long skippedSteps() { return skippedSteps; }
+
+    /** Whether the most recent call to a step method skipped the step. */
+    public boolean lastStepSkipped() { return lastSkipped; }
+
+    /** Names of the per-segment state buffers, as PyTorch's state_dict names them. */
+    public List<String> stateNames() { return config.stateNames(); }
+
+    /** Copies state buffer {@code name} of segment {@code segment} into {@code dst}. */
+    public void readState(String name, int segment, float[] dst) {
+        int b = stateIndex(name, segment, dst);
+        plan.readState(b, segment, dst, 0);
+    }
+
+    /** Overwrites state buffer {@code name} of segment {@code segment} with {@code src}. */
+    public void writeState(String name, int segment, float[] src) {
+        int b = stateIndex(name, segment, src);
+        plan.writeState(b, segment, src, 0);
+    }
+
+    /** Zeroes every state buffer and the step counters. */
+    public void resetState() {
+        checkOpen();
+        plan.resetState();
+        stepCount = 0;
+        skippedSteps = 0;
+    }
+
+    private int stateIndex(String name, int segment, float[] data) {
+        checkOpen();
+        int b = config.stateNames().indexOf(name);
+        if (b < 0) throw new IllegalArgumentException("no state buffer '" + name + "'; this optimizer has " + config.stateNames());
+        if (segment < 0 || segment >= layout.size()) {
+            throw new IndexOutOfBoundsException("segment index " + segment + " outside 0.." + (layout.size() - 1));
+        }
+        checkLength(name, layout.segment(segment), data == null ? -1 : data.length);
+        return b;
+    }
+
+    // ---- introspection ----------------------------------------------------------------------
+
+    /** The layout with the preset's rules applied: the flags every step uses. */
+    public ParamLayout layout() { return layout; }
+
+    public OptimizerConfig config() { return config; }
+
+    /** The engine running the steps: {@code cpu}, {@code cuda} or {@code cuda-emulator}. */
+    public String engineName() { return engine.name(); }
+
+    /** ||w|| of segment {@code i} in the last step (NaN where the rule did not need it). */
+    public double lastWeightNorm(int i) { return plan.lastWeightNorm(i); }
+
+    /** ||g|| of segment {@code i} in the last step (NaN where the rule did not need it). */
+    public double lastGradNorm(int i) { return plan.lastGradNorm(i); }
+
+    /** The trust ratio applied to segment {@code i} in the last step (1 where not adapted). */
+    public double lastTrustRatio(int i) { return plan.lastTrustRatio(i); }
+
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            plan.close();
+        }
+    }
+}

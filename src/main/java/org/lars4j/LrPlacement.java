@@ -1,0 +1,9 @@
+package org.lars4j;
+
+/** Where the learning rate enters the LARS momentum update (ALGORITHMS.md section 1). */
+public enum LrPlacement {
+    /** {@code v = mu * v + lr * tr * u; w = w - v} (paper Alg. 1, MLPerf, optax). */
+    INSIDE,
+    /** {@code v = mu * v + (1 - dampening) * tr * u; w = w - lr * v} (PyTorch SGD buffer semantics). */
+    OUTSIDE
+}

@@ -1,0 +1,9 @@
+package org.lars4j;
+
+/** How the LARS trust-ratio denominator is formed (ALGORITHMS.md section 1). */
+public enum TrustRatioForm {
+    /** {@code den = ||g|| + lam * ||w|| + eps} (paper, MLPerf, timm, apex LARC). */
+    SUM_OF_NORMS,
+    /** {@code den = ||g + lam * w|| + eps} (optax, TVLARS). */
+    NORM_OF_SUM
+}

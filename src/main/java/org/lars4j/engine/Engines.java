@@ -1,0 +1,69 @@
+package org.lars4j.engine;
+
+import java.lang.System.Logger.Level;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.ServiceLoader;
+import org.lars4j.Backend;
+import org.lars4j.BackendUnavailableException;
+import org.lars4j.engine.cpu.CpuEngine;
+
+/**
+ * Engine discovery and selection. The Java engine is always present; the others register
+ * through {@code META-INF/services/org.lars4j.engine.Engine} and say whether they can run here.
+ * {@code AUTO} takes CUDA when it can run and otherwise logs why it fell back to the Java engine.
+ */
+public final class Engines {
+    private static final System.Logger LOG = System.getLogger("org.lars4j.engine");
+    private static final Engine CPU = new CpuEngine();
+
+    private Engines() {}
+
+    /** Every engine this build knows, the Java engine first. */
+    public static List<Engine> all() {
+        List<Engine> out = new ArrayList<>();
+        out.add(CPU);
+        for (Engine e : ServiceLoader.load(Engine.class, Engines.class.getClassLoader())) out.add(e);
+        return out;
+    }
+
+    /** The engine registered under {@code name}, or null. */
+    public static Engine find(String name) {
+        for (Engine e : all()) {
+            if (e.name().equals(name)) return e;
+        }
+        return null;
+    }
+
+    /** Why {@code backend} cannot run here, or null if it can. */
+    public static String unavailableReason(Backend backend) {
+        if (backend == Backend.AUTO || backend == Backend.CPU) return null;
+        Engine e = find(backend.cliName());
+        if (e == null) return "this build of lars4j has no " + backend.cliName() + " engine";
+        return e.unavailableReason();
+    }
+
+    /**
+     * The engine for {@code backend}.
+     *
+     * @throws BackendUnavailableException if an explicitly requested engine cannot run here
+     */
+    public static Engine select(Backend backend) {
+        if (backend == null) throw new BackendUnavailableException("backend is null");
+        switch (backend) {
+            case CPU:
+                return CPU;
+            case AUTO: {
+                String why = unavailableReason(Backend.CUDA);
+                if (why == null) return find(Backend.CUDA.cliName());
+                LOG.log(Level.INFO, "lars4j: CUDA engine not used ({0}); falling back to the Java engine", why);
+                return CPU;
+            }
+            default: {
+                String why = unavailableReason(backend);
+                if (why != null) throw new BackendUnavailableException(backend.cliName() + " engine unavailable: " + why);
+                return find(backend.cliName());
+            }
+        }
+    }
+}

@@ -1,0 +1,36 @@
+package org.lars4j.engine;
+
+/**
+ * The host-computed values of one step, handed to an engine. Computed in float64 with
+ * StrictMath by the optimizer config, so every engine receives the same bits. Mutable and reused
+ * (a step allocates nothing).
+ */
+public final class StepScalars {
+    private long step;
+    private double learningRate;
+    private double momentum;
+    private double phi;
+
+    /** Fills every field; {@code step} counts from 1. */
+    public void set(long step, double learningRate, double momentum, double phi) {
+        this.step = step;
+        this.learningRate = learningRate;
+        this.momentum = momentum;
+        this.phi = phi;
+    }
+
+    /** The step being taken, from 1. */
+    public long step() { return step; }
+
+    /** The scheduled learning rate of this step. */
+    public double learningRate() { return learningRate; }
+
+    /** The momentum of this step (MLPerf's corrected {@code mu * lr_t / lr_(t-1)} where enabled). */
+    public double momentum() { return momentum; }
+
+    /** TVLARS' phi(t); 1 for the other rules. */
+    public double phi() { return phi; }
+
+    /** True on the first step of the momentum buffers (PyTorch's buffer-initialisation rule). */
+    public boolean firstStep() { return step == 1; }
+}

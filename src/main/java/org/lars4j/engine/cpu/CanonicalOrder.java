@@ -1,0 +1,80 @@
+package org.lars4j.engine.cpu;
+
+import java.util.Arrays;
+
+/**
+ * The canonical reduction order of docs/CANONICAL_ORDER.md, in plain Java. Every engine (this
+ * one, the CUDA kernels, the CUDA kernels on the emulator) reproduces exactly these operations,
+ * which is what makes their results bitwise identical.
+ *
+ * <ol>
+ * <li>A segment is cut into tiles of {@value #TILE} elements. A tile is reduced as by 256
+ *     threads: lane {@code i} (0..1023; thread {@code j = i / 4}, {@code q = i % 4}) accumulates
+ *     {@code a = fma(x, x, a)} over elements {@code i + 1024 r}, r = 0..3 in order, starting at
+ *     +0.0f. Elements past the segment's end contribute nothing (the same as +0.0).</li>
+ * <li>{@code s_j = (a_4j + a_4j+1) + (a_4j+2 + a_4j+3)}, then a tree inside each warp of 32
+ *     ({@code s_i += s_i+off} for off = 16, 8, 4, 2, 1), then over the 8 warp sums (off = 4, 2, 1).
+ *     The result is the tile partial P_k (float).</li>
+ * <li>Segment total: accumulator {@code j} (0..255) sums {@code (double) P_k} for k = j, j+256, ...
+ *     in increasing k, starting at 0.0; then the same two-level tree in double.</li>
+ * </ol>
+ */
+public final class CanonicalOrder {
+    /** Elements per tile. */
+    public static final int TILE = 4096;
+    /** Lanes (4 per thread, 256 threads) accumulating one tile. */
+    public static final int LANES = 1024;
+    /** Threads of the reducing block. */
+    public static final int THREADS = 256;
+
+    private CanonicalOrder() {}
+
+    /** Step 1 for one array: lanes accumulate {@code x[off .. off+n)}, n <= TILE. */
+    static void accumulate(float[] lane, float[] x, int off, int n) {
+        for (int base = 0; base < n; base += LANES) {
+            int lim = Math.min(LANES, n - base);
+            int o = off + base;
+            for (int i = 0; i < lim; i++) {
+                float v = x[o + i];
+                lane[i] = Math.fma(v, v, lane[i]);
+            }
+        }
+    }
+
+    /**
+     * Steps 1-2 closing: folds 1024 lanes into the tile partial and zeroes the lanes for the next
+     * tile. {@code s} is 256 floats of scratch.
+     */
+    static float foldLanes(float[] lane, float[] s) {
+        for (int j = 0; j < THREADS; j++) {
+            int i = 4 * j;
+            s[j] = (lane[i] + lane[i + 1]) + (lane[i + 2] + lane[i + 3]);
+        }
+        Arrays.fill(lane, 0f);
+        for (int w = 0; w < THREADS; w += 32) {
+            for (int off = 16; off > 0; off >>= 1) {
+                for (int i = 0; i < off; i++) s[w + i] += s[w + i + off];
+            }
+        }
+        for (int off = 4; off > 0; off >>= 1) {
+            for (int i = 0; i < off; i++) s[32 * i] += s[32 * (i + off)];
+        }
+        return s[0];
+    }
+
+    /** Step 3: the double total of {@code count} tile partials {@code p[first ..]}; acc is 256 doubles. */
+    static double segmentSum(float[] p, int first, int count, double[] acc) {
+        if (count == 1) return p[first]; // 0.0 + P, then additions of +0.0: exactly P
+        Arrays.fill(acc, 0.0);
+        for (int k = 0; k < count; k++) acc[k & (THREADS - 1)] += p[first + k];
+        for (int w = 0; w < THREADS; w += 32) {
+            for (int off = 16; off > 0; off >>= 1) {
+                for (int i = 0; i < off; i++) acc[w + i] += acc[w + i + off];
+            }
+        }
+        for (int off = 4; off > 0; off >>= 1) {
+            for (int i = 0; i < off; i++) acc[32 * i] += acc[32 * (i + off)];
+        }
+        return acc[0];
+    }
+}

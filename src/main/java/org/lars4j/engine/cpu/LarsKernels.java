@@ -1,0 +1,114 @@
+package org.lars4j.engine.cpu;
+
+import static org.lars4j.engine.cpu.CanonicalOrder.LANES;
+
+/**
+ * The element-wise loops of the LARS step on one tile, in the canonical float32 sequences of
+ * docs/CANONICAL_ORDER.md. Plain counted loops over arrays so that C2 vectorises them; every
+ * operation is IEEE correctly rounded ({@code Math.fma}, {@code *}, {@code -}), and Java never
+ * contracts {@code a * b + c} on its own, so the CUDA kernels can reproduce each bit.
+ */
+final class LarsKernels {
+    private LarsKernels() {}
+
+    /** Norm pass, lanes for w and g: {@code lw += w*w, lg += g*g} (fma). */
+    static void accumulateWG(float[] lw, float[] lg, float[] w, int ow, float[] g, int og, int n) {
+        for (int base = 0; base < n; base += LANES) {
+            int lim = Math.min(LANES, n - base);
+            int wo = ow + base;
+            int go = og + base;
+            for (int i = 0; i < lim; i++) {
+                float wv = w[wo + i];
+                float gv = g[go + i];
+                lw[i] = Math.fma(wv, wv, lw[i]);
+                lg[i] = Math.fma(gv, gv, lg[i]);
+            }
+        }
+    }
+
+    /** Norm pass, lanes for w, g and u = fma(lam, w, g). */
+    static void accumulateWGU(float[] lw, float[] lg, float[] lu, float[] w, int ow, float[] g, int og, int n, float lam) {
+        for (int base = 0; base < n; base += LANES) {
+            int lim = Math.min(LANES, n - base);
+            int wo = ow + base;
+            int go = og + base;
+            for (int i = 0; i < lim; i++) {
+                float wv = w[wo + i];
+                float gv = g[go + i];
+                float uv = Math.fma(lam, wv, gv);
+                lw[i] = Math.fma(wv, wv, lw[i]);
+                lg[i] = Math.fma(gv, gv, lg[i]);
+                lu[i] = Math.fma(uv, uv, lu[i]);
+            }
+        }
+    }
+
+    /**
+     * LR_INSIDE (paper, MLPerf, optax), per element:
+     * <pre>
+     * u  = fma(lam, w, g)          // update direction g + lam*w
+     * s  = scale * u               // scale = (float)(lr * tr), rounded once from float64
+     * v' = fma(mu, v, s)           // momentum: v = mu*v + s
+     * w' = w - v'                  // nesterov: w' = w - fma(mu, v', s)
+     * </pre>
+     */
+    static void updateInside(float[] w, int ow, float[] g, int og, float[] v, int ov, int n,
+                             float lam, float scale, float mu, boolean nesterov) {
+        if (nesterov) {
+            for (int i = 0; i < n; i++) {
+                float wv = w[ow + i];
+                float s = scale * Math.fma(lam, wv, g[og + i]);
+                float vn = Math.fma(mu, v[ov + i], s);
+                v[ov + i] = vn;
+                w[ow + i] = wv - Math.fma(mu, vn, s);
+            }
+        } else {
+            for (int i = 0; i < n; i++) {
+                float wv = w[ow + i];
+                float s = scale * Math.fma(lam, wv, g[og + i]);
+                float vn = Math.fma(mu, v[ov + i], s);
+                v[ov + i] = vn;
+                w[ow + i] = wv - vn;
+            }
+        }
+    }
+
+    /**
+     * LR_OUTSIDE (timm, apex LARC, TVLARS; PyTorch SGD buffer semantics), per element:
+     * <pre>
+     * u  = fma(lam, w, g)          // update direction g + lam*w
+     * d  = tr * u                  // tr = (float) trust ratio
+     * v' = first ? d               // PyTorch: the buffer starts as a copy of d
+     *            : fma(mu, v, damp1 * d)   // damp1 = (float)(1 - dampening)
+     * w' = fma(-lr, v', w)         // nesterov: w' = fma(-lr, fma(mu, v', d), w)
+     * </pre>
+     */
+    static void updateOutside(float[] w, int ow, float[] g, int og, float[] v, int ov, int n,
+                              float lam, float tr, float mu, float damp1, float negLr,
+                              boolean first, boolean nesterov) {
+        if (first) {
+            for (int i = 0; i < n; i++) {
+                float wv = w[ow + i];
+                float d = tr * Math.fma(lam, wv, g[og + i]);
+                v[ov + i] = d;
+                w[ow + i] = Math.fma(negLr, nesterov ? Math.fma(mu, d, d) : d, wv);
+            }
+        } else if (nesterov) {
+            for (int i = 0; i < n; i++) {
+                float wv = w[ow + i];
+                float d = tr * Math.fma(lam, wv, g[og + i]);
+                float vn = Math.fma(mu, v[ov + i], damp1 * d);
+                v[ov + i] = vn;
+                w[ow + i] = Math.fma(negLr, Math.fma(mu, vn, d), wv);
+            }
+        } else {
+            for (int i = 0; i < n; i++) {
+                float wv = w[ow + i];
+                float d = tr * Math.fma(lam, wv, g[og + i]);
+                float vn = Math.fma(mu, v[ov + i], damp1 * d);
+                v[ov + i] = vn;
+                w[ow + i] = Math.fma(negLr, vn, wv);
+            }
+        }
+    }
+}

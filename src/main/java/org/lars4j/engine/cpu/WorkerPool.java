@@ -1,0 +1,94 @@
+package org.lars4j.engine.cpu;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * A fixed set of worker threads that run one phase at a time, allocation-free: the caller is
+ * worker 0, publishes the phase through a volatile generation counter, and waits (spin, then
+ * park) until every worker has finished. No futures, no locks, no garbage per step.
+ */
+final class WorkerPool implements AutoCloseable {
+    /** A phase body; {@code worker} is 0..size-1 and selects per-worker scratch. */
+    interface Phase {
+        void run(int worker);
+    }
+
+    private static final int SPINS = 2_000;
+
+    private final Thread[] threads;
+    private final AtomicInteger remaining = new AtomicInteger();
+    private volatile int generation;
+    private volatile boolean closed;
+    private volatile Phase phase;
+    private volatile Thread caller;
+    private volatile Throwable failure;
+
+    WorkerPool(int size, String name) {
+        threads = new Thread[size - 1];
+        for (int i = 0; i < threads.length; i++) {
+            final int worker = i + 1;
+            Thread t = new Thread(() -> loop(worker), name + "-" + worker);
+            t.setDaemon(true);
+            threads[i] = t;
+            t.start();
+        }
+    }
+
+    int size() { return threads.length + 1; }
+
+    /** Runs {@code p} on every worker and returns when all are done; rethrows a worker's failure. */
+    void run(Phase p) {
+        if (threads.length == 0) {
+            p.run(0);
+            return;
+        }
+        failure = null;
+        phase = p;
+        caller = Thread.currentThread();
+        remaining.set(threads.length);
+        generation++; // publishes phase (volatile write after the plain state above)
+        for (Thread t : threads) LockSupport.unpark(t);
+        Throwable mine = null;
+        try {
+            p.run(0);
+        } catch (Throwable t) {
+            mine = t;
+        }
+        int spins = 0;
+        while (remaining.get() != 0) {
+            if (++spins < SPINS) Thread.onSpinWait();
+            else LockSupport.park(this);
+        }
+        phase = null;
+        Throwable f = mine != null ? mine : failure;
+        if (f instanceof RuntimeException) throw (RuntimeException) f;
+        if (f instanceof Error) throw (Error) f;
+        if (f != null) throw new IllegalStateException(f);
+    }
+
+    private void loop(int worker) {
+        int seen = 0;
+        while (true) {
+            int spins = 0;
+            while (generation == seen && !closed) {
+                if (++spins < SPINS) Thread.onSpinWait();
+                else LockSupport.park(this);
+            }
+            if (closed) return;
+            seen = generation;
+            try {
+                phase.run(worker);
+            } catch (Throwable t) {
+                failure = t;
+            }
+            if (remaining.decrementAndGet() == 0) LockSupport.unpark(caller);
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        for (Thread t : threads) LockSupport.unpark(t);
+    }
+}

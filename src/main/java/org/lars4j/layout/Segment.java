@@ -1,0 +1,51 @@
+package org.lars4j.layout;
+
+import java.util.Arrays;
+
+/**
+ * One parameter tensor ("layer" in the LARS papers): its name, shape, element count and the two
+ * per-segment flags of the math contract. {@code decay}: weight decay applies;
+ * {@code adapt}: the layer-wise trust ratio applies. Immutable.
+ */
+public final class Segment {
+    private final String name;
+    private final int[] shape;
+    private final int length;
+    private final boolean decay;
+    private final boolean adapt;
+
+    Segment(String name, int[] shape, int length, boolean decay, boolean adapt) {
+        this.name = name;
+        this.shape = shape;
+        this.length = length;
+        this.decay = decay;
+        this.adapt = adapt;
+    }
+
+    public String name() { return name; }
+
+    /** A copy of the shape; an empty array is a scalar (one element). */
+    public int[] shape() { return shape.clone(); }
+
+    public int rank() { return shape.length; }
+
+    /** Number of elements (product of the shape). */
+    public int length() { return length; }
+
+    public boolean decay() { return decay; }
+
+    public boolean adapt() { return adapt; }
+
+    /** This segment with other flags (used when an optimizer preset resolves its rules). */
+    public Segment withFlags(boolean decay, boolean adapt) {
+        return new Segment(name, shape, length, decay, adapt);
+    }
+
+    /** The shape as PyTorch prints it, e.g. {@code [64, 3, 7, 7]}. */
+    public String shapeString() { return Arrays.toString(shape); }
+
+    @Override
+    public String toString() {
+        return name + shapeString() + (decay ? "" : " no-decay") + (adapt ? "" : " no-adapt");
+    }
+}

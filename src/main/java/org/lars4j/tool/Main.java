@@ -1,0 +1,47 @@
+package org.lars4j.tool;
+
+import java.util.concurrent.Callable;
+import org.lars4j.Backend;
+import org.lars4j.engine.Engine;
+import org.lars4j.engine.Engines;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code ./lars4j} tool. */
+@Command(name = "lars4j", mixinStandardHelpOptions = true, version = "lars4j 0.1.0",
+        description = "Layer-wise adaptive optimizers (LARS family, LAMB) for the JVM.",
+        subcommands = {DemoCommand.class, Main.Info.class})
+public final class Main implements Callable<Integer> {
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the tool and returns its exit code (tests call this). */
+    public static int run(String... args) {
+        return new CommandLine(new Main()).execute(args);
+    }
+
+    @Override
+    public Integer call() {
+        new CommandLine(this).usage(System.out);
+        return 0;
+    }
+
+    @Command(name = "info", description = "Say which backends are available and, where one is not, why.")
+    static final class Info implements Callable<Integer> {
+        @Override
+        public Integer call() {
+            System.out.println("lars4j 0.1.0 on Java " + Runtime.version() + ", "
+                    + Runtime.getRuntime().availableProcessors() + " processors");
+            for (Backend b : Backend.values()) {
+                if (b == Backend.AUTO) continue;
+                String why = Engines.unavailableReason(b);
+                System.out.printf("  %-14s %s%n", b.cliName(), why == null ? "available" : "unavailable: " + why);
+            }
+            Engine auto = Engines.select(Backend.AUTO);
+            System.out.println("  auto           -> " + auto.name());
+            return 0;
+        }
+    }
+}

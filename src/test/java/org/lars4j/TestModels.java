@@ -1,0 +1,198 @@
+package org.lars4j;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.lars4j.layout.ParamLayout;
+import org.lars4j.layout.Segment;
+import org.lars4j.reference.ReferenceLars;
+
+/** Layouts, seeded data and storage-form conversions shared by the tests. */
+final class TestModels {
+    private TestModels() {}
+
+    /** The four ways a caller can hand tensors to a step. */
+    enum Form { FLAT_ARRAY, FLAT_DIRECT, LIST_ARRAYS, LIST_DIRECT }
+
+    /** A small model with the tile-boundary lengths, a matrix, a bias, a BN pair and a scalar. */
+    static ParamLayout.Builder mixedLayout() {
+        return ParamLayout.builder()
+                .add("conv.weight", 8, 3, 3, 3)      // 216
+                .add("bn.weight", 61)
+                .add("bn.bias", 61)
+                .add("len1", 1, 1)                   // rank 2, length 1
+                .add("len4095", 4095, 1)
+                .add("len4096", 64, 64)
+                .add("len4097", 4097, 1)
+                .add("fc.weight", 37, 301)           // 11137: three tiles, a ragged tail
+                .add("fc.bias", 37)
+                .add("temperature");                 // scalar, rank 0
+    }
+
+    /** A seeded random layout of {@code n} segments, lengths spread over 1 .. 3 tiles. */
+    static ParamLayout randomLayout(long seed, int n) {
+        SplittableRandom r = new SplittableRandom(seed);
+        ParamLayout.Builder b = ParamLayout.builder();
+        for (int i = 0; i < n; i++) {
+            int kind = r.nextInt(4);
+            if (kind == 0) b.add("layer" + i + ".bias", 1 + r.nextInt(300));
+            else if (kind == 1) b.add("layer" + i + ".weight", 1 + r.nextInt(90), 1 + r.nextInt(90));
+            else if (kind == 2) b.add("layer" + i + ".weight", 4096 * (1 + r.nextInt(3)) + r.nextInt(3) - 1, 1);
+            else b.add("layer" + i + ".weight", 1 + r.nextInt(16), 1 + r.nextInt(8), 3, 3);
+        }
+        return b.excludeFromWeightDecay("bias$").build();
+    }
+
+    /** Per-segment Gaussian data with standard deviation {@code sigma}. */
+    static float[][] gaussian(ParamLayout layout, long seed, double sigma) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[][] out = new float[layout.size()][];
+        for (int i = 0; i < layout.size(); i++) {
+            out[i] = new float[layout.segment(i).length()];
+            for (int k = 0; k < out[i].length; k++) out[i][k] = (float) (sigma * gauss(r));
+        }
+        return out;
+    }
+
+    private static double gauss(SplittableRandom r) {
+        double u = 1.0 - r.nextDouble();
+        return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r.nextDouble());
+    }
+
+    static float[][] copy(float[][] x) {
+        float[][] c = new float[x.length][];
+        for (int i = 0; i < x.length; i++) c[i] = x[i].clone();
+        return c;
+    }
+
+    /** Tensors of one step in one storage form; {@link #segments()} reads them back. */
+    static final class Tensors {
+        final Form form;
+        final ParamLayout layout;
+        float[] flatArray;
+        FloatBuffer flatBuffer;
+        List<float[]> arrays;
+        List<FloatBuffer> buffers;
+
+        Tensors(Form form, ParamLayout layout, float[][] data) {
+            this.form = form;
+            this.layout = layout;
+            int total = (int) layout.totalElements();
+            switch (form) {
+                case FLAT_ARRAY:
+                    flatArray = new float[total];
+                    for (int i = 0; i < data.length; i++) System.arraycopy(data[i], 0, flatArray, (int) layout.offset(i), data[i].length);
+                    break;
+                case FLAT_DIRECT:
+                    flatBuffer = direct(total);
+                    for (int i = 0; i < data.length; i++) flatBuffer.put((int) layout.offset(i), data[i]);
+                    break;
+                case LIST_ARRAYS:
+                    arrays = new ArrayList<>();
+                    for (float[] d : data) arrays.add(d.clone());
+                    break;
+                case LIST_DIRECT:
+                    buffers = new ArrayList<>();
+                    for (float[] d : data) {
+                        FloatBuffer b = direct(d.length);
+                        b.put(0, d);
+                        buffers.add(b);
+                    }
+                    break;
+                default:
+                    throw new AssertionError(form);
+            }
+        }
+
+        float[][] segments() {
+            float[][] out = new float[layout.size()][];
+            for (int i = 0; i < layout.size(); i++) {
+                Segment s = layout.segment(i);
+                out[i] = new float[s.length()];
+                int off = (int) layout.offset(i);
+                switch (form) {
+                    case FLAT_ARRAY: System.arraycopy(flatArray, off, out[i], 0, s.length()); break;
+                    case FLAT_DIRECT: flatBuffer.get(off, out[i]); break;
+                    case LIST_ARRAYS: System.arraycopy(arrays.get(i), 0, out[i], 0, s.length()); break;
+                    case LIST_DIRECT: buffers.get(i).get(0, out[i]); break;
+                    default: throw new AssertionError(form);
+                }
+            }
+            return out;
+        }
+
+        /** Overwrites the data in place (the same arrays and buffers stay bound). */
+        void load(float[][] data) {
+            for (int i = 0; i < data.length; i++) {
+                int off = (int) layout.offset(i);
+                switch (form) {
+                    case FLAT_ARRAY: System.arraycopy(data[i], 0, flatArray, off, data[i].length); break;
+                    case FLAT_DIRECT: flatBuffer.put(off, data[i]); break;
+                    case LIST_ARRAYS: System.arraycopy(data[i], 0, arrays.get(i), 0, data[i].length); break;
+                    case LIST_DIRECT: buffers.get(i).put(0, data[i]); break;
+                    default: throw new AssertionError(form);
+                }
+            }
+        }
+    }
+
+    static FloatBuffer direct(int n) {
+        return ByteBuffer.allocateDirect(4 * n).order(ByteOrder.nativeOrder()).asFloatBuffer();
+    }
+
+    /** One step of {@code opt} with parameters {@code p} and gradients {@code g} of the same form. */
+    static boolean step(LayerwiseOptimizer opt, Tensors p, Tensors g) {
+        switch (p.form) {
+            case FLAT_ARRAY: return opt.step(p.flatArray, g.flatArray);
+            case FLAT_DIRECT: return opt.step(p.flatBuffer, g.flatBuffer);
+            case LIST_ARRAYS: return opt.step(p.arrays, g.arrays);
+            case LIST_DIRECT: return opt.stepBuffers(p.buffers, g.buffers);
+            default: throw new AssertionError(p.form);
+        }
+    }
+
+    /** The reference rule for a preset, read from the ALGORITHMS.md table (not from the builder). */
+    static ReferenceLars.Rule referenceRule(LarsPreset preset) {
+        ReferenceLars.Rule r = new ReferenceLars.Rule();
+        switch (preset) {
+            case PAPER: case MLPERF: break;
+            case OPTAX: r.sumOfNorms = false; break;
+            case TIMM: r.lrInside = false; r.eps = 1e-8; break;
+            case LARC_CLIP: r.lrInside = false; r.eps = 1e-8; r.eta = 0.02; r.clip = true; r.zeroNormQuirk = true; break;
+            case LARC_SCALE: r.lrInside = false; r.eps = 1e-8; r.eta = 0.02; r.zeroNormQuirk = true; break;
+            case TVLARS: r.sumOfNorms = false; r.lrInside = false; r.tvlars = true; r.normClamp = 10; break;
+            default: throw new AssertionError(preset);
+        }
+        return r;
+    }
+
+    /** Flags as the table says each preset resolves them. */
+    static boolean[][] referenceFlags(LarsPreset preset, ParamLayout layout, double weightDecay) {
+        boolean[] decay = new boolean[layout.size()];
+        boolean[] adapt = new boolean[layout.size()];
+        for (int i = 0; i < layout.size(); i++) {
+            Segment s = layout.segment(i);
+            decay[i] = s.decay();
+            adapt[i] = s.adapt();
+            if (preset == LarsPreset.MLPERF && s.rank() <= 1) decay[i] = adapt[i] = false;
+            if (preset == LarsPreset.TIMM) adapt[i] = adapt[i] && decay[i] && weightDecay != 0;
+        }
+        return new boolean[][] {decay, adapt};
+    }
+
+    /** ||a - b|| / ||b|| over one segment, in double. */
+    static double relL2(float[] a, double[] b) {
+        double num = 0;
+        double den = 0;
+        for (int k = 0; k < b.length; k++) {
+            double d = a[k] - b[k];
+            num += d * d;
+            den += b[k] * b[k];
+        }
+        if (Double.isNaN(num)) return Double.NaN;
+        return den == 0 ? Math.sqrt(num) : Math.sqrt(num / den);
+    }
+}
