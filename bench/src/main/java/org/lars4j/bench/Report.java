@@ -1,0 +1,339 @@
+package org.lars4j.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Reads a JMH JSON result file ({@code -rf json}) and prints, for every
+ * {@link LarsStepBenchmark} row, the time per step, the effective bandwidth of the step
+ * (20 bytes per parameter), the triad bandwidth of the same thread count from the same file
+ * (12 bytes per element, STREAM's count) and their ratio; then the bandwidth yardsticks and the
+ * machine facts.
+ *
+ * <pre>
+ * java -cp bench/target/benchmarks.jar org.lars4j.bench.Report [--markdown] [--command CMD] [results.json]
+ * </pre>
+ * The file defaults to {@code bench/target/results.json}. {@code --markdown} prints a section
+ * ready to paste into bench/RESULTS.md; {@code --command} records the command that produced
+ * the file. GB/s are decimal (10^9 bytes per second), as STREAM's MB/s are 10^6.
+ */
+public final class Report {
+    /** Bytes a LARS step must move per parameter: read w, g, v; write w, v. */
+    static final int STEP_BYTES = 20;
+    /** STREAM's count for triad (read b, c; write a), ignoring write-allocate traffic. */
+    static final int TRIAD_BYTES = 12;
+    /** STREAM's count for copy (read b; write a). */
+    static final int COPY_BYTES = 8;
+
+    private Report() {}
+
+    /** One result row: a benchmark, its parameters and its score as seconds per operation. */
+    record Row(String benchmark, Map<String, String> params, double secondsPerOp, double errorSecondsPerOp,
+               double score, double scoreError, String unit) {
+        String method() { return benchmark.substring(benchmark.lastIndexOf('.', benchmark.lastIndexOf('.') - 1) + 1); }
+        String param(String name) { return params.getOrDefault(name, ""); }
+    }
+
+    public static void main(String[] args) throws IOException {
+        boolean markdown = false;
+        String command = null;
+        Path file = Path.of("bench/target/results.json");
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--markdown", "-m" -> markdown = true;
+                case "--command", "-c" -> {
+                    if (i + 1 >= args.length) usage("--command needs a value");
+                    command = args[++i];
+                }
+                case "--help", "-h" -> {
+                    usage(null);
+                    return;
+                }
+                default -> {
+                    if (args[i].startsWith("-")) usage("unknown option " + args[i]);
+                    file = Path.of(args[i]);
+                }
+            }
+        }
+        if (!Files.isRegularFile(file)) {
+            System.err.println("Report: no such file: " + file + " (run JMH with -rf json -rff " + file + ")");
+            System.exit(2);
+        }
+        JsonNode root = new ObjectMapper().readTree(file.toFile());
+        if (!root.isArray()) {
+            System.err.println("Report: " + file + " is not a JMH JSON result file (expected an array)");
+            System.exit(2);
+        }
+        System.out.print(render(root, markdown, command, file));
+    }
+
+    private static void usage(String error) {
+        if (error != null) System.err.println("Report: " + error);
+        (error == null ? System.out : System.err).println(
+                "usage: java -cp bench/target/benchmarks.jar org.lars4j.bench.Report [--markdown] [--command CMD] [results.json]");
+        if (error != null) System.exit(2);
+    }
+
+    // ---- reading ---------------------------------------------------------------------------
+
+    static List<Row> rows(JsonNode root) {
+        List<Row> out = new ArrayList<>();
+        for (JsonNode r : root) {
+            String bench = r.path("benchmark").asText();
+            String mode = r.path("mode").asText();
+            Map<String, String> params = new LinkedHashMap<>();
+            r.path("params").fields().forEachRemaining(e -> params.put(e.getKey(), e.getValue().asText()));
+            JsonNode pm = r.path("primaryMetric");
+            double score = number(pm.path("score"));
+            double err = number(pm.path("scoreError"));
+            String unit = pm.path("scoreUnit").asText();
+            double sec;
+            double errSec;
+            if (mode.equals("thrpt")) { // ops per time unit
+                String[] u = unit.split("/");
+                double perSecond = score / seconds(u.length == 2 ? u[1] : "s");
+                sec = 1 / perSecond;
+                errSec = sec * (err / score);
+            } else { // avgt, sample, ss: time per op
+                double f = seconds(unit.split("/")[0]);
+                sec = score * f;
+                errSec = err * f;
+            }
+            out.add(new Row(bench, params, sec, errSec, score, err, unit));
+        }
+        return out;
+    }
+
+    private static double number(JsonNode n) {
+        if (n.isNumber()) return n.asDouble();
+        try {
+            return Double.parseDouble(n.asText());
+        } catch (NumberFormatException e) {
+            return Double.NaN;
+        }
+    }
+
+    private static double seconds(String unit) {
+        return switch (unit) {
+            case "ns" -> 1e-9;
+            case "us" -> 1e-6;
+            case "ms" -> 1e-3;
+            case "s" -> 1;
+            case "min" -> 60;
+            case "hr" -> 3600;
+            default -> throw new IllegalArgumentException("unknown time unit '" + unit + "'");
+        };
+    }
+
+    /** Parameters of {@code model}, or -1 where the model is unknown. */
+    static long parameters(String model) {
+        try {
+            return LarsStepBenchmark.layoutFor(model).totalElements();
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
+    static double gbPerSecond(double bytes, double seconds) { return bytes / seconds / 1e9; }
+
+    /** The row of {@code method} (triad or copy) with these threads; the largest size wins. */
+    static Row yardstick(List<Row> rows, String method, String threads) {
+        Row best = null;
+        for (Row r : rows) {
+            if (!r.method().equals("TriadBenchmark." + method) || !r.param("threads").equals(threads)) continue;
+            if (best == null || Long.parseLong(r.param("size")) > Long.parseLong(best.param("size"))) best = r;
+        }
+        return best;
+    }
+
+    // ---- printing --------------------------------------------------------------------------
+
+    static String render(JsonNode root, boolean markdown, String command, Path file) {
+        List<Row> rows = rows(root);
+        int cpus = Runtime.getRuntime().availableProcessors();
+        List<String[]> steps = new ArrayList<>();
+        for (Row r : rows) {
+            if (!r.method().equals("LarsStepBenchmark.step")) continue;
+            String model = r.param("model");
+            String threads = r.param("threads");
+            long params = parameters(model);
+            double stepGb = params < 0 ? Double.NaN : gbPerSecond((double) STEP_BYTES * params, r.secondsPerOp());
+            Row triad = yardstick(rows, "triad", threads);
+            double triadGb = triad == null ? Double.NaN
+                    : gbPerSecond((double) TRIAD_BYTES * Long.parseLong(triad.param("size")), triad.secondsPerOp());
+            steps.add(new String[] {
+                model,
+                threadsLabel(threads, cpus),
+                params < 0 ? "?" : String.format(Locale.ROOT, "%,d", params),
+                String.format(Locale.ROOT, "%,.1f ± %,.1f", r.secondsPerOp() * 1e6, r.errorSecondsPerOp() * 1e6),
+                fmt(stepGb, 2),
+                fmt(triadGb, 2),
+                fmt(stepGb / triadGb, 3),
+            });
+        }
+        List<String[]> sticks = new ArrayList<>();
+        for (Row r : rows) {
+            boolean triad = r.method().equals("TriadBenchmark.triad");
+            boolean copy = r.method().equals("TriadBenchmark.copy");
+            if (!triad && !copy) continue;
+            long n = Long.parseLong(r.param("size"));
+            int bytes = triad ? TRIAD_BYTES : COPY_BYTES;
+            sticks.add(new String[] {
+                triad ? "triad a=b+s*c" : "copy a=b",
+                threadsLabel(r.param("threads"), cpus),
+                String.format(Locale.ROOT, "%,d", n),
+                Integer.toString(bytes),
+                String.format(Locale.ROOT, "%,.1f ± %,.1f", r.secondsPerOp() * 1e6, r.errorSecondsPerOp() * 1e6),
+                fmt(gbPerSecond((double) bytes * n, r.secondsPerOp()), 2),
+            });
+        }
+        String[] stepHead = {"model", "threads", "params", "us/step", "step GB/s (20 B/param)", "triad GB/s (12 B/elem)", "ratio"};
+        String[] stickHead = {"kernel", "threads", "elements", "B/elem", "us/op", "GB/s"};
+
+        StringBuilder sb = new StringBuilder();
+        JsonNode first = root.size() > 0 ? root.get(0) : null;
+        if (markdown) {
+            sb.append("### Run of ").append(ZonedDateTime.now().format(DateTimeFormatter.ISO_LOCAL_DATE)).append("\n\n");
+            if (command != null) sb.append("Command:\n\n```\n").append(command).append("\n```\n\n");
+            sb.append("LARS step (MLPerf preset, cpu engine, flat form) against the triad of the same thread count:\n\n");
+            sb.append(markdownTable(stepHead, steps, new boolean[] {false, false, true, true, true, true, true}));
+            sb.append("\nBandwidth yardsticks (STREAM byte counts, no write-allocate traffic):\n\n");
+            sb.append(markdownTable(stickHead, sticks, new boolean[] {false, false, true, true, true, true}));
+            sb.append("\nMachine and settings:\n\n");
+            for (String[] f : facts(first, file, cpus)) sb.append("- ").append(f[0]).append(": ").append(f[1]).append('\n');
+        } else {
+            if (command != null) sb.append("command: ").append(command).append("\n\n");
+            sb.append("LARS step vs triad (same thread count)\n");
+            sb.append(textTable(stepHead, steps));
+            sb.append("\nBandwidth yardsticks (STREAM byte counts)\n");
+            sb.append(textTable(stickHead, sticks));
+            sb.append('\n');
+            for (String[] f : facts(first, file, cpus)) sb.append(String.format(Locale.ROOT, "%-12s %s%n", f[0] + ":", f[1]));
+        }
+        if (steps.isEmpty()) sb.append("\n(no LarsStepBenchmark rows in ").append(file).append(")\n");
+        else if (sticks.isEmpty()) sb.append("\n(no TriadBenchmark rows in ").append(file).append(": no ratio)\n");
+        return sb.toString();
+    }
+
+    private static String threadsLabel(String threads, int cpus) {
+        return threads.equalsIgnoreCase("all") ? "all (" + cpus + ")" : threads;
+    }
+
+    private static String fmt(double v, int decimals) {
+        return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%." + decimals + "f", v);
+    }
+
+    private static String markdownTable(String[] head, List<String[]> rows, boolean[] right) {
+        StringBuilder sb = new StringBuilder("| ").append(String.join(" | ", head)).append(" |\n|");
+        for (boolean r : right) sb.append(r ? "---:|" : "---|");
+        sb.append('\n');
+        for (String[] row : rows) sb.append("| ").append(String.join(" | ", row)).append(" |\n");
+        return sb.toString();
+    }
+
+    private static String textTable(String[] head, List<String[]> rows) {
+        int[] w = new int[head.length];
+        for (int i = 0; i < head.length; i++) w[i] = head[i].length();
+        for (String[] r : rows) for (int i = 0; i < r.length; i++) w[i] = Math.max(w[i], r[i].length());
+        StringBuilder sb = new StringBuilder();
+        appendRow(sb, head, w);
+        StringBuilder rule = new StringBuilder();
+        for (int i = 0; i < w.length; i++) rule.append(i == 0 ? "" : "  ").append("-".repeat(w[i]));
+        sb.append(rule).append('\n');
+        for (String[] r : rows) appendRow(sb, r, w);
+        return sb.toString();
+    }
+
+    private static void appendRow(StringBuilder sb, String[] cells, int[] w) {
+        for (int i = 0; i < cells.length; i++) {
+            if (i > 0) sb.append("  ");
+            // first two columns left-aligned, numbers right-aligned
+            sb.append(i < 2 ? String.format("%-" + w[i] + "s", cells[i]) : String.format("%" + w[i] + "s", cells[i]));
+        }
+        sb.append('\n');
+    }
+
+    // ---- machine facts ---------------------------------------------------------------------
+
+    static List<String[]> facts(JsonNode first, Path file, int cpus) {
+        List<String[]> f = new ArrayList<>();
+        f.add(new String[] {"date", ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME)});
+        f.add(new String[] {"cpu", cpuModel()});
+        int logical = countCpuinfo("processor");
+        f.add(new String[] {"cores", cpus + " available to the JVM" + (logical > 0 ? ", " + logical + " logical in /proc/cpuinfo" : "")});
+        String l3 = readFirstLine("/sys/devices/system/cpu/cpu0/cache/index3/size");
+        if (l3 != null) f.add(new String[] {"L3 cache", l3 + " (as seen by cpu0)"});
+        String mem = meminfo();
+        if (mem != null) f.add(new String[] {"memory", mem});
+        f.add(new String[] {"os", System.getProperty("os.name") + " " + System.getProperty("os.version") + " " + System.getProperty("os.arch")});
+        if (first != null) {
+            f.add(new String[] {"java", first.path("vmName").asText() + " " + first.path("vmVersion").asText()
+                    + " (JDK " + first.path("jdkVersion").asText() + ")"});
+            f.add(new String[] {"jmh", first.path("jmhVersion").asText() + ", forks " + first.path("forks").asText()
+                    + ", warmup " + first.path("warmupIterations").asText() + " x " + first.path("warmupTime").asText()
+                    + ", measurement " + first.path("measurementIterations").asText() + " x " + first.path("measurementTime").asText()});
+            List<String> jvmArgs = new ArrayList<>();
+            first.path("jvmArgs").forEach(a -> jvmArgs.add(a.asText()));
+            f.add(new String[] {"jvm args", jvmArgs.isEmpty() ? "(none)" : String.join(" ", jvmArgs) + " (first row)"});
+        } else {
+            f.add(new String[] {"java", System.getProperty("java.vm.name") + " " + Runtime.version()});
+        }
+        f.add(new String[] {"results", file.toString()});
+        return f;
+    }
+
+    private static String cpuModel() {
+        for (String line : cpuinfo()) {
+            if (line.startsWith("model name")) return line.substring(line.indexOf(':') + 1).strip();
+        }
+        return System.getProperty("os.arch") + " (no model name in /proc/cpuinfo)";
+    }
+
+    private static int countCpuinfo(String key) {
+        int n = 0;
+        for (String line : cpuinfo()) if (line.startsWith(key) && line.substring(key.length()).strip().startsWith(":")) n++;
+        return n;
+    }
+
+    private static List<String> cpuinfo() {
+        try {
+            return Files.readAllLines(Path.of("/proc/cpuinfo"), StandardCharsets.UTF_8);
+        } catch (IOException | RuntimeException e) {
+            return List.of();
+        }
+    }
+
+    private static String meminfo() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/meminfo"), StandardCharsets.UTF_8)) {
+                if (line.startsWith("MemTotal:")) {
+                    String[] p = line.substring(9).strip().split("\\s+");
+                    return String.format(Locale.ROOT, "%.1f GiB", Long.parseLong(p[0]) / 1024.0 / 1024.0);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux
+        }
+        return null;
+    }
+
+    private static String readFirstLine(String path) {
+        try {
+            List<String> l = Files.readAllLines(Path.of(path), StandardCharsets.UTF_8);
+            return l.isEmpty() ? null : l.get(0).strip();
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+}
