@@ -203,13 +203,13 @@ public final class LayerwiseOptimizer implements AutoCloseable {
     /** Copies state buffer {@code name} of segment {@code segment} into {@code dst}. */
     public void readState(String name, int segment, float[] dst) {
         int b = stateIndex(name, segment, dst);
-        plan.readState(b, segment, dst, 0);
+        plan.readState(b, segment, dst);
     }
 
     /** Overwrites state buffer {@code name} of segment {@code segment} with {@code src}. */
     public void writeState(String name, int segment, float[] src) {
         int b = stateIndex(name, segment, src);
-        plan.writeState(b, segment, src, 0);
+        plan.writeState(b, segment, src);
     }
 
     /** Zeroes every state buffer and the step counters. */

@@ -17,10 +17,10 @@ public interface EnginePlan extends AutoCloseable {
     boolean step(HostTensors params, HostTensors grads, StepScalars scalars, boolean skipNonFinite);
 
     /** Copies state buffer {@code buffer} of segment {@code segment} into {@code dst}. */
-    void readState(int buffer, int segment, float[] dst, int dstOffset);
+    void readState(int buffer, int segment, float[] dst);
 
     /** Overwrites state buffer {@code buffer} of segment {@code segment} from {@code src}. */
-    void writeState(int buffer, int segment, float[] src, int srcOffset);
+    void writeState(int buffer, int segment, float[] src);
 
     /** Sets every state buffer to zero. */
     void resetState();

@@ -6,8 +6,10 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.ZoneId;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -176,7 +178,7 @@ public final class Report {
                 model,
                 threadsLabel(threads, cpus),
                 params < 0 ? "?" : String.format(Locale.ROOT, "%,d", params),
-                String.format(Locale.ROOT, "%,.1f ± %,.1f", r.secondsPerOp() * 1e6, r.errorSecondsPerOp() * 1e6),
+                micros(r),
                 fmt(stepGb, 2),
                 fmt(triadGb, 2),
                 fmt(stepGb / triadGb, 3),
@@ -194,7 +196,7 @@ public final class Report {
                 threadsLabel(r.param("threads"), cpus),
                 String.format(Locale.ROOT, "%,d", n),
                 Integer.toString(bytes),
-                String.format(Locale.ROOT, "%,.1f ± %,.1f", r.secondsPerOp() * 1e6, r.errorSecondsPerOp() * 1e6),
+                micros(r),
                 fmt(gbPerSecond((double) bytes * n, r.secondsPerOp()), 2),
             });
         }
@@ -202,16 +204,15 @@ public final class Report {
         String[] stickHead = {"kernel", "threads", "elements", "B/elem", "us/op", "GB/s"};
 
         StringBuilder sb = new StringBuilder();
-        JsonNode first = root.size() > 0 ? root.get(0) : null;
         if (markdown) {
-            sb.append("### Run of ").append(ZonedDateTime.now().format(DateTimeFormatter.ISO_LOCAL_DATE)).append("\n\n");
+            sb.append("### Run of ").append(runTime(file).format(DateTimeFormatter.ISO_LOCAL_DATE)).append("\n\n");
             if (command != null) sb.append("Command:\n\n```\n").append(command).append("\n```\n\n");
             sb.append("LARS step (MLPerf preset, cpu engine, flat form) against the triad of the same thread count:\n\n");
             sb.append(markdownTable(stepHead, steps, new boolean[] {false, false, true, true, true, true, true}));
             sb.append("\nBandwidth yardsticks (STREAM byte counts, no write-allocate traffic):\n\n");
             sb.append(markdownTable(stickHead, sticks, new boolean[] {false, false, true, true, true, true}));
             sb.append("\nMachine and settings:\n\n");
-            for (String[] f : facts(first, file, cpus)) sb.append("- ").append(f[0]).append(": ").append(f[1]).append('\n');
+            for (String[] f : facts(root, file, cpus)) sb.append("- ").append(f[0]).append(": ").append(f[1]).append('\n');
         } else {
             if (command != null) sb.append("command: ").append(command).append("\n\n");
             sb.append("LARS step vs triad (same thread count)\n");
@@ -219,11 +220,18 @@ public final class Report {
             sb.append("\nBandwidth yardsticks (STREAM byte counts)\n");
             sb.append(textTable(stickHead, sticks));
             sb.append('\n');
-            for (String[] f : facts(first, file, cpus)) sb.append(String.format(Locale.ROOT, "%-12s %s%n", f[0] + ":", f[1]));
+            for (String[] f : facts(root, file, cpus)) sb.append(String.format(Locale.ROOT, "%-19s %s%n", f[0] + ":", f[1]));
         }
         if (steps.isEmpty()) sb.append("\n(no LarsStepBenchmark rows in ").append(file).append(")\n");
         else if (sticks.isEmpty()) sb.append("\n(no TriadBenchmark rows in ").append(file).append(": no ratio)\n");
         return sb.toString();
+    }
+
+    /** Time per op in microseconds, with JMH's 99.9% error where it has one (2+ iterations). */
+    private static String micros(Row r) {
+        double t = r.secondsPerOp() * 1e6;
+        double e = r.errorSecondsPerOp() * 1e6;
+        return Double.isNaN(e) ? String.format(Locale.ROOT, "%,.1f", t) : String.format(Locale.ROOT, "%,.1f ± %,.1f", t, e);
     }
 
     private static String threadsLabel(String threads, int cpus) {
@@ -266,31 +274,51 @@ public final class Report {
 
     // ---- machine facts ---------------------------------------------------------------------
 
-    static List<String[]> facts(JsonNode first, Path file, int cpus) {
+    static List<String[]> facts(JsonNode root, Path file, int cpus) {
         List<String[]> f = new ArrayList<>();
-        f.add(new String[] {"date", ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME)});
+        f.add(new String[] {"date", runTime(file).truncatedTo(ChronoUnit.SECONDS).format(DateTimeFormatter.ISO_OFFSET_DATE_TIME)
+                + " (results file written)"});
         f.add(new String[] {"cpu", cpuModel()});
         int logical = countCpuinfo("processor");
-        f.add(new String[] {"cores", cpus + " available to the JVM" + (logical > 0 ? ", " + logical + " logical in /proc/cpuinfo" : "")});
+        f.add(new String[] {"cores", cpus + " available to the JVM" + (logical > 0 ? ", " + logical + " logical in /proc/cpuinfo" : "")
+                + "; threads=all means " + cpus});
         String l3 = readFirstLine("/sys/devices/system/cpu/cpu0/cache/index3/size");
         if (l3 != null) f.add(new String[] {"L3 cache", l3 + " (as seen by cpu0)"});
         String mem = meminfo();
         if (mem != null) f.add(new String[] {"memory", mem});
         f.add(new String[] {"os", System.getProperty("os.name") + " " + System.getProperty("os.version") + " " + System.getProperty("os.arch")});
+        JsonNode first = root.size() > 0 ? root.get(0) : null;
         if (first != null) {
             f.add(new String[] {"java", first.path("vmName").asText() + " " + first.path("vmVersion").asText()
                     + " (JDK " + first.path("jdkVersion").asText() + ")"});
-            f.add(new String[] {"jmh", first.path("jmhVersion").asText() + ", forks " + first.path("forks").asText()
-                    + ", warmup " + first.path("warmupIterations").asText() + " x " + first.path("warmupTime").asText()
-                    + ", measurement " + first.path("measurementIterations").asText() + " x " + first.path("measurementTime").asText()});
-            List<String> jvmArgs = new ArrayList<>();
-            first.path("jvmArgs").forEach(a -> jvmArgs.add(a.asText()));
-            f.add(new String[] {"jvm args", jvmArgs.isEmpty() ? "(none)" : String.join(" ", jvmArgs) + " (first row)"});
+            // settings and JVM arguments per benchmark class (each has its own @Fork/@Warmup/...)
+            Map<String, String> settings = new LinkedHashMap<>();
+            for (JsonNode r : root) {
+                String b = r.path("benchmark").asText();
+                String cls = b.substring(b.lastIndexOf('.', b.lastIndexOf('.') - 1) + 1, b.lastIndexOf('.'));
+                List<String> jvmArgs = new ArrayList<>();
+                r.path("jvmArgs").forEach(a -> jvmArgs.add(a.asText()));
+                settings.putIfAbsent(cls, "forks " + r.path("forks").asText()
+                        + ", warmup " + r.path("warmupIterations").asText() + " x " + r.path("warmupTime").asText()
+                        + ", measurement " + r.path("measurementIterations").asText() + " x " + r.path("measurementTime").asText()
+                        + ", jvm args " + (jvmArgs.isEmpty() ? "(none)" : String.join(" ", jvmArgs)));
+            }
+            f.add(new String[] {"jmh", first.path("jmhVersion").asText()});
+            settings.forEach((cls, v) -> f.add(new String[] {cls, v}));
         } else {
             f.add(new String[] {"java", System.getProperty("java.vm.name") + " " + Runtime.version()});
         }
         f.add(new String[] {"results", file.toString()});
         return f;
+    }
+
+    /** When the results file was written (the end of the run), in the local time zone; now if unknown. */
+    private static ZonedDateTime runTime(Path file) {
+        try {
+            return ZonedDateTime.ofInstant(Files.getLastModifiedTime(file).toInstant(), ZoneId.systemDefault());
+        } catch (IOException | RuntimeException e) {
+            return ZonedDateTime.now();
+        }
     }
 
     private static String cpuModel() {

@@ -3,19 +3,22 @@ package org.lars4j.engine.cpu;
 import static org.lars4j.engine.cpu.CanonicalOrder.LANES;
 import static org.lars4j.engine.cpu.CanonicalOrder.THREADS;
 import static org.lars4j.engine.cpu.CanonicalOrder.TILE;
+import static org.lars4j.engine.LarsSegmentPlan.NORM_G;
+import static org.lars4j.engine.LarsSegmentPlan.NORM_NONE;
+import static org.lars4j.engine.LarsSegmentPlan.NORM_WG;
+import static org.lars4j.engine.LarsSegmentPlan.NORM_WGU;
 
 import java.nio.FloatBuffer;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.lars4j.LarsConfig;
 import org.lars4j.LrPlacement;
-import org.lars4j.NonFinitePolicy;
 import org.lars4j.TrustRatioForm;
 import org.lars4j.engine.EnginePlan;
 import org.lars4j.engine.HostTensors;
+import org.lars4j.engine.LarsSegmentPlan;
 import org.lars4j.engine.StepScalars;
 import org.lars4j.layout.ParamLayout;
-import org.lars4j.layout.Segment;
 
 /**
  * The LARS family planned on the Java engine. A step is three phases:
@@ -29,11 +32,6 @@ import org.lars4j.layout.Segment;
  * it and totals are formed serially, so results are the same bits for any thread count.
  */
 final class CpuLarsPlan implements EnginePlan {
-    /** What the norm pass computes for a segment. */
-    private static final int NORM_NONE = 0;
-    private static final int NORM_G = 1;
-    private static final int NORM_WG = 2;
-    private static final int NORM_WGU = 3;
 
     /** A chunk (unit of work claimed by a thread) holds whole tiles, about this many elements. */
     private static final int CHUNK_ELEMENTS = 32 * 1024;
@@ -44,7 +42,6 @@ final class CpuLarsPlan implements EnginePlan {
     private final int[] segFirstTile;
     private final int[] segTiles;
     private final int[] normMode;
-    private final boolean[] adapt;
     private final double[] lamD;
     private final int[] tileSeg;
     private final int[] tileStart;
@@ -88,30 +85,20 @@ final class CpuLarsPlan implements EnginePlan {
 
     CpuLarsPlan(LarsConfig cfg, ParamLayout layout, int threads) {
         this.cfg = cfg;
-        nSeg = layout.size();
-        segLen = new int[nSeg];
+        LarsSegmentPlan seg = new LarsSegmentPlan(cfg, layout);
+        nSeg = seg.segments();
+        segLen = seg.lengths();
+        normMode = seg.normModes();
+        lamD = seg.lambdas();
         segFirstTile = new int[nSeg];
         segTiles = new int[nSeg];
-        normMode = new int[nSeg];
-        adapt = new boolean[nSeg];
-        lamD = new double[nSeg];
         momentum = new float[nSeg][];
-        boolean needGradNormEverywhere = cfg.nonFinitePolicy() == NonFinitePolicy.SKIP_STEP;
         int tiles = 0;
         for (int i = 0; i < nSeg; i++) {
-            Segment s = layout.segment(i);
-            segLen[i] = s.length();
             segFirstTile[i] = tiles;
-            segTiles[i] = (s.length() + TILE - 1) / TILE;
+            segTiles[i] = (segLen[i] + TILE - 1) / TILE;
             tiles += segTiles[i];
-            adapt[i] = s.adapt();
-            lamD[i] = s.decay() ? cfg.weightDecay() : 0.0;
-            if (s.adapt()) {
-                normMode[i] = cfg.form() == TrustRatioForm.NORM_OF_SUM && lamD[i] != 0 ? NORM_WGU : NORM_WG;
-            } else {
-                normMode[i] = needGradNormEverywhere ? NORM_G : NORM_NONE;
-            }
-            momentum[i] = new float[s.length()];
+            momentum[i] = new float[segLen[i]];
         }
         tileSeg = new int[tiles];
         tileStart = new int[tiles];
@@ -238,12 +225,15 @@ final class CpuLarsPlan implements EnginePlan {
                 double wNorm = Math.sqrt(CanonicalOrder.segmentSum(partW, f, t, acc));
                 normW[i] = wNorm;
                 double nNorm = mode == NORM_WGU ? Math.sqrt(CanonicalOrder.segmentSum(partU, f, t, acc)) : normG[i];
-                double wc = Math.min(wNorm, clamp);
-                double nc = Math.min(nNorm, clamp);
+                double wc = wNorm > clamp ? clamp : wNorm; // NaN stays NaN, as in the kernels
+                double nc = nNorm > clamp ? clamp : nNorm;
                 if (wc > 0 && nc > 0) {
                     double den = cfg.form() == TrustRatioForm.SUM_OF_NORMS ? (nc + lam * wc) + eps : nc + eps;
                     tr = eta * wc / den * phi;
-                    if (cfg.clip()) tr = Math.min(tr / lr, 1.0);
+                    if (cfg.clip()) {
+                        double x = tr / lr;
+                        tr = x > 1.0 ? 1.0 : x;
+                    }
                 } else if (cfg.zeroNormSkipsDecay()) {
                     lam = 0.0;
                 }
@@ -301,15 +291,15 @@ final class CpuLarsPlan implements EnginePlan {
     // ---- state and diagnostics --------------------------------------------------------------
 
     @Override
-    public void readState(int buffer, int segment, float[] dst, int dstOffset) {
+    public void readState(int buffer, int segment, float[] dst) {
         checkBuffer(buffer);
-        System.arraycopy(momentum[segment], 0, dst, dstOffset, segLen[segment]);
+        System.arraycopy(momentum[segment], 0, dst, 0, segLen[segment]);
     }
 
     @Override
-    public void writeState(int buffer, int segment, float[] src, int srcOffset) {
+    public void writeState(int buffer, int segment, float[] src) {
         checkBuffer(buffer);
-        System.arraycopy(src, srcOffset, momentum[segment], 0, segLen[segment]);
+        System.arraycopy(src, 0, momentum[segment], 0, segLen[segment]);
     }
 
     @Override

@@ -1,0 +1,51 @@
+// A device as the host plan sees it: memory, copies, and the fixed launch sequence of a step.
+// Two implementations: the CUDA runtime (src/main/cuda/lars_cuda.cu, built by nvcc, or a stub
+// when nvcc is absent) and the SIMT emulator (lars_emulator_backend.h, built by g++).
+// Error codes are cudaError_t values for CUDA and kEmulatorFault for an emulated kernel fault.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "lars_types.h"
+
+namespace lars4j {
+
+constexpr int kOk = 0;
+constexpr int kNotBuiltWithCuda = 100000;   // this library was built without nvcc
+constexpr int kEmulatorFault = 100001;      // an emulated kernel broke the SIMT model
+constexpr int kOutOfHostMemory = 100002;
+
+enum CopyKind { kHostToDevice = 0, kDeviceToHost = 1, kDeviceToDevice = 2 };
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    virtual int alloc(void** p, size_t bytes) = 0;
+    virtual int release(void* p) = 0;
+    virtual int allocHost(void** p, size_t bytes) = 0;    // pinned where that matters
+    virtual int releaseHost(void* p) = 0;
+    virtual int copy(void* dst, const void* src, size_t bytes, CopyKind kind, void* stream) = 0;
+    virtual int sync(void* stream) = 0;
+    /** The three launches of one fp32 LARS step, in stream order; no host synchronisation. */
+    virtual int launchLarsF32(const kernels::LarsTables& t, const kernels::LarsConsts& c,
+                              const kernels::TensorRefs<float, float>& refs, kernels::StepParams* params,
+                              int tiles, int segments, void* stream) = 0;
+    /** True when device memory is host memory (the emulator). */
+    virtual bool hostIsDevice() const = 0;
+    /** Name of an error code, e.g. cudaErrorInsufficientDriver. */
+    virtual std::string errorName(int code) const = 0;
+    /** Details of the last emulator fault, if any. */
+    virtual std::string lastFault() const { return std::string(); }
+};
+
+/** The CUDA backend, or null with {@code *status} set (no driver, no device, not built). */
+Backend* createCudaBackend(int* status);
+
+/** 0 if a CUDA device is usable now, otherwise the error code. */
+int cudaProbe();
+
+/** Name of a CUDA error code (or of kNotBuiltWithCuda). */
+std::string cudaErrorName(int code);
+
+}  // namespace lars4j

@@ -1,0 +1,59 @@
+// The SIMT-emulator backend: "device" memory is host memory, launches run the CUDA kernel source
+// (src/main/cuda/lars_kernels.cuh) compiled by g++ on the CPU, synchronously.
+#pragma once
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "lars4j_backend.h"
+#include "lars_kernels.cuh"
+
+namespace lars4j {
+
+class EmulatorBackend final : public Backend {
+public:
+    int alloc(void** p, size_t bytes) override {
+        *p = std::aligned_alloc(256, (bytes + 255) / 256 * 256 + 256);
+        return *p ? kOk : kOutOfHostMemory;
+    }
+    int release(void* p) override { std::free(p); return kOk; }
+    int allocHost(void** p, size_t bytes) override { return alloc(p, bytes); }
+    int releaseHost(void* p) override { return release(p); }
+    int copy(void* dst, const void* src, size_t bytes, CopyKind, void*) override {
+        if (bytes) std::memmove(dst, src, bytes);
+        return kOk;
+    }
+    int sync(void*) override { return kOk; }
+
+    int launchLarsF32(const kernels::LarsTables& t, const kernels::LarsConsts& c,
+                      const kernels::TensorRefs<float, float>& refs, kernels::StepParams* params,
+                      int tiles, int segments, void*) override {
+        using namespace kernels;
+        try {
+            simt::launch(dim3(tiles), dim3(THREADS), [=] { lars_tile_norms<float, float>(t, refs); });
+            simt::launch(dim3(segments), dim3(THREADS), [=] { lars_segment_scalars(t, c, params); });
+            simt::launch(dim3(tiles), dim3(THREADS), [=] { lars_update<float, float>(t, c, refs, params); });
+        } catch (const std::exception& e) {
+            fault_ = e.what();
+            return kEmulatorFault;
+        }
+        return kOk;
+    }
+
+    bool hostIsDevice() const override { return true; }
+
+    std::string errorName(int code) const override {
+        if (code == kOk) return "success";
+        if (code == kEmulatorFault) return "emulatorKernelFault";
+        if (code == kOutOfHostMemory) return "emulatorOutOfHostMemory";
+        return "emulatorError" + std::to_string(code);
+    }
+
+    std::string lastFault() const override { return fault_; }
+
+private:
+    std::string fault_;
+};
+
+}  // namespace lars4j

@@ -1,0 +1,301 @@
+// SIMT emulator: runs CUDA kernel source, compiled by g++, on the CPU.
+//
+// Why: neither developers' machines nor CI have a GPU, yet the CUDA kernels must be shown right
+// bit for bit. The same kernel source (src/main/cuda/lars_kernels.cuh) is compiled by nvcc for
+// the GPU and by g++ against this header for the CPU.
+//
+// Model:
+//  - Blocks of a grid run concurrently on a few OS threads (LARS4J_EMU_WORKERS, default: the
+//    hardware concurrency), each claiming block indices from a shared counter.
+//  - The threads of one block are fibers (ucontext) on that OS thread. A fiber runs until it
+//    reaches a synchronisation point (__syncthreads, a warp shuffle, __syncwarp, or its end);
+//    the block scheduler then runs the next fiber. A barrier releases only when every live
+//    thread of its scope (block or warp) has arrived: it is a real barrier.
+//  - The order in which fibers run between synchronisation points is the *schedule*: forward
+//    (0..n-1), reverse, or a seeded shuffle that changes at every round. Correct kernels give the
+//    same bits under every schedule; a missing barrier or a shared-memory race makes at least two
+//    schedules disagree, which is how races are caught (see src/test/cpp/simt_selftest.cpp).
+//  - __shared__ variables are `static thread_local`: one copy per OS thread, i.e. per running
+//    block, shared by that block's threads, uninitialised between blocks as on a GPU.
+//
+// Supported (and therefore all the kernels may use): 1-D grids and blocks (x only; y = z = 1),
+// threadIdx / blockIdx / blockDim / gridDim, __syncthreads, __syncwarp, __shfl_xor_sync on full
+// warps (mask 0xffffffff, width 32) for 4- and 8-byte types, __shared__ static arrays, the
+// correctly rounded intrinsics __fmaf_rn __fmul_rn __fadd_rn __fsub_rn __dadd_rn __dsub_rn
+// __dmul_rn __ddiv_rn __dsqrt_rn __double2float_rn, and __global__/__device__/__forceinline__.
+// Not supported: atomics, grid-wide sync, dynamic shared memory, textures, 2-D/3-D indexing.
+#pragma once
+
+#include <ucontext.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <algorithm>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+struct uint3 { unsigned x, y, z; };
+struct dim3 {
+    unsigned x, y, z;
+    dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+};
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __shared__ static thread_local
+
+namespace simt {
+
+enum class Schedule { Forward = 0, Reverse = 1, Shuffled = 2 };
+
+/** Raised (and reported to the host) when a kernel breaks the model: divergent barrier, bad shuffle. */
+struct KernelFault : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct Config {
+    std::atomic<int> schedule{0};
+    std::atomic<unsigned> seed{1};
+    std::atomic<int> workers{0};
+};
+inline Config& config() { static Config c; return c; }
+
+/** Selects the fiber schedule of every later launch (process-wide). */
+inline void set_schedule(Schedule s, unsigned seed) {
+    config().schedule = static_cast<int>(s);
+    config().seed = seed;
+}
+
+enum FiberState { READY, AT_BLOCK_BARRIER, AT_WARP_BARRIER, DONE };
+
+struct Fiber {
+    ucontext_t ctx;
+    uint3 tid;
+    FiberState state = READY;
+    unsigned warpSyncs = 0;  // how many warp-level syncs this fiber has passed (selects the slot bank)
+    std::unique_ptr<char[]> stack;  // not zero-filled: only the pages a fiber touches are mapped
+};
+
+/** Runs the blocks given to it, one at a time, each as blockDim.x fibers. One per OS thread. */
+class BlockRunner {
+public:
+    static constexpr size_t STACK_BYTES = 128 * 1024;
+
+    /** Parks the running fiber in state {@code s} and switches to the scheduler. */
+    void park(FiberState s);
+
+    void run_block(unsigned block, const dim3& grid, const dim3& blockDim, const std::function<void()>& body,
+                   Schedule schedule, unsigned seed);
+
+    Fiber* current = nullptr;
+    // Warp exchange slots, two banks so that a fast lane's next shuffle cannot overwrite a value
+    // a slower lane of the same warp has not read yet.
+    std::vector<uint64_t> slots;  // [2][warps][32]
+    unsigned warps = 0;
+    uint3 blockIdx{0, 0, 0};
+    dim3 blockDim, gridDim;
+
+private:
+    static void entry();
+    ucontext_t scheduler_;
+    std::vector<Fiber> fibers_;
+    const std::function<void()>* body_ = nullptr;
+    std::string fault_;
+};
+
+inline thread_local BlockRunner* tl_runner = nullptr;
+
+inline void BlockRunner::entry() {
+    BlockRunner* r = tl_runner;
+    try {
+        (*r->body_)();
+    } catch (const std::exception& e) {
+        if (r->fault_.empty()) r->fault_ = e.what();
+    }
+    r->current->state = DONE;
+    // uc_link returns to the scheduler.
+}
+
+inline void BlockRunner::run_block(unsigned block, const dim3& grid, const dim3& bdim, const std::function<void()>& body,
+                                   Schedule schedule, unsigned seed) {
+    const unsigned n = bdim.x;
+    if (fibers_.size() != n) {
+        fibers_.clear();
+        fibers_.resize(n);
+        for (auto& f : fibers_) f.stack.reset(new char[STACK_BYTES]);
+    }
+    warps = (n + 31) / 32;
+    slots.assign(2 * warps * 32, 0);
+    blockIdx = uint3{block, 0, 0};
+    blockDim = bdim;
+    gridDim = grid;
+    body_ = &body;
+    fault_.clear();
+    for (unsigned i = 0; i < n; i++) {
+        Fiber& f = fibers_[i];
+        f.tid = uint3{i, 0, 0};
+        f.state = READY;
+        f.warpSyncs = 0;
+        getcontext(&f.ctx);
+        f.ctx.uc_stack.ss_sp = f.stack.get();
+        f.ctx.uc_stack.ss_size = STACK_BYTES;
+        f.ctx.uc_link = &scheduler_;
+        makecontext(&f.ctx, &BlockRunner::entry, 0);
+    }
+    std::vector<unsigned> order(n);
+    std::mt19937 rng(seed * 2654435761u + block);
+    for (unsigned round = 0;; round++) {
+        for (unsigned i = 0; i < n; i++) order[i] = schedule == Schedule::Reverse ? n - 1 - i : i;
+        if (schedule == Schedule::Shuffled) std::shuffle(order.begin(), order.end(), rng);
+        for (unsigned i : order) {
+            Fiber& f = fibers_[i];
+            if (f.state != READY) continue;
+            current = &f;
+            swapcontext(&scheduler_, &f.ctx);
+            current = nullptr;
+        }
+        if (!fault_.empty()) throw KernelFault(fault_);
+        // Release every warp whose live lanes have all reached a warp-level sync.
+        bool released = false;
+        unsigned live = 0, atBlock = 0;
+        for (unsigned w = 0; w < warps; w++) {
+            unsigned lo = 32 * w, hi = lo + 32 < n ? lo + 32 : n;
+            unsigned waiting = 0, alive = 0;
+            for (unsigned i = lo; i < hi; i++) {
+                if (fibers_[i].state != DONE) alive++;
+                if (fibers_[i].state == AT_WARP_BARRIER) waiting++;
+            }
+            if (waiting > 0 && waiting == alive) {
+                if (alive != hi - lo) throw KernelFault("warp shuffle/sync with exited lanes in block " + std::to_string(block));
+                for (unsigned i = lo; i < hi; i++) fibers_[i].state = READY;
+                released = true;
+            }
+        }
+        if (released) continue;
+        for (auto& f : fibers_) {
+            if (f.state != DONE) live++;
+            if (f.state == AT_BLOCK_BARRIER) atBlock++;
+        }
+        if (live == 0) return;
+        if (atBlock == live && live != n) {
+            throw KernelFault("divergent __syncthreads in block " + std::to_string(block) + ": " + std::to_string(n - live)
+                              + " threads exited while " + std::to_string(live) + " wait at the barrier (deadlock on a GPU)");
+        }
+        if (atBlock == live) {
+            for (auto& f : fibers_) if (f.state == AT_BLOCK_BARRIER) f.state = READY;
+            continue;
+        }
+        throw KernelFault("deadlock in block " + std::to_string(block)
+                          + ": threads wait at different barriers (divergent __syncthreads or partial warp sync)");
+    }
+}
+
+inline BlockRunner& runner() { return *tl_runner; }
+
+/** The running fiber parks in state {@code s} and returns to the block scheduler. */
+inline void BlockRunner::park(FiberState s) {
+    Fiber* f = current;
+    f->state = s;
+    swapcontext(&f->ctx, &scheduler_);
+}
+
+inline const uint3& thread_index() { return runner().current->tid; }
+
+/** Executes {@code body} for every thread of every block; returns after the whole grid is done. */
+inline void launch(dim3 grid, dim3 block, std::function<void()> body) {
+    if (grid.y != 1 || grid.z != 1 || block.y != 1 || block.z != 1) throw KernelFault("emulator: only 1-D grids and blocks");
+    if (block.x == 0 || block.x > 1024) throw KernelFault("emulator: block size must be 1..1024");
+    if (grid.x == 0) return;
+    const Schedule schedule = static_cast<Schedule>(config().schedule.load());
+    const unsigned seed = config().seed.load();
+    unsigned workers = config().workers.load();
+    if (workers == 0) {
+        const char* env = std::getenv("LARS4J_EMU_WORKERS");
+        workers = env ? static_cast<unsigned>(std::atoi(env)) : std::thread::hardware_concurrency();
+        if (workers == 0) workers = 1;
+    }
+    if (workers > grid.x) workers = grid.x;
+    std::atomic<unsigned> next{0};
+    std::mutex faultLock;
+    std::string fault;
+    auto work = [&]() {
+        BlockRunner local;
+        BlockRunner* saved = tl_runner;
+        tl_runner = &local;
+        try {
+            for (unsigned b = next++; b < grid.x; b = next++) local.run_block(b, grid, block, body, schedule, seed);
+        } catch (const std::exception& e) {
+            std::lock_guard<std::mutex> g(faultLock);
+            if (fault.empty()) fault = e.what();
+            next = grid.x;
+        }
+        tl_runner = saved;
+    };
+    std::vector<std::thread> threads;
+    for (unsigned i = 1; i < workers; i++) threads.emplace_back(work);
+    work();
+    for (auto& t : threads) t.join();
+    if (!fault.empty()) throw KernelFault(fault);
+}
+
+}  // namespace simt
+
+#define threadIdx (::simt::thread_index())
+#define blockIdx (::simt::runner().blockIdx)
+#define blockDim (::simt::runner().blockDim)
+#define gridDim (::simt::runner().gridDim)
+
+inline void __syncthreads() { ::simt::runner().park(::simt::AT_BLOCK_BARRIER); }
+
+inline void __syncwarp(unsigned mask = 0xffffffffu) {
+    if (mask != 0xffffffffu) throw ::simt::KernelFault("emulator: __syncwarp supports only the full mask");
+    ::simt::Fiber* f = ::simt::runner().current;
+    f->warpSyncs++;
+    ::simt::runner().park(::simt::AT_WARP_BARRIER);
+}
+
+/** Butterfly exchange within a full warp: returns the value of lane (lane ^ laneMask). */
+template <typename T>
+inline T __shfl_xor_sync(unsigned mask, T value, int laneMask, int width = 32) {
+    static_assert(sizeof(T) <= 8, "emulator: shuffles of at most 8 bytes");
+    if (mask != 0xffffffffu || width != 32 || laneMask < 0 || laneMask > 31) {
+        throw ::simt::KernelFault("emulator: __shfl_xor_sync supports only full warps (mask 0xffffffff, width 32)");
+    }
+    ::simt::BlockRunner& r = ::simt::runner();
+    ::simt::Fiber* f = r.current;
+    const unsigned lane = f->tid.x & 31u, warp = f->tid.x >> 5;
+    const unsigned bank = f->warpSyncs++ & 1u;
+    uint64_t bits = 0;
+    std::memcpy(&bits, &value, sizeof(T));
+    r.slots[(bank * r.warps + warp) * 32 + lane] = bits;
+    r.park(::simt::AT_WARP_BARRIER);
+    T out;
+    bits = r.slots[(bank * r.warps + warp) * 32 + (lane ^ static_cast<unsigned>(laneMask))];
+    std::memcpy(&out, &bits, sizeof(T));
+    return out;
+}
+
+// Correctly rounded arithmetic, as CUDA's intrinsics. The translation unit is compiled with
+// -ffp-contract=off so that g++ never fuses a separate multiply and add.
+inline float __fmaf_rn(float a, float b, float c) { return std::fma(a, b, c); }
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fsub_rn(float a, float b) { return a - b; }
+inline double __dadd_rn(double a, double b) { return a + b; }
+inline double __dsub_rn(double a, double b) { return a - b; }
+inline double __dmul_rn(double a, double b) { return a * b; }
+inline double __ddiv_rn(double a, double b) { return a / b; }
+inline double __dsqrt_rn(double a) { return std::sqrt(a); }
+inline float __double2float_rn(double a) { return static_cast<float>(a); }

@@ -1,0 +1,66 @@
+// The CUDA backend: cudaMalloc'd memory, asynchronous copies, and the three kernel launches of a
+// step on the caller's stream. Compiled by nvcc (SASS for sm_80 and sm_90, plus PTX); linked with
+// cudart_static so the JNI library loads on machines without a driver and reports it instead.
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "lars4j_backend.h"
+#include "lars_kernels.cuh"
+
+namespace lars4j {
+namespace {
+
+class CudaBackend final : public Backend {
+public:
+    int alloc(void** p, size_t bytes) override { return cudaMalloc(p, bytes ? bytes : 1); }
+    int release(void* p) override { return cudaFree(p); }
+    int allocHost(void** p, size_t bytes) override { return cudaMallocHost(p, bytes ? bytes : 1); }
+    int releaseHost(void* p) override { return cudaFreeHost(p); }
+    int copy(void* dst, const void* src, size_t bytes, CopyKind kind, void* stream) override {
+        cudaMemcpyKind k = kind == kHostToDevice ? cudaMemcpyHostToDevice
+                         : kind == kDeviceToHost ? cudaMemcpyDeviceToHost : cudaMemcpyDeviceToDevice;
+        return cudaMemcpyAsync(dst, src, bytes, k, static_cast<cudaStream_t>(stream));
+    }
+    int sync(void* stream) override { return cudaStreamSynchronize(static_cast<cudaStream_t>(stream)); }
+
+    int launchLarsF32(const kernels::LarsTables& t, const kernels::LarsConsts& c,
+                      const kernels::TensorRefs<float, float>& refs, kernels::StepParams* params,
+                      int tiles, int segments, void* stream) override {
+        using namespace kernels;
+        cudaStream_t s = static_cast<cudaStream_t>(stream);
+        lars_tile_norms<float, float><<<tiles, THREADS, 0, s>>>(t, refs);
+        int e = cudaGetLastError();
+        if (e != cudaSuccess) return e;
+        lars_segment_scalars<<<segments, THREADS, 0, s>>>(t, c, params);
+        e = cudaGetLastError();
+        if (e != cudaSuccess) return e;
+        lars_update<float, float><<<tiles, THREADS, 0, s>>>(t, c, refs, params);
+        return cudaGetLastError();
+    }
+
+    bool hostIsDevice() const override { return false; }
+    std::string errorName(int code) const override { return cudaErrorName(code); }
+};
+
+}  // namespace
+
+Backend* createCudaBackend(int* status) {
+    int e = cudaProbe();
+    *status = e;
+    return e == cudaSuccess ? new CudaBackend() : nullptr;
+}
+
+int cudaProbe() {
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) return e;
+    return count > 0 ? cudaSuccess : cudaErrorNoDevice;
+}
+
+std::string cudaErrorName(int code) {
+    if (code == kNotBuiltWithCuda) return "notBuiltWithCuda";
+    return cudaGetErrorName(static_cast<cudaError_t>(code));
+}
+
+}  // namespace lars4j

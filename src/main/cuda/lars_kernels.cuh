@@ -1,0 +1,215 @@
+// The three kernels of a LARS-family step (ALGORITHMS.md section 1), in the canonical order of
+// docs/CANONICAL_ORDER.md, so that their results are bitwise equal to the Java engine's.
+//
+//   1. lars_tile_norms      one block per 4096-element tile of any segment: the tile's partial
+//                           sums of w^2, g^2 and u^2 (u = g + lam w), float32, fixed tree.
+//   2. lars_segment_scalars one block per segment: float64 totals of its tile partials, the
+//                           norms, the trust ratio, and the two float scalars of the update;
+//                           flags the step as skipped if a gradient is not finite. No atomics.
+//   3. lars_update          one block per tile: one pass reading w, g, v and writing w, v.
+//
+// Three launches per step whatever the number of segments: tiles of all segments are described
+// by a tile -> (segment, start) table built once at plan time. Segment data is found either
+// through a table of per-segment pointers (list form) or at base + offset (flat form).
+// Every floating-point operation is an explicit correctly rounded intrinsic (__fmaf_rn, ...),
+// so nvcc cannot contract or reorder it; never build with --use_fast_math.
+// Templated on the parameter and gradient element types; instantiated for float today, with
+// bf16/fp16 (converted to float on load) to follow.
+#pragma once
+
+#include "simt.cuh"
+#include "lars_types.h"
+
+// The GPU and emulator builds of these kernels live in distinct namespaces, so that both can be
+// linked into one library without clashing.
+#if defined(__CUDACC__)
+#define LARS4J_KERNEL_BUILD gpu
+#else
+#define LARS4J_KERNEL_BUILD emu
+#endif
+
+namespace lars4j {
+namespace kernels {
+inline namespace LARS4J_KERNEL_BUILD {
+
+template <typename T> __device__ __forceinline__ float to_f32(T x) { return static_cast<float>(x); }
+template <typename T> __device__ __forceinline__ T from_f32(float x) { return static_cast<T>(x); }
+
+template <typename P, typename G>
+__device__ __forceinline__ P* seg_w(const TensorRefs<P, G>& r, const LarsTables& t, int seg) {
+    return r.wTable ? r.wTable[seg] : r.wBase + t.segOffset[seg];
+}
+template <typename P, typename G>
+__device__ __forceinline__ const G* seg_g(const TensorRefs<P, G>& r, const LarsTables& t, int seg) {
+    return r.gTable ? r.gTable[seg] : r.gBase + t.segOffset[seg];
+}
+
+__device__ __forceinline__ float add_rn(float a, float b) { return __fadd_rn(a, b); }
+__device__ __forceinline__ double add_rn(double a, double b) { return __dadd_rn(a, b); }
+
+/**
+ * Canonical block tree (step 2): a butterfly inside each warp (off = 16..1), then warp 0
+ * combines the 8 warp sums (off = 4, 2, 1). The result is valid in thread 0. {@code warpSums}
+ * is 8 entries of shared memory; the trailing barrier lets the caller reuse it at once.
+ */
+template <typename T>
+__device__ __forceinline__ T block_tree(T s, T* warpSums) {
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    for (int off = 16; off > 0; off >>= 1) s = add_rn(s, __shfl_xor_sync(FULL, s, off));
+    if (lane == 0) warpSums[warp] = s;
+    __syncthreads();
+    T r = T(0);
+    if (warp == 0) {
+        r = lane < THREADS / 32 ? warpSums[lane] : T(0);
+        for (int off = 4; off > 0; off >>= 1) r = add_rn(r, __shfl_xor_sync(FULL, r, off));
+    }
+    __syncthreads();
+    return r;
+}
+
+/** Kernel 1: tile partials. Grid: one block per tile. */
+template <typename P, typename G>
+__global__ void lars_tile_norms(LarsTables t, TensorRefs<P, G> refs) {
+    __shared__ float warpSums[THREADS / 32];
+    const int k = blockIdx.x;
+    const int seg = t.tileSeg[k];
+    const int mode = t.normMode[seg];
+    if (mode == NORM_NONE) return;                       // uniform across the block
+    const int start = t.tileStart[k];
+    const int rest = t.segLen[seg] - start;
+    const int n = rest < TILE ? rest : TILE;
+    const P* w = seg_w(refs, t, seg) + start;
+    const G* g = seg_g(refs, t, seg) + start;
+    const float lam = __double2float_rn(t.segLam[seg]);
+    float aw[4] = {0.f, 0.f, 0.f, 0.f};
+    float ag[4] = {0.f, 0.f, 0.f, 0.f};
+    float au[4] = {0.f, 0.f, 0.f, 0.f};
+    // Step 1: lane i = 4*thread + q accumulates elements i + 1024 r, r = 0..3 in order.
+    for (int r = 0; r < 4; r++) {
+        for (int q = 0; q < 4; q++) {
+            const int e = 4 * threadIdx.x + q + LANES * r;
+            if (e < n) {                                 // past the end: skipped (== adding +0)
+                const float gv = to_f32(g[e]);
+                ag[q] = __fmaf_rn(gv, gv, ag[q]);
+                if (mode >= NORM_WG) {
+                    const float wv = to_f32(w[e]);
+                    aw[q] = __fmaf_rn(wv, wv, aw[q]);
+                    if (mode == NORM_WGU) {
+                        const float uv = __fmaf_rn(lam, wv, gv);   // u = g + lam w
+                        au[q] = __fmaf_rn(uv, uv, au[q]);
+                    }
+                }
+            }
+        }
+    }
+    // Step 2: s_j = (a0 + a1) + (a2 + a3), then the block tree.
+    const float sg = block_tree(__fadd_rn(__fadd_rn(ag[0], ag[1]), __fadd_rn(ag[2], ag[3])), warpSums);
+    if (threadIdx.x == 0) t.partG[k] = sg;
+    if (mode >= NORM_WG) {
+        const float sw = block_tree(__fadd_rn(__fadd_rn(aw[0], aw[1]), __fadd_rn(aw[2], aw[3])), warpSums);
+        if (threadIdx.x == 0) t.partW[k] = sw;
+        if (mode == NORM_WGU) {
+            const float su = block_tree(__fadd_rn(__fadd_rn(au[0], au[1]), __fadd_rn(au[2], au[3])), warpSums);
+            if (threadIdx.x == 0) t.partU[k] = su;
+        }
+    }
+}
+
+/** Step 3 for one segment: thread j sums partials j, j+256, ... in float64, then the tree. */
+__device__ __forceinline__ double segment_total(const float* part, int first, int count, double* warpSums) {
+    double acc = 0.0;
+    for (int k = threadIdx.x; k < count; k += THREADS) acc = __dadd_rn(acc, static_cast<double>(part[first + k]));
+    return block_tree(acc, warpSums);
+}
+
+/** Kernel 2: per-segment norms and scalars (docs/CANONICAL_ORDER.md section 4). One block per segment. */
+__global__ void lars_segment_scalars(LarsTables t, LarsConsts c, StepParams* params) {
+    __shared__ double warpSums[THREADS / 32];
+    const int seg = blockIdx.x;
+    const int mode = t.normMode[seg];
+    const int first = t.segFirstTile[seg];
+    const int count = t.segTiles[seg];
+    double sg = 0.0, sw = 0.0, su = 0.0;
+    if (mode != NORM_NONE) sg = segment_total(t.partG, first, count, warpSums);
+    if (mode >= NORM_WG) sw = segment_total(t.partW, first, count, warpSums);
+    if (mode == NORM_WGU) su = segment_total(t.partU, first, count, warpSums);
+    if (threadIdx.x != 0) return;
+    const double lr = params->lr;
+    const double phi = params->phi;
+    double gNorm = LARS4J_QNAN();
+    if (mode != NORM_NONE) {
+        if (!LARS4J_ISFINITE(sg) && c.skipNonFinite) params->skip = 1;   // benign race: every writer stores 1
+        gNorm = __dsqrt_rn(sg);
+    }
+    double lam = t.segLam[seg];
+    double tr = 1.0;
+    double wNorm = LARS4J_QNAN();
+    if (mode >= NORM_WG) {
+        wNorm = __dsqrt_rn(sw);
+        const double nNorm = mode == NORM_WGU ? __dsqrt_rn(su) : gNorm;
+        const double wc = wNorm > c.normClamp ? c.normClamp : wNorm;     // NaN stays NaN
+        const double nc = nNorm > c.normClamp ? c.normClamp : nNorm;
+        if (wc > 0.0 && nc > 0.0) {
+            const double den = c.sumOfNorms ? __dadd_rn(__dadd_rn(nc, __dmul_rn(lam, wc)), c.eps)
+                                            : __dadd_rn(nc, c.eps);
+            tr = __dmul_rn(__ddiv_rn(__dmul_rn(c.eta, wc), den), phi);
+            if (c.clip) {
+                const double x = __ddiv_rn(tr, lr);
+                tr = x > 1.0 ? 1.0 : x;
+            }
+        } else if (c.zeroNormSkipsDecay) {
+            lam = 0.0;                                   // apex LARC: no decay, no ratio
+        }
+    }
+    t.normW[seg] = wNorm;
+    t.normG[seg] = gNorm;
+    t.trust[seg] = tr;
+    t.lamF[seg] = __double2float_rn(lam);
+    t.scaleF[seg] = __double2float_rn(c.lrInside ? __dmul_rn(lr, tr) : tr);
+}
+
+/** Kernel 3: the fused update (docs/CANONICAL_ORDER.md section 5). One block per tile. */
+template <typename P, typename G>
+__global__ void lars_update(LarsTables t, LarsConsts c, TensorRefs<P, G> refs, const StepParams* params) {
+    if (params->skip) return;                            // non-finite gradient: nothing is written
+    const int k = blockIdx.x;
+    const int seg = t.tileSeg[k];
+    const int start = t.tileStart[k];
+    const int rest = t.segLen[seg] - start;
+    const int n = rest < TILE ? rest : TILE;
+    P* w = seg_w(refs, t, seg) + start;
+    const G* g = seg_g(refs, t, seg) + start;
+    float* v = t.state + t.segOffset[seg] + start;
+    const float lam = t.lamF[seg];                       // (float) effective weight decay
+    const float scale = t.scaleF[seg];                   // (float)(lr*tr) INSIDE, (float) tr OUTSIDE
+    const float mu = __double2float_rn(params->mu);      // momentum (MLPerf-corrected on the host)
+    const bool nesterov = c.nesterov != 0;
+    if (c.lrInside) {
+        for (int e = threadIdx.x; e < n; e += THREADS) {
+            const float wv = to_f32(w[e]);
+            const float u = __fmaf_rn(lam, wv, to_f32(g[e]));          // u  = g + lam w
+            const float s = __fmul_rn(scale, u);                        // s  = lr tr u
+            const float vn = __fmaf_rn(mu, v[e], s);                    // v' = mu v + s
+            v[e] = vn;
+            w[e] = from_f32<P>(nesterov ? __fsub_rn(wv, __fmaf_rn(mu, vn, s))   // w' = w - (mu v' + s)
+                                        : __fsub_rn(wv, vn));                   // w' = w - v'
+        }
+    } else {
+        const float damp1 = __double2float_rn(__dsub_rn(1.0, c.dampening));
+        const float negLr = -__double2float_rn(params->lr);
+        const bool first = params->first != 0;
+        for (int e = threadIdx.x; e < n; e += THREADS) {
+            const float wv = to_f32(w[e]);
+            const float d = __fmul_rn(scale, __fmaf_rn(lam, wv, to_f32(g[e])));   // d = tr (g + lam w)
+            const float vn = first ? d                                           // buffer starts as d
+                                   : __fmaf_rn(mu, v[e], __fmul_rn(damp1, d));   // v' = mu v + (1-damp) d
+            v[e] = vn;
+            w[e] = from_f32<P>(__fmaf_rn(negLr, nesterov ? __fmaf_rn(mu, vn, d) : vn, wv));  // w' = w - lr (...)
+        }
+    }
+}
+
+}  // inline namespace LARS4J_KERNEL_BUILD
+}  // namespace kernels
+}  // namespace lars4j

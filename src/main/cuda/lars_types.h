@@ -1,0 +1,63 @@
+// Types shared by the kernels (nvcc or the SIMT emulator) and the host plan (g++): the kernel
+// ABI. Plain structs of scalars and pointers, passed to kernels by value.
+#pragma once
+
+namespace lars4j {
+namespace kernels {
+
+constexpr int TILE = 4096;     // elements per tile
+constexpr int THREADS = 256;   // threads per block, every kernel
+constexpr int LANES = 1024;    // 4 accumulators per thread
+constexpr unsigned FULL = 0xffffffffu;
+
+// What the norm pass computes for a segment (same values as the Java engine's plan).
+constexpr int NORM_NONE = 0;   // nothing (not adapted, non-finite check off)
+constexpr int NORM_G = 1;      // g only (non-finite check)
+constexpr int NORM_WG = 2;     // w and g
+constexpr int NORM_WGU = 3;    // w, g and u = fma(lam, w, g)
+
+/** Rule constants, fixed when the optimizer is planned. */
+struct LarsConsts {
+    double eta, eps, normClamp, dampening;
+    int sumOfNorms, lrInside, clip, zeroNormSkipsDecay, nesterov, skipNonFinite;
+};
+
+/** Per-step values in device memory (so that a captured graph reads fresh ones). */
+struct StepParams {
+    double lr, mu, phi;
+    int first;   // first step of the momentum buffers (PyTorch's buffer-initialisation rule)
+    int skip;    // set by lars_segment_scalars when a gradient is not finite; host resets it
+};
+
+/** Device tables built once at plan time, plus per-step scratch. */
+struct LarsTables {
+    const int* tileSeg;         // [tiles] segment of each tile
+    const int* tileStart;       // [tiles] first element of the tile within its segment
+    const int* segLen;          // [segments]
+    const long long* segOffset; // [segments] offset in the flat form (and in the state buffer)
+    const int* segFirstTile;    // [segments]
+    const int* segTiles;        // [segments]
+    const int* normMode;        // [segments] NORM_*
+    const double* segLam;       // [segments] weightDecay or 0
+    float* partW;               // [tiles] tile partials
+    float* partG;
+    float* partU;
+    double* normW;              // [segments] diagnostics: ||w||, ||g||, trust ratio
+    double* normG;
+    double* trust;
+    float* lamF;                // [segments] float32 scalars of the update
+    float* scaleF;
+    float* state;               // momentum buffers, flat, at segOffset
+};
+
+/** Where the step's tensors are: pointer tables (list form) or base + segOffset (flat form). */
+template <typename P, typename G>
+struct TensorRefs {
+    P* const* wTable;           // null: use wBase + segOffset[seg]
+    const G* const* gTable;
+    P* wBase;
+    const G* gBase;
+};
+
+}  // namespace kernels
+}  // namespace lars4j

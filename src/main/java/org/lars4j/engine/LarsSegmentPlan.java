@@ -1,0 +1,61 @@
+package org.lars4j.engine;
+
+import org.lars4j.LarsConfig;
+import org.lars4j.NonFinitePolicy;
+import org.lars4j.TrustRatioForm;
+import org.lars4j.layout.ParamLayout;
+import org.lars4j.layout.Segment;
+
+/**
+ * Per-segment decisions of a LARS plan shared by every engine: what the norm pass computes for
+ * each segment and its weight-decay factor (docs/CANONICAL_ORDER.md sections 3-4).
+ */
+public final class LarsSegmentPlan {
+    /** Nothing: not adapted, and no non-finite check. */
+    public static final int NORM_NONE = 0;
+    /** sum(g^2) only: the non-finite check of a segment that is not adapted. */
+    public static final int NORM_G = 1;
+    /** sum(w^2) and sum(g^2). */
+    public static final int NORM_WG = 2;
+    /** sum(w^2), sum(g^2) and sum(u^2), u = fma(lam, w, g) (NORM_OF_SUM with decay). */
+    public static final int NORM_WGU = 3;
+
+    private final int[] length;
+    private final int[] normMode;
+    private final double[] lambda;
+
+    public LarsSegmentPlan(LarsConfig cfg, ParamLayout layout) {
+        int n = layout.size();
+        length = new int[n];
+        normMode = new int[n];
+        lambda = new double[n];
+        boolean checkEverywhere = cfg.nonFinitePolicy() == NonFinitePolicy.SKIP_STEP;
+        for (int i = 0; i < n; i++) {
+            Segment s = layout.segment(i);
+            length[i] = s.length();
+            lambda[i] = s.decay() ? cfg.weightDecay() : 0.0;
+            if (s.adapt()) {
+                normMode[i] = cfg.form() == TrustRatioForm.NORM_OF_SUM && lambda[i] != 0 ? NORM_WGU : NORM_WG;
+            } else {
+                normMode[i] = checkEverywhere ? NORM_G : NORM_NONE;
+            }
+        }
+    }
+
+    public int segments() { return length.length; }
+
+    /** Element counts, in layout order (a copy). */
+    public int[] lengths() { return length.clone(); }
+
+    /** NORM_* per segment (a copy). */
+    public int[] normModes() { return normMode.clone(); }
+
+    /** Weight decay per segment: weightDecay where decay applies, else 0 (a copy). */
+    public double[] lambdas() { return lambda.clone(); }
+
+    public int length(int i) { return length[i]; }
+
+    public int normMode(int i) { return normMode[i]; }
+
+    public double lambda(int i) { return lambda[i]; }
+}

@@ -1,0 +1,35 @@
+package org.lars4j.engine.cuda;
+
+import org.lars4j.BackendUnavailableException;
+import org.lars4j.LarsConfig;
+import org.lars4j.OptimizerConfig;
+import org.lars4j.engine.Engine;
+import org.lars4j.engine.EnginePlan;
+import org.lars4j.layout.ParamLayout;
+
+/** The CUDA kernels on a GPU, through the JNI library (cudart linked statically). */
+public final class CudaEngine implements Engine {
+    @Override public String name() { return "cuda"; }
+
+    @Override
+    public String unavailableReason() {
+        String load = NativeEngines.loadFailure();
+        if (load != null) return load;
+        int code = NativeLars.cudaAvailability();
+        if (code == 0) return null;
+        String name = NativeLars.cudaErrorNameOf(code);
+        if (code == 35) return "no CUDA driver on this machine (" + name + ")";
+        if (code == 100) return "no CUDA device on this machine (" + name + ")";
+        return "CUDA is not usable here: " + name + " (" + code + ")";
+    }
+
+    @Override
+    public EnginePlan plan(OptimizerConfig config, ParamLayout layout, int threads) {
+        String why = unavailableReason();
+        if (why != null) throw new BackendUnavailableException("cuda engine unavailable: " + why);
+        if (!(config instanceof LarsConfig)) {
+            throw new BackendUnavailableException("the cuda engine has no plan for optimizer '" + config.algorithm() + "'");
+        }
+        return new NativeLarsEnginePlan(name(), NativeLarsEnginePlan.KIND_CUDA, (LarsConfig) config, layout);
+    }
+}

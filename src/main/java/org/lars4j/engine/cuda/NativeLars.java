@@ -1,0 +1,65 @@
+package org.lars4j.engine.cuda;
+
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Namespace;
+import org.bytedeco.javacpp.annotation.Platform;
+import org.bytedeco.javacpp.annotation.StdString;
+
+/**
+ * JavaCPP binding of src/main/cpp/lars4j_native.h: mechanical, one Java method per C++ member,
+ * no logic. Validation happens in Java before any call here; decisions live in C++ or Java.
+ * Loading fails (UnsatisfiedLinkError) when the native library was not built; callers report why.
+ */
+@Platform(include = "lars4j_native.h", library = "jnilars4j")
+@Namespace("lars4j")
+public final class NativeLars {
+    static {
+        Loader.load();
+    }
+
+    private NativeLars() {}
+
+    /** 0 if a CUDA device is usable here, else the CUDA error code. */
+    public static native int cudaAvailability();
+
+    /** The name of a CUDA error code, e.g. {@code cudaErrorInsufficientDriver}. */
+    public static native @StdString String cudaErrorNameOf(int code);
+
+    /** Emulator fiber schedule of later launches: 0 forward, 1 reverse, 2 shuffled with {@code seed}. */
+    public static native void setEmulatorSchedule(int schedule, int seed);
+
+    /** A LARS plan on the CUDA runtime (kind 0) or the SIMT emulator (kind 1). */
+    public static final class NativeLarsPlan extends Pointer {
+        static {
+            Loader.load();
+        }
+
+        public NativeLarsPlan(int kind, int numSegments, int[] segLen, int[] normMode, double[] segLam,
+                              double[] dconsts, int[] iconsts, boolean hostStaging) {
+            allocate(kind, numSegments, segLen, normMode, segLam, dconsts, iconsts, hostStaging);
+        }
+
+        private native void allocate(int kind, int numSegments, int[] segLen, int[] normMode, double[] segLam,
+                                     double[] dconsts, int[] iconsts, @Cast("bool") boolean hostStaging);
+
+        public native int status();
+        public native @StdString String statusMessage();
+        public native @StdString String lastError();
+        public native long totalElements();
+        public native int tiles();
+        public native FloatPointer hostParams();
+        public native FloatPointer hostGrads();
+        public native int stepHost(double lr, double mu, double phi, int first);
+        public native int stepDevice(long wBase, long gBase, long wTable, long gTable, long stream,
+                                     double lr, double mu, double phi, int first);
+        public native int lastSkipped();
+        public native long stepParamsAddress();
+        public native int readState(int seg, float[] dst);
+        public native int writeState(int seg, float[] src);
+        public native int resetState();
+        public native int readDiagnostics(double[] normW, double[] normG, double[] trust);
+    }
+}

@@ -1,0 +1,164 @@
+package org.lars4j.engine.cuda;
+
+import java.nio.FloatBuffer;
+import org.lars4j.BackendUnavailableException;
+import org.lars4j.LarsConfig;
+import org.lars4j.LrPlacement;
+import org.lars4j.NativeEngineException;
+import org.lars4j.NonFinitePolicy;
+import org.lars4j.TrustRatioForm;
+import org.lars4j.TensorMismatchException;
+import org.lars4j.engine.EnginePlan;
+import org.lars4j.engine.HostTensors;
+import org.lars4j.engine.LarsSegmentPlan;
+import org.lars4j.engine.StepScalars;
+import org.lars4j.layout.ParamLayout;
+
+/**
+ * A LARS plan on the native engines (CUDA, or the CUDA kernels on the SIMT emulator). Host
+ * tensors are staged through native buffers made at plan time; device tensors go straight to
+ * the kernels ({@link #stepDevice}).
+ */
+final class NativeLarsEnginePlan implements EnginePlan {
+    static final int KIND_CUDA = 0;
+    static final int KIND_EMULATOR = 1;
+
+    private final String engine;
+    private final NativeLars.NativeLarsPlan plan;
+    private final int nSeg;
+    private final int[] length;
+    private final long[] offset;
+    private final long total;
+    private final FloatBuffer stagedW;
+    private final FloatBuffer stagedG;
+    private final double[] normW;
+    private final double[] normG;
+    private final double[] trust;
+    private boolean diagnosticsStale = true;
+    private boolean closed;
+
+    NativeLarsEnginePlan(String engine, int kind, LarsConfig cfg, ParamLayout layout) {
+        this.engine = engine;
+        LarsSegmentPlan seg = new LarsSegmentPlan(cfg, layout);
+        nSeg = seg.segments();
+        length = seg.lengths();
+        offset = new long[nSeg];
+        for (int i = 0; i < nSeg; i++) offset[i] = layout.offset(i);
+        total = layout.totalElements();
+        if (total > ParamLayout.MAX_SEGMENT_LENGTH) {
+            throw new TensorMismatchException(engine + ": models over " + ParamLayout.MAX_SEGMENT_LENGTH
+                    + " parameters need device-resident tensors (stepDevice)");
+        }
+        double[] dconsts = {cfg.trustCoefficient(), cfg.eps(), cfg.normClamp(), cfg.dampening()};
+        int[] iconsts = {
+            cfg.form() == TrustRatioForm.SUM_OF_NORMS ? 1 : 0,
+            cfg.placement() == LrPlacement.INSIDE ? 1 : 0,
+            cfg.clip() ? 1 : 0,
+            cfg.zeroNormSkipsDecay() ? 1 : 0,
+            cfg.nesterov() ? 1 : 0,
+            cfg.nonFinitePolicy() == NonFinitePolicy.SKIP_STEP ? 1 : 0,
+        };
+        plan = new NativeLars.NativeLarsPlan(kind, nSeg, length, seg.normModes(), seg.lambdas(), dconsts, iconsts, true);
+        if (plan.status() != 0) {
+            String why = plan.statusMessage();
+            plan.close();
+            throw new BackendUnavailableException(engine + " engine cannot plan: " + why);
+        }
+        stagedW = plan.hostParams().capacity(total).asBuffer();
+        stagedG = plan.hostGrads().capacity(total).asBuffer();
+        normW = new double[nSeg];
+        normG = new double[nSeg];
+        trust = new double[nSeg];
+    }
+
+    @Override
+    public boolean step(HostTensors params, HostTensors grads, StepScalars sc, boolean skipNonFinite) {
+        stage(params, stagedW);
+        stage(grads, stagedG);
+        check("step", plan.stepHost(sc.learningRate(), sc.momentum(), sc.phi(), sc.firstStep() ? 1 : 0));
+        diagnosticsStale = true;
+        int skipped = plan.lastSkipped();
+        if (skipped < 0) check("step", plan.status());
+        if (skipped == 1) return false;
+        for (int i = 0; i < nSeg; i++) {
+            int at = (int) offset[i];
+            float[] a = params.array(i);
+            if (a != null) {
+                stagedW.get(at, a, params.offset(i), length[i]);
+            } else {
+                params.buffer(i).put(params.offset(i), stagedW, at, length[i]);
+            }
+        }
+        return true;
+    }
+
+    private void stage(HostTensors t, FloatBuffer dst) {
+        for (int i = 0; i < nSeg; i++) {
+            int at = (int) offset[i];
+            float[] a = t.array(i);
+            if (a != null) {
+                dst.put(at, a, t.offset(i), length[i]);
+            } else {
+                dst.put(at, t.buffer(i), t.offset(i), length[i]);
+            }
+        }
+    }
+
+    /** One step on device tensors, enqueued on {@code stream}; false never: skips are read lazily. */
+    void stepDevice(long wBase, long gBase, long wTable, long gTable, long stream, StepScalars sc) {
+        check("device step", plan.stepDevice(wBase, gBase, wTable, gTable, stream,
+                sc.learningRate(), sc.momentum(), sc.phi(), sc.firstStep() ? 1 : 0));
+        diagnosticsStale = true;
+    }
+
+    /** Whether the last step was skipped; synchronises with its stream. */
+    boolean lastStepSkipped() {
+        int s = plan.lastSkipped();
+        if (s < 0) check("reading the skip flag", plan.status());
+        return s == 1;
+    }
+
+    private void check(String what, int code) {
+        if (code != 0) throw new NativeEngineException(engine + " " + what, code, plan.lastError());
+    }
+
+    @Override
+    public void readState(int buffer, int segment, float[] dst) {
+        checkBuffer(buffer);
+        check("readState", plan.readState(segment, dst));
+    }
+
+    @Override
+    public void writeState(int buffer, int segment, float[] src) {
+        checkBuffer(buffer);
+        check("writeState", plan.writeState(segment, src));
+    }
+
+    @Override
+    public void resetState() {
+        check("resetState", plan.resetState());
+    }
+
+    private static void checkBuffer(int buffer) {
+        if (buffer != 0) throw new IndexOutOfBoundsException("LARS has one state buffer (momentum_buffer), asked for #" + buffer);
+    }
+
+    private void refreshDiagnostics() {
+        if (diagnosticsStale) {
+            check("readDiagnostics", plan.readDiagnostics(normW, normG, trust));
+            diagnosticsStale = false;
+        }
+    }
+
+    @Override public double lastWeightNorm(int segment) { refreshDiagnostics(); return normW[segment]; }
+    @Override public double lastGradNorm(int segment) { refreshDiagnostics(); return normG[segment]; }
+    @Override public double lastTrustRatio(int segment) { refreshDiagnostics(); return trust[segment]; }
+
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            plan.close();
+        }
+    }
+}

@@ -1,0 +1,131 @@
+// Self-test of the SIMT emulator (src/main/cpp/simt/simt_emulator.h): barriers, shuffles, shared
+// memory, concurrency of blocks, and that planted races and missing barriers are caught by
+// running the same kernel under different fiber schedules. Prints one line per check and a
+// closing "N passed, M failed"; exits non-zero on any failure. Run by SimtEmulatorSelfTest.
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "simt/simt_emulator.h"
+
+static int passed = 0, failed = 0;
+
+static void check(bool ok, const std::string& name) {
+    std::printf("%s %s\n", ok ? "PASS" : "FAIL", name.c_str());
+    (ok ? passed : failed)++;
+}
+
+// Correct: every thread writes, barrier, thread 0 reads all.
+__global__ void sum_with_barrier(const float* in, float* out) {
+    __shared__ float s[256];
+    s[threadIdx.x] = in[blockIdx.x * blockDim.x + threadIdx.x];
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        float acc = 0;
+        for (unsigned i = 0; i < blockDim.x; i++) acc += s[i];
+        out[blockIdx.x] = acc;
+    }
+}
+
+// Planted bug: the same kernel without the barrier.
+__global__ void sum_missing_barrier(const float* in, float* out) {
+    __shared__ float s[256];
+    s[threadIdx.x] = in[blockIdx.x * blockDim.x + threadIdx.x];
+    if (threadIdx.x == 0) {
+        float acc = 0;
+        for (unsigned i = 0; i < blockDim.x; i++) acc += s[i];
+        out[blockIdx.x] = acc;
+    }
+}
+
+// Planted race: every thread writes its id to one shared word, then reads it after a barrier.
+__global__ void write_write_race(int* out) {
+    __shared__ int word;
+    word = static_cast<int>(threadIdx.x);
+    __syncthreads();
+    if (threadIdx.x == 0) out[blockIdx.x] = word;
+}
+
+// Butterfly over a full warp: every lane must end with the warp's sum.
+__global__ void warp_butterfly(const double* in, double* out) {
+    double v = in[threadIdx.x];
+    for (int off = 16; off > 0; off >>= 1) v = v + __shfl_xor_sync(0xffffffffu, v, off);
+    out[threadIdx.x] = v;
+}
+
+// Divergent barrier: only even threads reach __syncthreads.
+__global__ void divergent_barrier(int* out) {
+    if (threadIdx.x % 2 == 0) __syncthreads();
+    out[threadIdx.x] = 1;
+}
+
+template <typename F>
+static std::vector<float> run_sum(F kernel, const std::vector<float>& in, int blocks, simt::Schedule s) {
+    std::vector<float> out(blocks, -1.0f);
+    simt::set_schedule(s, 7);
+    const float* pin = in.data();
+    float* pout = out.data();
+    simt::launch(dim3(blocks), dim3(256), [=] { kernel(pin, pout); });
+    return out;
+}
+
+int main() {
+    const int blocks = 64;
+    std::vector<float> in(blocks * 256);
+    for (size_t i = 0; i < in.size(); i++) in[i] = static_cast<float>((i * 37) % 101) - 50.0f;
+    std::vector<float> expect(blocks, 0.0f);
+    for (int b = 0; b < blocks; b++)
+        for (int i = 0; i < 256; i++) expect[b] += in[b * 256 + i];
+
+    for (auto s : {simt::Schedule::Forward, simt::Schedule::Reverse, simt::Schedule::Shuffled}) {
+        check(run_sum(sum_with_barrier, in, blocks, s) == expect,
+              "barrier kernel correct on 64 concurrent blocks, schedule " + std::to_string(static_cast<int>(s)));
+    }
+    auto fwd = run_sum(sum_missing_barrier, in, blocks, simt::Schedule::Forward);
+    auto rev = run_sum(sum_missing_barrier, in, blocks, simt::Schedule::Reverse);
+    check(fwd != rev && (fwd != expect || rev != expect), "missing __syncthreads changes the result across schedules");
+
+    std::vector<int> a(4), b(4);
+    simt::set_schedule(simt::Schedule::Forward, 1);
+    int* pa = a.data();
+    simt::launch(dim3(4), dim3(128), [=] { write_write_race(pa); });
+    simt::set_schedule(simt::Schedule::Reverse, 1);
+    int* pb = b.data();
+    simt::launch(dim3(4), dim3(128), [=] { write_write_race(pb); });
+    check(a != b, "write-write race on shared memory changes the result across schedules");
+
+    std::vector<double> win(32), wout(32);
+    double sum = 0;
+    for (int i = 0; i < 32; i++) { win[i] = 1.0 / (i + 1); }
+    // The butterfly's own order, for bitwise comparison: pairs (i, i^16), then (.., ^8), ...
+    std::vector<double> t = win;
+    for (int off = 16; off > 0; off >>= 1) {
+        std::vector<double> n(32);
+        for (int i = 0; i < 32; i++) n[i] = t[i] + t[i ^ off];
+        t = n;
+    }
+    sum = t[0];
+    bool allSame = true;
+    for (auto s : {simt::Schedule::Forward, simt::Schedule::Reverse, simt::Schedule::Shuffled}) {
+        simt::set_schedule(s, 3);
+        const double* pi = win.data();
+        double* po = wout.data();
+        simt::launch(dim3(1), dim3(32), [=] { warp_butterfly(pi, po); });
+        for (int i = 0; i < 32; i++) allSame = allSame && wout[i] == sum;
+    }
+    check(allSame, "__shfl_xor_sync butterfly: every lane holds the same bits under every schedule");
+
+    bool faulted = false;
+    std::vector<int> d(64);
+    try {
+        int* pd = d.data();
+        simt::launch(dim3(1), dim3(64), [=] { divergent_barrier(pd); });
+    } catch (const simt::KernelFault& e) {
+        faulted = std::string(e.what()).find("divergent __syncthreads") != std::string::npos;
+    }
+    check(faulted, "divergent __syncthreads is reported as a kernel fault");
+
+    std::printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
