@@ -2,6 +2,10 @@ package org.lars4j;
 
 import java.nio.FloatBuffer;
 import java.util.List;
+import org.bytedeco.cuda.cudart.CUstream_st;
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.PointerPointer;
+import org.lars4j.engine.DeviceStepper;
 import org.lars4j.engine.Engine;
 import org.lars4j.engine.EnginePlan;
 import org.lars4j.engine.Engines;
@@ -36,6 +40,7 @@ public final class LayerwiseOptimizer implements AutoCloseable {
     private long stepCount;
     private long skippedSteps;
     private boolean lastSkipped;
+    private boolean deviceStepPending;
     private boolean closed;
 
     LayerwiseOptimizer(OptimizerConfig config, ParamLayout layout, Backend backend, int threads) {
@@ -116,11 +121,89 @@ public final class LayerwiseOptimizer implements AutoCloseable {
         return run();
     }
 
+    // ---- device-resident tensors (cuda, cuda-emulator) ----------------------------------------
+
+    /**
+     * One step on device-resident tensors in the flat form, enqueued on {@code stream} (null: the
+     * default stream) without synchronising: {@code params} and {@code grads} each hold
+     * {@link ParamLayout#totalElements()} floats from their position. On the emulator, "device"
+     * memory is host memory. The step count advances when the step is enqueued; whether a step
+     * was skipped for a non-finite gradient is known after synchronising ({@link #lastStepSkipped()}).
+     */
+    public void stepDevice(Pointer params, Pointer grads, CUstream_st stream) {
+        checkDevicePointer("params", params);
+        checkDevicePointer("grads", grads);
+        stepDevice(address(params), address(grads), stream == null ? 0 : stream.address());
+    }
+
+    /** {@link #stepDevice(Pointer, Pointer, CUstream_st)} with raw device addresses and stream handle. */
+    public void stepDevice(long paramsAddress, long gradsAddress, long streamHandle) {
+        DeviceStepper d = deviceStepper();
+        checkAddress("params", paramsAddress);
+        checkAddress("grads", gradsAddress);
+        if (paramsAddress == gradsAddress) throw new TensorMismatchException("params and grads are the same device address");
+        prepareScalars();
+        d.stepDevice(paramsAddress, gradsAddress, 0, 0, streamHandle, scalars);
+        stepCount++;
+        lastSkipped = false;
+        deviceStepPending = true;
+    }
+
+    /**
+     * One step on device-resident tensors in the list form: {@code params} and {@code grads} are
+     * device arrays of one pointer per segment, in layout order (a {@link PointerPointer} whose
+     * memory the device can read).
+     */
+    public void stepDeviceList(PointerPointer<?> params, PointerPointer<?> grads, CUstream_st stream) {
+        checkDevicePointer("params table", params);
+        checkDevicePointer("grads table", grads);
+        stepDeviceList(address(params), address(grads), stream == null ? 0 : stream.address());
+    }
+
+    /** {@link #stepDeviceList(PointerPointer, PointerPointer, CUstream_st)} with raw addresses. */
+    public void stepDeviceList(long paramsTable, long gradsTable, long streamHandle) {
+        DeviceStepper d = deviceStepper();
+        checkAddress("params table", paramsTable);
+        checkAddress("grads table", gradsTable);
+        prepareScalars();
+        d.stepDevice(0, 0, paramsTable, gradsTable, streamHandle, scalars);
+        stepCount++;
+        lastSkipped = false;
+        deviceStepPending = true;
+    }
+
+    private DeviceStepper deviceStepper() {
+        checkOpen();
+        DeviceStepper d = plan.deviceStepper();
+        if (d == null) {
+            throw new BackendUnavailableException("device-resident tensors need the cuda or cuda-emulator engine; this optimizer runs on "
+                    + engine.name());
+        }
+        return d;
+    }
+
+    private static long address(Pointer p) { return p.address() + p.position() * p.sizeof(); }
+
+    private void checkDevicePointer(String role, Pointer p) {
+        if (p == null || p.isNull()) throw new TensorMismatchException(role + " is null");
+        long have = p.limit() > 0 ? p.limit() - p.position() : (p.capacity() > 0 ? p.capacity() - p.position() : -1);
+        long need = role.endsWith("table") ? layout.size() : layout.totalElements();
+        if (have >= 0 && have < need) {
+            throw new TensorMismatchException(role + ": pointer holds " + have + " elements but the layout needs " + need);
+        }
+    }
+
+    private static void checkAddress(String role, long address) {
+        if (address == 0) throw new TensorMismatchException(role + " is a null device address");
+        if ((address & 3) != 0) throw new TensorMismatchException(role + " device address 0x" + Long.toHexString(address) + " is not 4-byte aligned");
+    }
+
     private void prepareScalars() {
         config.stepScalars(stepCount + 1, scalars); // may throw: nothing is bound or written yet
     }
 
     private boolean run() {
+        deviceStepPending = false;
         try {
             boolean applied = plan.step(params, grads, scalars, skipNonFinite);
             lastSkipped = !applied;
@@ -194,8 +277,17 @@ public final class LayerwiseOptimizer implements AutoCloseable {
     /** Steps skipped because a gradient was not finite (policy {@link NonFinitePolicy#SKIP_STEP}). */
     public long skippedSteps() { return skippedSteps; }
 
-    /** Whether the most recent call to a step method skipped the step. */
-    public boolean lastStepSkipped() { return lastSkipped; }
+    /**
+     * Whether the most recent step skipped its update (non-finite gradient). After a device step
+     * this synchronises with its stream and reads the device's flag.
+     */
+    public boolean lastStepSkipped() {
+        if (deviceStepPending) {
+            lastSkipped = plan.deviceStepper().lastStepSkipped();
+            deviceStepPending = false;
+        }
+        return lastSkipped;
+    }
 
     /** Names of the per-segment state buffers, as PyTorch's state_dict names them. */
     public List<String> stateNames() { return config.stateNames(); }

@@ -34,6 +34,9 @@ public interface EnginePlan extends AutoCloseable {
     /** The trust ratio applied to {@code segment} in the last step (1 where not adapted). */
     double lastTrustRatio(int segment);
 
+    /** Device-memory steps, or null where this engine has none (the Java engine). */
+    default DeviceStepper deviceStepper() { return null; }
+
     /** Releases threads and native memory; idempotent. */
     @Override
     void close();

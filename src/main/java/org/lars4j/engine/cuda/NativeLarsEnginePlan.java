@@ -8,6 +8,7 @@ import org.lars4j.NativeEngineException;
 import org.lars4j.NonFinitePolicy;
 import org.lars4j.TrustRatioForm;
 import org.lars4j.TensorMismatchException;
+import org.lars4j.engine.DeviceStepper;
 import org.lars4j.engine.EnginePlan;
 import org.lars4j.engine.HostTensors;
 import org.lars4j.engine.LarsSegmentPlan;
@@ -19,7 +20,7 @@ import org.lars4j.layout.ParamLayout;
  * tensors are staged through native buffers made at plan time; device tensors go straight to
  * the kernels ({@link #stepDevice}).
  */
-final class NativeLarsEnginePlan implements EnginePlan {
+final class NativeLarsEnginePlan implements EnginePlan, DeviceStepper {
     static final int KIND_CUDA = 0;
     static final int KIND_EMULATOR = 1;
 
@@ -104,15 +105,21 @@ final class NativeLarsEnginePlan implements EnginePlan {
         }
     }
 
-    /** One step on device tensors, enqueued on {@code stream}; false never: skips are read lazily. */
-    void stepDevice(long wBase, long gBase, long wTable, long gTable, long stream, StepScalars sc) {
+    @Override
+    public DeviceStepper deviceStepper() { return this; }
+
+    @Override
+    public long stepParamsAddress() { return plan.stepParamsAddress(); }
+
+    @Override
+    public void stepDevice(long wBase, long gBase, long wTable, long gTable, long stream, StepScalars sc) {
         check("device step", plan.stepDevice(wBase, gBase, wTable, gTable, stream,
                 sc.learningRate(), sc.momentum(), sc.phi(), sc.firstStep() ? 1 : 0));
         diagnosticsStale = true;
     }
 
-    /** Whether the last step was skipped; synchronises with its stream. */
-    boolean lastStepSkipped() {
+    @Override
+    public boolean lastStepSkipped() {
         int s = plan.lastSkipped();
         if (s < 0) check("reading the skip flag", plan.status());
         return s == 1;

@@ -1,0 +1,116 @@
+package org.lars4j;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.PointerPointer;
+import org.junit.jupiter.api.Test;
+import org.lars4j.layout.ParamLayout;
+
+/**
+ * The device-memory API (flat base + offsets, and device pointer tables) on the emulated CUDA
+ * engine, where device memory is host memory: same bits as the Java engine on host arrays.
+ */
+class DeviceTensorTest {
+    static final ParamLayout LAYOUT = ParamLayout.builder().add("a.weight", 4097, 2).add("a.bias", 5).add("b.weight", 300, 3)
+            .excludeFromWeightDecay("bias").build();
+
+    static LayerwiseOptimizer opt(Backend b) {
+        return Lars.builder(LarsPreset.TIMM).learningRate(0.8).weightDecay(0.01).nesterov(true).backend(b).build(LAYOUT);
+    }
+
+    @Test
+    void flatAndTableFormsMatchTheJavaEngine() {
+        float[][] w0 = TestModels.gaussian(LAYOUT, 1, 0.5);
+        float[][] expected = TestModels.copy(w0);
+        try (LayerwiseOptimizer cpu = opt(Backend.CPU)) {
+            for (int s = 0; s < 3; s++) cpu.step(Arrays.asList(expected), Arrays.asList(TestModels.gaussian(LAYOUT, 20 + s, 0.01)));
+        }
+        int total = (int) LAYOUT.totalElements();
+        try (LayerwiseOptimizer emu = opt(Backend.CUDA_EMULATOR);
+             FloatPointer w = new FloatPointer(total);
+             FloatPointer g = new FloatPointer(total)) {
+            w.put(new TestModels.Tensors(TestModels.Form.FLAT_ARRAY, LAYOUT, w0).flatArray);
+            for (int s = 0; s < 3; s++) {
+                float[][] gs = TestModels.gaussian(LAYOUT, 20 + s, 0.01);
+                g.put(new TestModels.Tensors(TestModels.Form.FLAT_ARRAY, LAYOUT, gs).flatArray);
+                emu.stepDevice(w, g, null);
+                assertFalse(emu.lastStepSkipped());
+            }
+            assertEquals(3, emu.stepCount());
+            float[] flat = new float[total];
+            w.get(flat);
+            for (int i = 0; i < LAYOUT.size(); i++) {
+                float[] got = Arrays.copyOfRange(flat, (int) LAYOUT.offset(i), (int) LAYOUT.offset(i) + w0[i].length);
+                assertArrayEquals(expected[i], got, LAYOUT.segment(i).name());
+            }
+        }
+        // List form: device tables of per-segment pointers.
+        try (LayerwiseOptimizer emu = opt(Backend.CUDA_EMULATOR)) {
+            FloatPointer[] ws = new FloatPointer[LAYOUT.size()];
+            FloatPointer[] gs = new FloatPointer[LAYOUT.size()];
+            for (int i = 0; i < LAYOUT.size(); i++) {
+                ws[i] = new FloatPointer(w0[i]);
+                gs[i] = new FloatPointer(w0[i].length);
+            }
+            try (PointerPointer<FloatPointer> wt = new PointerPointer<>(ws); PointerPointer<FloatPointer> gt = new PointerPointer<>(gs)) {
+                for (int s = 0; s < 3; s++) {
+                    float[][] g = TestModels.gaussian(LAYOUT, 20 + s, 0.01);
+                    for (int i = 0; i < LAYOUT.size(); i++) gs[i].put(g[i]);
+                    emu.stepDeviceList(wt, gt, null);
+                }
+                for (int i = 0; i < LAYOUT.size(); i++) {
+                    float[] got = new float[w0[i].length];
+                    ws[i].get(got);
+                    assertArrayEquals(expected[i], got, LAYOUT.segment(i).name());
+                }
+            }
+            for (int i = 0; i < LAYOUT.size(); i++) {
+                ws[i].close();
+                gs[i].close();
+            }
+        }
+    }
+
+    @Test
+    void deviceStepReportsSkipAfterSync() {
+        int total = (int) LAYOUT.totalElements();
+        try (LayerwiseOptimizer emu = opt(Backend.CUDA_EMULATOR);
+             FloatPointer w = new FloatPointer(total);
+             FloatPointer g = new FloatPointer(total)) {
+            float[] ones = new float[total];
+            Arrays.fill(ones, 1f);
+            w.put(ones);
+            ones[7] = Float.POSITIVE_INFINITY;
+            g.put(ones);
+            emu.stepDevice(w, g, null);
+            assertTrue(emu.lastStepSkipped());
+            float[] after = new float[total];
+            w.get(after);
+            for (float x : after) assertEquals(1f, x);
+        }
+    }
+
+    @Test
+    void deviceArgumentsAreValidated() {
+        try (LayerwiseOptimizer emu = opt(Backend.CUDA_EMULATOR); FloatPointer small = new FloatPointer(10);
+             FloatPointer ok = new FloatPointer(LAYOUT.totalElements())) {
+            TensorMismatchException e = assertThrows(TensorMismatchException.class, () -> emu.stepDevice(small, ok, null));
+            assertTrue(e.getMessage().contains("params: pointer holds 10 elements"), e.getMessage());
+            e = assertThrows(TensorMismatchException.class, () -> emu.stepDevice(0L, 64L, 0L));
+            assertTrue(e.getMessage().contains("params is a null device address"), e.getMessage());
+            e = assertThrows(TensorMismatchException.class, () -> emu.stepDevice(66L, 128L, 0L));
+            assertTrue(e.getMessage().contains("not 4-byte aligned"), e.getMessage());
+            assertEquals(0, emu.stepCount());
+        }
+        try (LayerwiseOptimizer cpu = opt(Backend.CPU)) {
+            BackendUnavailableException e = assertThrows(BackendUnavailableException.class, () -> cpu.stepDevice(64L, 128L, 0L));
+            assertTrue(e.getMessage().contains("need the cuda or cuda-emulator engine"), e.getMessage());
+        }
+    }
+}
