@@ -179,8 +179,10 @@ final class CpuLarsPlan implements EnginePlan {
             ga = sc.stageG;
             go = 0;
         }
+        boolean full = n == TILE;
         if (mode == NORM_G) {
-            CanonicalOrder.accumulate(sc.lg, ga, go, n);
+            if (full) LarsKernels.fullTileG(sc.lg, ga, go);
+            else CanonicalOrder.accumulate(sc.lg, ga, go, n);
             partG[k] = CanonicalOrder.foldLanes(sc.lg, sc.fold);
             return;
         }
@@ -192,9 +194,11 @@ final class CpuLarsPlan implements EnginePlan {
             wo = 0;
         }
         if (mode == NORM_WG) {
-            LarsKernels.accumulateWG(sc.lw, sc.lg, wa, wo, ga, go, n);
+            if (full) LarsKernels.fullTileWG(sc.lw, sc.lg, wa, wo, ga, go);
+            else LarsKernels.accumulateWG(sc.lw, sc.lg, wa, wo, ga, go, n);
         } else {
-            LarsKernels.accumulateWGU(sc.lw, sc.lg, sc.lu, wa, wo, ga, go, n, (float) lamD[seg]);
+            if (full) LarsKernels.fullTileWGU(sc.lw, sc.lg, sc.lu, wa, wo, ga, go, (float) lamD[seg]);
+            else LarsKernels.accumulateWGU(sc.lw, sc.lg, sc.lu, wa, wo, ga, go, n, (float) lamD[seg]);
             partU[k] = CanonicalOrder.foldLanes(sc.lu, sc.fold);
         }
         partW[k] = CanonicalOrder.foldLanes(sc.lw, sc.fold);
