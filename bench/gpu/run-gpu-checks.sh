@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Run ON THE GPU MACHINE (device tool, carry .carry and target; see prepare-carry.sh):
+#   1. rebuilds the JNI library with that machine's nvcc (SASS sm_80/sm_90 + PTX);
+#   2. runs the CUDA conformance matrix on the real GPU (CUDA engine == Java engine, bitwise) and
+#      the device-memory tests, with JUnit's console launcher on the carried runtime;
+#   3. runs compute-sanitizer memcheck and racecheck over a smaller matrix;
+#   4. writes everything under bench/results/ (and $OUT when set), and prints a summary last.
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+results="bench/results/gpu-$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$results"
+export JAVA_HOME="$root/.carry/jre" PATH="$root/.carry/jre/bin:$PATH:/usr/local/cuda/bin"
+cp_main="target/classes:target/test-classes:$(ls .carry/lib/*.jar | grep -v console-standalone | tr '\n' ':')"
+console=$(ls .carry/lib/junit-platform-console-standalone-*.jar)
+summary=()
+
+{ nvidia-smi; nvcc --version; java -version; } >"$results/machine.txt" 2>&1
+
+# 1. Native build with this machine's nvcc (java.home's include/ comes from the carried headers).
+mkdir -p .carry/jre/include && cp -r .carry/include/. .carry/jre/include/
+rm -f target/classes/org/lars4j/engine/cuda/linux-x86_64/libjnilars4j.so   # always rebuild here
+if bash src/main/cpp/build-native.sh .carry/lib/javacpp-1.5.14.jar "$JAVA_HOME" target/classes target/native \
+     >"$results/build.log" 2>&1; then
+  summary+=("build: ok (nvcc $(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/\1/p'))")
+  cp target/native/ptxas-report.txt "$results/" 2>/dev/null
+else
+  summary+=("build: FAILED (see build.log)")
+fi
+
+run_junit() {  # name, then --select-class arguments
+  local name=$1; shift
+  java -jar "$console" execute -cp "$cp_main" --details=tree --disable-banner "$@" >"$results/$name.log" 2>&1
+  local rc=$?
+  summary+=("$name: exit $rc, $(grep -E 'tests (successful|failed|skipped|aborted)' "$results/$name.log" | tr -s ' ' | tr '\n' ' ')")
+}
+
+# 2. The matrix on the GPU.
+java -cp "$cp_main" org.lars4j.tool.Main info >"$results/info.txt" 2>&1
+run_junit gpu-conformance --select-class org.lars4j.GpuCudaConformanceTest
+run_junit device-memory --select-class org.lars4j.DeviceTensorTest
+
+# 3. compute-sanitizer over a smaller run (the tile-boundary matrix).
+if command -v compute-sanitizer >/dev/null 2>&1; then
+  for tool in memcheck racecheck; do
+    compute-sanitizer --tool "$tool" --error-exitcode 99 --target-processes all \
+      java -jar "$console" execute -cp "$cp_main" --disable-banner \
+      --select-method 'org.lars4j.GpuCudaConformanceTest#everyStorageFormAndOption' \
+      >"$results/sanitizer-$tool.log" 2>&1
+    summary+=("compute-sanitizer $tool: exit $? ($(grep -E 'ERROR SUMMARY' "$results/sanitizer-$tool.log" | tail -1))")
+  done
+else
+  summary+=("compute-sanitizer: not found on this machine")
+fi
+
+printf '%s\n' "${summary[@]}" | tee "$results/summary.txt"
+if [ -n "${OUT:-}" ]; then cp "$results"/*.txt "$results"/*.log "$OUT"/ 2>/dev/null; fi
