@@ -277,6 +277,13 @@ public final class LayerwiseOptimizer implements AutoCloseable {
     /** Steps skipped because a gradient was not finite (policy {@link NonFinitePolicy#SKIP_STEP}). */
     public long skippedSteps() { return skippedSteps; }
 
+    /** Sets the skipped-steps counter, e.g. when restoring a checkpoint. */
+    public void setSkippedSteps(long steps) {
+        checkOpen();
+        if (steps < 0) throw new InvalidHyperparameterException("skipped-step count must be >= 0, got " + steps);
+        this.skippedSteps = steps;
+    }
+
     /**
      * Whether the most recent step skipped its update (non-finite gradient). After a device step
      * this synchronises with its stream and reads the device's flag.
