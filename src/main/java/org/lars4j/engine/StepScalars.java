@@ -10,6 +10,8 @@ public final class StepScalars {
     private double learningRate;
     private double momentum;
     private double phi;
+    private double biasCorrection1 = 1.0;
+    private double biasCorrection2 = 1.0;
 
     /** Fills every field; {@code step} counts from 1. */
     public void set(long step, double learningRate, double momentum, double phi) {
@@ -18,6 +20,16 @@ public final class StepScalars {
         this.momentum = momentum;
         this.phi = phi;
     }
+
+    /** LAMB: {@code 1 - beta1^t} and {@code 1 - beta2^t} (1 when bias correction is off). */
+    public void setBiasCorrections(double bc1, double bc2) {
+        this.biasCorrection1 = bc1;
+        this.biasCorrection2 = bc2;
+    }
+
+    public double biasCorrection1() { return biasCorrection1; }
+
+    public double biasCorrection2() { return biasCorrection2; }
 
     /** The step being taken, from 1. */
     public long step() { return step; }

@@ -38,8 +38,10 @@ public final class ParamLayout {
     private final long[] offsets;
     private final long total;
     private final Map<String, Integer> index;
+    private final boolean adaptationRulesGiven;
 
-    private ParamLayout(List<Segment> segments) {
+    private ParamLayout(List<Segment> segments, boolean adaptationRulesGiven) {
+        this.adaptationRulesGiven = adaptationRulesGiven;
         this.segments = Collections.unmodifiableList(new ArrayList<>(segments));
         this.offsets = new long[segments.size()];
         this.index = new HashMap<>();
@@ -81,8 +83,15 @@ public final class ParamLayout {
         }
         List<Segment> out = new ArrayList<>(size());
         for (int i = 0; i < size(); i++) out.add(segments.get(i).withFlags(decay[i], adapt[i]));
-        return new ParamLayout(out);
+        return new ParamLayout(out, adaptationRulesGiven);
     }
+
+    /**
+     * Whether the adapt flags were set on purpose (an excludeFromAdaptation rule, or explicit
+     * flags), rather than left at their default. TF-Addons' LAMB uses the decay exclusions as
+     * adaptation exclusions when none were given.
+     */
+    public boolean adaptationRulesGiven() { return adaptationRulesGiven; }
 
     @Override
     public String toString() {
@@ -181,7 +190,8 @@ public final class ParamLayout {
                 }
                 out.add(new Segment(e.name, e.shape, (int) n, decay, adapt));
             }
-            return new ParamLayout(out);
+            boolean explicit = entries.stream().anyMatch(e -> e.decay != null);
+            return new ParamLayout(out, explicit || !noAdapt.isEmpty() || excludeOneDimensional);
         }
     }
 }

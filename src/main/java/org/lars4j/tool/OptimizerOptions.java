@@ -17,7 +17,7 @@ final class OptimizerOptions {
     @Option(names = "--preset", description = "lars: paper mlperf optax timm larc-clip larc-scale tvlars (default timm); lamb: paper optax apex (default paper)")
     String preset;
 
-    @Option(names = "--lr", description = "learning rate (constant); default 0.1")
+    @Option(names = "--lr", description = "learning rate (constant); default 0.1 for lars, 0.001 for lamb")
     Double lr;
 
     @Option(names = "--momentum") Double momentum;

@@ -67,6 +67,21 @@ public final class CanonicalOrder {
         if (count == 1) return p[first]; // 0.0 + P, then additions of +0.0: exactly P
         Arrays.fill(acc, 0.0);
         for (int k = 0; k < count; k++) acc[k & (THREADS - 1)] += p[first + k];
+        return tree(acc);
+    }
+
+    /**
+     * The same order over doubles: accumulator j sums x[j], x[j+256], ... in increasing index,
+     * then the two-level tree. LAMB's global gradient norm sums the segments' totals this way.
+     */
+    static double sumDoubles(double[] x, int count, double[] acc) {
+        Arrays.fill(acc, 0.0);
+        for (int k = 0; k < count; k++) acc[k & (THREADS - 1)] += x[k];
+        return tree(acc);
+    }
+
+    /** Warp trees (off = 16..1 within each 32), then over the 8 warp sums (off = 4, 2, 1). */
+    private static double tree(double[] acc) {
         for (int w = 0; w < THREADS; w += 32) {
             for (int off = 16; off > 0; off >>= 1) {
                 for (int i = 0; i < off; i++) acc[w + i] += acc[w + i + off];

@@ -1,20 +1,15 @@
 package org.lars4j.engine.cpu;
 
-import static org.lars4j.engine.cpu.CanonicalOrder.LANES;
-import static org.lars4j.engine.cpu.CanonicalOrder.THREADS;
 import static org.lars4j.engine.cpu.CanonicalOrder.TILE;
 import static org.lars4j.engine.LarsSegmentPlan.NORM_G;
 import static org.lars4j.engine.LarsSegmentPlan.NORM_NONE;
 import static org.lars4j.engine.LarsSegmentPlan.NORM_WG;
 import static org.lars4j.engine.LarsSegmentPlan.NORM_WGU;
 
-import java.nio.FloatBuffer;
 import java.util.Arrays;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.lars4j.LarsConfig;
 import org.lars4j.LrPlacement;
 import org.lars4j.TrustRatioForm;
-import org.lars4j.engine.EnginePlan;
 import org.lars4j.engine.HostTensors;
 import org.lars4j.engine.LarsSegmentPlan;
 import org.lars4j.engine.StepScalars;
@@ -31,22 +26,10 @@ import org.lars4j.layout.ParamLayout;
  * Threads claim chunks of whole tiles; a tile's result does not depend on which thread computed
  * it and totals are formed serially, so results are the same bits for any thread count.
  */
-final class CpuLarsPlan implements EnginePlan {
-
-    /** A chunk (unit of work claimed by a thread) holds whole tiles, about this many elements. */
-    private static final int CHUNK_ELEMENTS = 32 * 1024;
-
+final class CpuLarsPlan extends CpuTilePlan {
     private final LarsConfig cfg;
-    private final int nSeg;
-    private final int[] segLen;
-    private final int[] segFirstTile;
-    private final int[] segTiles;
     private final int[] normMode;
     private final double[] lamD;
-    private final int[] tileSeg;
-    private final int[] tileStart;
-    private final int[] chunkFirstTile;
-    private final int nChunks;
 
     private final float[] partW;
     private final float[] partG;
@@ -58,81 +41,36 @@ final class CpuLarsPlan implements EnginePlan {
     private final float[] scale;
     private final float[][] momentum;
 
-    private final Scratch[] scratch;
-    private final WorkerPool pool;
-    private final AtomicInteger nextChunk = new AtomicInteger();
-    private final WorkerPool.Phase normPhase = this::normWorker;
-    private final WorkerPool.Phase updatePhase = this::updateWorker;
+    private final TileBody normTile = this::normTile;
+    private final TileBody updateTile = this::updateTile;
+    private final WorkerPool.Phase normPhase = worker -> claimTiles(worker, normTile);
+    private final WorkerPool.Phase updatePhase = worker -> claimTiles(worker, updateTile);
 
-    // Per-step inputs, published to the workers by WorkerPool.run.
-    private HostTensors w;
-    private HostTensors g;
+    // Per-step update constants, published to the workers by WorkerPool.run.
     private float muF;
     private float damp1F;
     private float negLrF;
     private boolean first;
-    private boolean closed;
-
-    /** Per-worker scratch: lanes, fold buffer, staging for direct buffers. */
-    private static final class Scratch {
-        final float[] lw = new float[LANES];
-        final float[] lg = new float[LANES];
-        final float[] lu = new float[LANES];
-        final float[] fold = new float[THREADS];
-        final float[] stageW = new float[TILE];
-        final float[] stageG = new float[TILE];
-    }
 
     CpuLarsPlan(LarsConfig cfg, ParamLayout layout, int threads) {
+        this(cfg, new LarsSegmentPlan(cfg, layout), threads);
+    }
+
+    private CpuLarsPlan(LarsConfig cfg, LarsSegmentPlan seg, int threads) {
+        super(seg.lengths(), threads);
         this.cfg = cfg;
-        LarsSegmentPlan seg = new LarsSegmentPlan(cfg, layout);
-        nSeg = seg.segments();
-        segLen = seg.lengths();
         normMode = seg.normModes();
         lamD = seg.lambdas();
-        segFirstTile = new int[nSeg];
-        segTiles = new int[nSeg];
         momentum = new float[nSeg][];
-        int tiles = 0;
-        for (int i = 0; i < nSeg; i++) {
-            segFirstTile[i] = tiles;
-            segTiles[i] = (segLen[i] + TILE - 1) / TILE;
-            tiles += segTiles[i];
-            momentum[i] = new float[segLen[i]];
-        }
-        tileSeg = new int[tiles];
-        tileStart = new int[tiles];
-        for (int i = 0; i < nSeg; i++) {
-            for (int k = 0; k < segTiles[i]; k++) {
-                tileSeg[segFirstTile[i] + k] = i;
-                tileStart[segFirstTile[i] + k] = k * TILE;
-            }
-        }
-        // Chunks: consecutive whole tiles, about CHUNK_ELEMENTS elements each.
-        int[] firsts = new int[tiles + 1];
-        int n = 0;
-        int acc = 0;
-        for (int k = 0; k < tiles; k++) {
-            if (acc == 0) firsts[n++] = k;
-            acc += Math.min(TILE, segLen[tileSeg[k]] - tileStart[k]);
-            if (acc >= CHUNK_ELEMENTS) acc = 0;
-        }
-        firsts[n] = tiles;
-        nChunks = n;
-        chunkFirstTile = Arrays.copyOf(firsts, n + 1);
-
-        partW = new float[tiles];
-        partG = new float[tiles];
-        partU = new float[tiles];
+        for (int i = 0; i < nSeg; i++) momentum[i] = new float[segLen[i]];
+        partW = new float[tiles()];
+        partG = new float[tiles()];
+        partU = new float[tiles()];
         normW = new double[nSeg];
         normG = new double[nSeg];
         trust = new double[nSeg];
         lamEff = new float[nSeg];
         scale = new float[nSeg];
-        int workers = Math.max(1, Math.min(threads, Math.max(1, nChunks)));
-        scratch = new Scratch[workers];
-        for (int i = 0; i < workers; i++) scratch[i] = new Scratch();
-        pool = new WorkerPool(workers, "lars4j-cpu");
     }
 
     @Override
@@ -140,16 +78,14 @@ final class CpuLarsPlan implements EnginePlan {
         this.w = params;
         this.g = grads;
         try {
-            nextChunk.set(0);
-            pool.run(normPhase);
+            forEachTile(normPhase);
             boolean finite = finalizeSegments(sc);
             if (!finite && skipNonFinite) return false;
             muF = (float) sc.momentum();
             damp1F = (float) (1.0 - cfg.dampening());
             negLrF = -(float) sc.learningRate();
             first = sc.firstStep();
-            nextChunk.set(0);
-            pool.run(updatePhase);
+            forEachTile(updatePhase);
             return true;
         } finally {
             this.w = null;
@@ -159,56 +95,36 @@ final class CpuLarsPlan implements EnginePlan {
 
     // ---- phase 1: tile partials -------------------------------------------------------------
 
-    private void normWorker(int worker) {
-        Scratch sc = scratch[worker];
-        for (int c = nextChunk.getAndIncrement(); c < nChunks; c = nextChunk.getAndIncrement()) {
-            for (int k = chunkFirstTile[c]; k < chunkFirstTile[c + 1]; k++) normTile(k, sc);
-        }
-    }
-
     private void normTile(int k, Scratch sc) {
         int seg = tileSeg[k];
         int mode = normMode[seg];
         if (mode == NORM_NONE) return;
-        int start = tileStart[k];
-        int n = Math.min(TILE, segLen[seg] - start);
-        float[] ga = g.array(seg);
-        int go = g.offset(seg) + start;
-        if (ga == null) {
-            g.buffer(seg).get(go, sc.stageG, 0, n);
-            ga = sc.stageG;
-            go = 0;
-        }
+        int n = tileLength(k);
         boolean full = n == TILE;
+        viewG(k, sc);
         if (mode == NORM_G) {
-            if (full) LarsKernels.fullTileG(sc.lg, ga, go);
-            else CanonicalOrder.accumulate(sc.lg, ga, go, n);
-            partG[k] = CanonicalOrder.foldLanes(sc.lg, sc.fold);
+            if (full) LarsKernels.fullTileG(sc.l1, sc.ga, sc.go);
+            else CanonicalOrder.accumulate(sc.l1, sc.ga, sc.go, n);
+            partG[k] = CanonicalOrder.foldLanes(sc.l1, sc.fold);
             return;
         }
-        float[] wa = w.array(seg);
-        int wo = w.offset(seg) + start;
-        if (wa == null) {
-            w.buffer(seg).get(wo, sc.stageW, 0, n);
-            wa = sc.stageW;
-            wo = 0;
-        }
+        viewW(k, sc);
         if (mode == NORM_WG) {
-            if (full) LarsKernels.fullTileWG(sc.lw, sc.lg, wa, wo, ga, go);
-            else LarsKernels.accumulateWG(sc.lw, sc.lg, wa, wo, ga, go, n);
+            if (full) LarsKernels.fullTileWG(sc.l0, sc.l1, sc.wa, sc.wo, sc.ga, sc.go);
+            else LarsKernels.accumulateWG(sc.l0, sc.l1, sc.wa, sc.wo, sc.ga, sc.go, n);
         } else {
-            if (full) LarsKernels.fullTileWGU(sc.lw, sc.lg, sc.lu, wa, wo, ga, go, (float) lamD[seg]);
-            else LarsKernels.accumulateWGU(sc.lw, sc.lg, sc.lu, wa, wo, ga, go, n, (float) lamD[seg]);
-            partU[k] = CanonicalOrder.foldLanes(sc.lu, sc.fold);
+            float lam = (float) lamD[seg];
+            if (full) LarsKernels.fullTileWGU(sc.l0, sc.l1, sc.l2, sc.wa, sc.wo, sc.ga, sc.go, lam);
+            else LarsKernels.accumulateWGU(sc.l0, sc.l1, sc.l2, sc.wa, sc.wo, sc.ga, sc.go, n, lam);
+            partU[k] = CanonicalOrder.foldLanes(sc.l2, sc.fold);
         }
-        partW[k] = CanonicalOrder.foldLanes(sc.lw, sc.fold);
-        partG[k] = CanonicalOrder.foldLanes(sc.lg, sc.fold);
+        partW[k] = CanonicalOrder.foldLanes(sc.l0, sc.fold);
+        partG[k] = CanonicalOrder.foldLanes(sc.l1, sc.fold);
     }
 
     // ---- phase 2: per-segment scalars (float64, docs/CANONICAL_ORDER.md section 4) ----------
 
     private boolean finalizeSegments(StepScalars sc) {
-        double[] acc = accScratch;
         boolean finite = true;
         double lr = sc.learningRate();
         double phi = sc.phi();
@@ -251,45 +167,22 @@ final class CpuLarsPlan implements EnginePlan {
         return finite;
     }
 
-    private final double[] accScratch = new double[THREADS];
-
     // ---- phase 3: the fused update ----------------------------------------------------------
 
-    private void updateWorker(int worker) {
-        Scratch sc = scratch[worker];
-        boolean inside = cfg.placement() == LrPlacement.INSIDE;
-        boolean nesterov = cfg.nesterov();
-        for (int c = nextChunk.getAndIncrement(); c < nChunks; c = nextChunk.getAndIncrement()) {
-            for (int k = chunkFirstTile[c]; k < chunkFirstTile[c + 1]; k++) {
-                int seg = tileSeg[k];
-                int start = tileStart[k];
-                int n = Math.min(TILE, segLen[seg] - start);
-                float[] wa = w.array(seg);
-                int wo = w.offset(seg) + start;
-                FloatBuffer wb = w.buffer(seg); // non-null: stage the tile, update, write back
-                int wbIndex = wo;
-                if (wa == null) {
-                    wb.get(wbIndex, sc.stageW, 0, n);
-                    wa = sc.stageW;
-                    wo = 0;
-                }
-                float[] ga = g.array(seg);
-                int go = g.offset(seg) + start;
-                if (ga == null) {
-                    g.buffer(seg).get(go, sc.stageG, 0, n);
-                    ga = sc.stageG;
-                    go = 0;
-                }
-                if (inside) {
-                    LarsKernels.updateInside(wa, wo, ga, go, momentum[seg], start, n,
-                            lamEff[seg], scale[seg], muF, nesterov);
-                } else {
-                    LarsKernels.updateOutside(wa, wo, ga, go, momentum[seg], start, n,
-                            lamEff[seg], scale[seg], muF, damp1F, negLrF, first, nesterov);
-                }
-                if (wb != null) wb.put(wbIndex, sc.stageW, 0, n);
-            }
+    private void updateTile(int k, Scratch sc) {
+        int seg = tileSeg[k];
+        int start = tileStart[k];
+        int n = tileLength(k);
+        viewW(k, sc);
+        viewG(k, sc);
+        if (cfg.placement() == LrPlacement.INSIDE) {
+            LarsKernels.updateInside(sc.wa, sc.wo, sc.ga, sc.go, momentum[seg], start, n,
+                    lamEff[seg], scale[seg], muF, cfg.nesterov());
+        } else {
+            LarsKernels.updateOutside(sc.wa, sc.wo, sc.ga, sc.go, momentum[seg], start, n,
+                    lamEff[seg], scale[seg], muF, damp1F, negLrF, first, cfg.nesterov());
         }
+        storeW(k, sc);
     }
 
     // ---- state and diagnostics --------------------------------------------------------------
@@ -318,12 +211,4 @@ final class CpuLarsPlan implements EnginePlan {
     @Override public double lastWeightNorm(int segment) { return normW[segment]; }
     @Override public double lastGradNorm(int segment) { return normG[segment]; }
     @Override public double lastTrustRatio(int segment) { return trust[segment]; }
-
-    @Override
-    public void close() {
-        if (!closed) {
-            closed = true;
-            pool.close();
-        }
-    }
 }

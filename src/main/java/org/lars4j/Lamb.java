@@ -1,0 +1,84 @@
+package org.lars4j;
+
+import org.lars4j.layout.ParamLayout;
+import org.lars4j.schedule.LrSchedule;
+
+/**
+ * Entry point for LAMB (You et al. 2019, Alg. 2):
+ * <pre>{@code
+ * try (LayerwiseOptimizer opt = Lamb.builder(LambPreset.APEX).learningRate(1e-3).build(layout)) {
+ *     opt.step(params, grads);
+ * }
+ * }</pre>
+ */
+public final class Lamb {
+    private Lamb() {}
+
+    public static Builder builder(LambPreset preset) { return new Builder(preset); }
+
+    /** Mutable; {@link #config()} and {@link #build(ParamLayout)} validate. */
+    public static final class Builder {
+        final LambPreset preset;
+        LrSchedule learningRate;
+        double beta1 = 0.9;
+        double beta2 = 0.999;
+        double eps = 1e-6;
+        double weightDecay = 0;
+        boolean biasCorrection = true;
+        boolean gradAveraging = true;
+        boolean adamWMode = true;
+        boolean phiClamp;
+        double gammaLower = 0;
+        double gammaUpper = Double.POSITIVE_INFINITY;
+        boolean trustClip;
+        double maxGradNorm = 0;     // 0: no global clip
+        boolean nvlamb;
+        NonFinitePolicy nonFinitePolicy = NonFinitePolicy.SKIP_STEP;
+        Backend backend = Backend.AUTO;
+        int threads = Runtime.getRuntime().availableProcessors();
+
+        Builder(LambPreset preset) {
+            if (preset == null) throw new InvalidHyperparameterException("preset is null");
+            this.preset = preset;
+            if (preset == LambPreset.APEX) {
+                maxGradNorm = 1.0;
+                weightDecay = 0.01;
+            }
+        }
+
+        public Builder learningRate(LrSchedule schedule) { this.learningRate = schedule; return this; }
+        public Builder learningRate(double lr) { return learningRate(LrSchedule.constant(lr)); }
+        public Builder beta1(double v) { this.beta1 = v; return this; }
+        public Builder beta2(double v) { this.beta2 = v; return this; }
+        public Builder eps(double v) { this.eps = v; return this; }
+        public Builder weightDecay(double v) { this.weightDecay = v; return this; }
+        /** Divide m and v by (1 - beta^t) (default on). */
+        public Builder biasCorrection(boolean v) { this.biasCorrection = v; return this; }
+        /** m = b1 m + (1 - b1) g (default); off: m = b1 m + g. */
+        public Builder gradAveraging(boolean v) { this.gradAveraging = v; return this; }
+        /** Decoupled weight decay added to r (default); off: L2, lam*w added to g before m and v. */
+        public Builder adamWMode(boolean v) { this.adamWMode = v; return this; }
+        /** phi(W) = clamp(W, lower, upper) instead of the identity. */
+        public Builder phiClamp(double lower, double upper) {
+            this.phiClamp = true;
+            this.gammaLower = lower;
+            this.gammaUpper = upper;
+            return this;
+        }
+        /** LAMBC: tr = min(tr, 1). */
+        public Builder trustClip(boolean v) { this.trustClip = v; return this; }
+        /** apex: g /= max(1, ||g||_global / maxGradNorm); 0 disables. */
+        public Builder maxGradNorm(double v) { this.maxGradNorm = v; return this; }
+        /** apex nvlamb: adapt every segment, also those without weight decay. */
+        public Builder nvlamb(boolean v) { this.nvlamb = v; return this; }
+        public Builder nonFinitePolicy(NonFinitePolicy v) { this.nonFinitePolicy = v; return this; }
+        public Builder backend(Backend v) { this.backend = v; return this; }
+        public Builder threads(int n) { this.threads = n; return this; }
+
+        public LambConfig config() { return new LambConfig(this); }
+
+        public LayerwiseOptimizer build(ParamLayout layout) {
+            return new LayerwiseOptimizer(config(), layout, backend, threads);
+        }
+    }
+}
