@@ -1,0 +1,183 @@
+package org.lars4j.engine.cpu;
+
+import static org.lars4j.engine.cpu.CanonicalOrder.TILE;
+
+import java.util.Arrays;
+import org.lars4j.LambConfig;
+import org.lars4j.engine.HostTensors;
+import org.lars4j.engine.LambSegmentPlan;
+import org.lars4j.engine.StepScalars;
+import org.lars4j.layout.ParamLayout;
+
+/**
+ * LAMB planned on the Java engine. A step is five phases (the CUDA plan has the same passes):
+ * <ol>
+ * <li>gradient norms (parallel over tiles; only with a global clip or the non-finite check);</li>
+ * <li>serial: segment totals, the global norm over all segments, the clip factor, the skip decision;</li>
+ * <li>moments (parallel): m, v written; tile partials of r^2 and w^2 for adapted segments;</li>
+ * <li>serial: ||w||, ||r||, trust ratio per segment;</li>
+ * <li>apply (parallel): r recomputed from the stored m', v'; w updated.</li>
+ * </ol>
+ */
+final class CpuLambPlan extends CpuTilePlan {
+    private final LambConfig cfg;
+    private final LambSegmentPlan seg;
+    private final float[] partG;
+    private final float[] partR;
+    private final float[] partW;
+    private final double[] sumG;
+    private final double[] normW;
+    private final double[] normG;
+    private final double[] trust;
+    private final float[] lamF;
+    private final float[] negScale;
+    private final float[][] m;
+    private final float[][] v;
+    private final LambKernels.Consts consts = new LambKernels.Consts();
+
+    private final TileBody gradTile = this::gradTile;
+    private final TileBody momentsTile = this::momentsTile;
+    private final TileBody applyTile = this::applyTile;
+    private final WorkerPool.Phase gradPhase = worker -> claimTiles(worker, gradTile);
+    private final WorkerPool.Phase momentsPhase = worker -> claimTiles(worker, momentsTile);
+    private final WorkerPool.Phase applyPhase = worker -> claimTiles(worker, applyTile);
+
+    CpuLambPlan(LambConfig cfg, ParamLayout layout, int threads) {
+        this(cfg, new LambSegmentPlan(cfg, layout), threads);
+    }
+
+    private CpuLambPlan(LambConfig cfg, LambSegmentPlan seg, int threads) {
+        super(seg.lengths(), threads);
+        this.cfg = cfg;
+        this.seg = seg;
+        partG = new float[tiles()];
+        partR = new float[tiles()];
+        partW = new float[tiles()];
+        sumG = new double[nSeg];
+        normW = new double[nSeg];
+        normG = new double[nSeg];
+        trust = new double[nSeg];
+        lamF = new float[nSeg];
+        negScale = new float[nSeg];
+        m = new float[nSeg][];
+        v = new float[nSeg][];
+        for (int i = 0; i < nSeg; i++) {
+            m[i] = new float[segLen[i]];
+            v[i] = new float[segLen[i]];
+            lamF[i] = (float) seg.lambda(i);
+        }
+        consts.b1 = (float) cfg.beta1();
+        consts.b3 = (float) (cfg.gradAveraging() ? 1.0 - cfg.beta1() : 1.0);
+        consts.b2 = (float) cfg.beta2();
+        consts.omb2 = (float) (1.0 - cfg.beta2());
+        consts.eps = (float) cfg.eps();
+        consts.adamW = cfg.adamWMode();
+    }
+
+    @Override
+    public boolean step(HostTensors params, HostTensors grads, StepScalars sc, boolean skipNonFinite) {
+        this.w = params;
+        this.g = grads;
+        try {
+            double clip = 1.0;
+            Arrays.fill(normG, Double.NaN);
+            if (seg.gradNormPass()) {
+                forEachTile(gradPhase);
+                boolean finite = true;
+                for (int i = 0; i < nSeg; i++) {
+                    sumG[i] = CanonicalOrder.segmentSum(partG, segFirstTile[i], segTiles[i], acc);
+                    normG[i] = Math.sqrt(sumG[i]);
+                    if (!Double.isFinite(sumG[i])) finite = false;
+                }
+                double global = Math.sqrt(CanonicalOrder.sumDoubles(sumG, nSeg, acc));
+                if (!Double.isFinite(global)) finite = false;
+                if (!finite && skipNonFinite) return false;
+                if (cfg.maxGradNorm() > 0) {
+                    double x = global / cfg.maxGradNorm();
+                    clip = x > 1.0 ? x : 1.0;
+                }
+            }
+            consts.clipOn = cfg.maxGradNorm() > 0;
+            consts.clip = (float) clip;
+            consts.bc1 = (float) sc.biasCorrection1();
+            consts.bc2 = (float) sc.biasCorrection2();
+            forEachTile(momentsPhase);
+            double lr = sc.learningRate();
+            for (int i = 0; i < nSeg; i++) {
+                double tr = 1.0;
+                normW[i] = Double.NaN;
+                if (seg.adapt(i)) {
+                    double wNorm = Math.sqrt(CanonicalOrder.segmentSum(partW, segFirstTile[i], segTiles[i], acc));
+                    double rNorm = Math.sqrt(CanonicalOrder.segmentSum(partR, segFirstTile[i], segTiles[i], acc));
+                    normW[i] = wNorm;
+                    if (wNorm > 0 && rNorm > 0) {
+                        double phi = wNorm;
+                        if (cfg.phiClamp()) phi = phi < cfg.gammaLower() ? cfg.gammaLower() : (phi > cfg.gammaUpper() ? cfg.gammaUpper() : phi);
+                        tr = phi / rNorm;
+                        if (cfg.trustClip() && tr > 1.0) tr = 1.0;
+                    }
+                }
+                trust[i] = tr;
+                negScale[i] = -(float) (lr * tr);
+            }
+            forEachTile(applyPhase);
+            return true;
+        } finally {
+            this.w = null;
+            this.g = null;
+        }
+    }
+
+    private void gradTile(int k, Scratch sc) {
+        int n = tileLength(k);
+        viewG(k, sc);
+        if (n == TILE) LarsKernels.fullTileG(sc.l1, sc.ga, sc.go);
+        else CanonicalOrder.accumulate(sc.l1, sc.ga, sc.go, n);
+        partG[k] = CanonicalOrder.foldLanes(sc.l1, sc.fold);
+    }
+
+    private void momentsTile(int k, Scratch sc) {
+        int s = tileSeg[k];
+        viewW(k, sc);
+        viewG(k, sc);
+        boolean adapt = seg.adapt(s);
+        LambKernels.moments(sc.wa, sc.wo, sc.ga, sc.go, m[s], v[s], tileStart[k], tileLength(k), lamF[s], consts, adapt, sc.l0, sc.l1);
+        if (adapt) {
+            partR[k] = CanonicalOrder.foldLanes(sc.l0, sc.fold);
+            partW[k] = CanonicalOrder.foldLanes(sc.l1, sc.fold);
+        }
+    }
+
+    private void applyTile(int k, Scratch sc) {
+        int s = tileSeg[k];
+        viewW(k, sc);
+        LambKernels.apply(sc.wa, sc.wo, m[s], v[s], tileStart[k], tileLength(k), lamF[s], consts, negScale[s]);
+        storeW(k, sc);
+    }
+
+    @Override
+    public void readState(int buffer, int segment, float[] dst) {
+        System.arraycopy(buffer(buffer)[segment], 0, dst, 0, segLen[segment]);
+    }
+
+    @Override
+    public void writeState(int buffer, int segment, float[] src) {
+        System.arraycopy(src, 0, buffer(buffer)[segment], 0, segLen[segment]);
+    }
+
+    private float[][] buffer(int b) {
+        if (b == 0) return m;
+        if (b == 1) return v;
+        throw new IndexOutOfBoundsException("LAMB has two state buffers (exp_avg, exp_avg_sq), asked for #" + b);
+    }
+
+    @Override
+    public void resetState() {
+        for (float[] x : m) Arrays.fill(x, 0f);
+        for (float[] x : v) Arrays.fill(x, 0f);
+    }
+
+    @Override public double lastWeightNorm(int segment) { return normW[segment]; }
+    @Override public double lastGradNorm(int segment) { return normG[segment]; }
+    @Override public double lastTrustRatio(int segment) { return trust[segment]; }
+}
