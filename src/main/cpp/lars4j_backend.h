@@ -31,6 +31,15 @@ public:
     virtual int launchLarsF32(const kernels::LarsTables& t, const kernels::LarsConsts& c,
                               const kernels::TensorRefs<float, float>& refs, kernels::StepParams* params,
                               int tiles, int segments, void* stream) = 0;
+    /**
+     * The launches of one fp32 LAMB step, in stream order: with {@code gradNormPass}, tile g^2
+     * partials (through {@code normTables}), segment totals and the global clip; then moments,
+     * segment scalars, apply.
+     */
+    virtual int launchLambF32(const kernels::LarsTables& normTables, const kernels::LambTables& t,
+                              const kernels::LambConsts& c, const kernels::TensorRefs<float, float>& refs,
+                              kernels::LambStepParams* params, bool gradNormPass, int tiles, int segments,
+                              void* stream) = 0;
     /** True when device memory is host memory (the emulator). */
     virtual bool hostIsDevice() const = 0;
     /** Name of an error code, e.g. cudaErrorInsufficientDriver. */

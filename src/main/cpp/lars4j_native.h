@@ -1,5 +1,5 @@
-// The host side of the native engines: a LARS plan owning its device tables, partial buffers and
-// optimizer state, stepping on the CUDA runtime or on the SIMT emulator. This is the only header
+// The host side of the native engines: a plan (LARS or LAMB) owning its device tables, partial
+// buffers and optimizer state, stepping on the CUDA runtime or on the SIMT emulator. This is the only header
 // the JavaCPP binding (org.lars4j.engine.cuda.NativeLars) sees; the binding stays mechanical and
 // every decision is made here or in Java.
 //
@@ -21,18 +21,24 @@
 
 namespace lars4j {
 
-class NativeLarsPlan {
+class NativePlan {
 public:
     static constexpr int KIND_CUDA = 0;
     static constexpr int KIND_EMULATOR = 1;
+    static constexpr int LARS = 0;
+    static constexpr int LAMB = 1;
 
     /**
-     * @param dconsts {eta, eps, normClamp, dampening}
-     * @param iconsts {sumOfNorms, lrInside, clip, zeroNormSkipsDecay, nesterov, skipNonFinite}
+     * @param modes   LARS: the norm mode of each segment (NORM_*); LAMB: 1 where adapted
+     * @param dconsts LARS {eta, eps, normClamp, dampening};
+     *                LAMB {beta1, beta2, eps, gammaLower, gammaUpper, maxGradNorm, b3, 1 - beta2}
+     * @param iconsts LARS {sumOfNorms, lrInside, clip, zeroNormSkipsDecay, nesterov, skipNonFinite};
+     *                LAMB {adamW, phiClamp, trustClip, skipNonFinite, clipOn, gradNormPass}
      * @param hostStaging allocate device copies of w and g for stepHost
      */
-    NativeLarsPlan(int kind, int numSegments, const int* segLen, const int* normMode, const double* segLam,
-                   const double* dconsts, const int* iconsts, bool hostStaging) {
+    NativePlan(int kind, int algorithm, int numSegments, const int* segLen, const int* modes, const double* segLam,
+               const double* dconsts, const int* iconsts, bool hostStaging) {
+        algorithm_ = algorithm;
         if (kind == KIND_EMULATOR) {
             backend_.reset(new EmulatorBackend());
         } else {
@@ -41,16 +47,33 @@ public:
             if (!backend_) { status_ = st; message_ = cudaErrorName(st); return; }
         }
         segments_ = numSegments;
-        consts_.eta = dconsts[0];
-        consts_.eps = dconsts[1];
-        consts_.normClamp = dconsts[2];
-        consts_.dampening = dconsts[3];
-        consts_.sumOfNorms = iconsts[0];
-        consts_.lrInside = iconsts[1];
-        consts_.clip = iconsts[2];
-        consts_.zeroNormSkipsDecay = iconsts[3];
-        consts_.nesterov = iconsts[4];
-        consts_.skipNonFinite = iconsts[5];
+        if (algorithm == LARS) {
+            consts_.eta = dconsts[0];
+            consts_.eps = dconsts[1];
+            consts_.normClamp = dconsts[2];
+            consts_.dampening = dconsts[3];
+            consts_.sumOfNorms = iconsts[0];
+            consts_.lrInside = iconsts[1];
+            consts_.clip = iconsts[2];
+            consts_.zeroNormSkipsDecay = iconsts[3];
+            consts_.nesterov = iconsts[4];
+            consts_.skipNonFinite = iconsts[5];
+        } else {
+            lamb_.b1 = static_cast<float>(dconsts[0]);
+            lamb_.b2 = static_cast<float>(dconsts[1]);
+            lamb_.eps = static_cast<float>(dconsts[2]);
+            lamb_.gammaLower = dconsts[3];
+            lamb_.gammaUpper = dconsts[4];
+            lamb_.maxGradNorm = dconsts[5];
+            lamb_.b3 = static_cast<float>(dconsts[6]);
+            lamb_.omb2 = static_cast<float>(dconsts[7]);
+            lamb_.adamW = iconsts[0];
+            lamb_.phiClamp = iconsts[1];
+            lamb_.trustClip = iconsts[2];
+            lamb_.skipNonFinite = iconsts[3];
+            lamb_.clipOn = iconsts[4];
+            gradNormPass_ = iconsts[5] != 0;
+        }
 
         // Host-side tables, then one upload each.
         std::vector<int> tileSeg, tileStart, firstTile(numSegments), tilesOf(numSegments);
@@ -71,16 +94,46 @@ public:
         offsets_ = offset;
         lengths_.assign(segLen, segLen + numSegments);
 
+        // LARS uses the norm modes as given; LAMB's gradient-norm pass is kernel 1 of LARS in
+        // NORM_G mode for every segment (or is not launched at all).
+        std::vector<int> normMode(modes, modes + numSegments);
+        std::vector<float> lamF(numSegments);
+        for (int s = 0; s < numSegments; s++) {
+            lamF[s] = static_cast<float>(segLam[s]);
+            if (algorithm == LAMB) normMode[s] = gradNormPass_ ? kernels::NORM_G : kernels::NORM_NONE;
+        }
+        const std::vector<double> nans(numSegments, LARS4J_QNAN());
+        const int states = algorithm == LARS ? 1 : 2;
         kernels::LarsTables& t = tables_;
         if (!upload(&t.tileSeg, tileSeg.data(), tiles_) || !upload(&t.tileStart, tileStart.data(), tiles_)
             || !upload(&t.segLen, segLen, numSegments) || !upload(&t.segOffset, offset.data(), numSegments)
             || !upload(&t.segFirstTile, firstTile.data(), numSegments) || !upload(&t.segTiles, tilesOf.data(), numSegments)
-            || !upload(&t.normMode, normMode, numSegments) || !upload(&t.segLam, segLam, numSegments)
+            || !upload(&t.normMode, normMode.data(), numSegments) || !upload(&t.segLam, segLam, numSegments)
             || !make(&t.partW, tiles_) || !make(&t.partG, tiles_) || !make(&t.partU, tiles_)
-            || !make(&t.normW, numSegments) || !make(&t.normG, numSegments) || !make(&t.trust, numSegments)
-            || !make(&t.lamF, numSegments) || !make(&t.scaleF, numSegments) || !make(&t.state, total_)
-            || !make(&params_, 1)) {
+            || !uploadMutable(&t.normW, nans.data(), numSegments) || !uploadMutable(&t.normG, nans.data(), numSegments)
+            || !uploadMutable(&t.trust, nans.data(), numSegments)
+            || !make(&t.lamF, numSegments) || !make(&t.scaleF, numSegments) || !make(&t.state, states * total_)
+            || !make(&params_, 1) || !make(&lambParams_, 1)) {
             return;
+        }
+        if (algorithm == LAMB) {
+            kernels::LambTables& l = lambTables_;
+            l.tileSeg = t.tileSeg;
+            l.tileStart = t.tileStart;
+            l.segLen = t.segLen;
+            l.segOffset = t.segOffset;
+            l.segFirstTile = t.segFirstTile;
+            l.segTiles = t.segTiles;
+            l.partG = t.partG;
+            l.partR = t.partU;
+            l.partW = t.partW;
+            l.normW = t.normW;
+            l.normG = t.normG;
+            l.trust = t.trust;
+            l.negScale = t.scaleF;
+            l.m = t.state;
+            l.v = t.state + total_;
+            if (!upload(&l.adapt, modes, numSegments) || !upload(&l.lamF, lamF.data(), numSegments) || !make(&l.sumG, numSegments)) return;
         }
         if (hostStaging) {
             if (!check(backend_->allocHost(reinterpret_cast<void**>(&hostW_), bytes<float>(total_)))) return;
@@ -95,15 +148,15 @@ public:
         resetState();
     }
 
-    ~NativeLarsPlan() {
+    ~NativePlan() {
         if (!backend_) return;
         for (void* p : owned_) backend_->release(p);
         if (hostW_) backend_->releaseHost(hostW_);
         if (hostG_) backend_->releaseHost(hostG_);
     }
 
-    NativeLarsPlan(const NativeLarsPlan&) = delete;
-    NativeLarsPlan& operator=(const NativeLarsPlan&) = delete;
+    NativePlan(const NativePlan&) = delete;
+    NativePlan& operator=(const NativePlan&) = delete;
 
     /** 0 when the plan is usable; otherwise why not (see statusMessage). */
     int status() const { return status_; }
@@ -116,7 +169,7 @@ public:
     float* hostGrads() { return hostG_; }
 
     /** Upload the staged w, g; three launches; download w; synchronise. 0 on success. */
-    int stepHost(double lr, double mu, double phi, int first) {
+    int stepHost(double lr, double mu, double phi, double bc1, double bc2, int first) {
         if (status_ != kOk) return status_;
         if (!hostW_) return fail(kOutOfHostMemory, "plan was made without host staging");
         const size_t n = bytes<float>(total_);
@@ -124,7 +177,7 @@ public:
             if (!check(backend_->copy(devW_, hostW_, n, kHostToDevice, nullptr))) return status_;
             if (!check(backend_->copy(devG_, hostG_, n, kHostToDevice, nullptr))) return status_;
         }
-        int e = enqueue(devW_, devG_, nullptr, nullptr, nullptr, lr, mu, phi, first);
+        int e = enqueue(devW_, devG_, nullptr, nullptr, nullptr, lr, mu, phi, bc1, bc2, first);
         if (e != kOk) return e;
         if (!backend_->hostIsDevice()) {
             if (!check(backend_->copy(hostW_, devW_, n, kDeviceToHost, nullptr))) return status_;
@@ -139,42 +192,60 @@ public:
      * wBase/gBase (tables 0); list form: wTable/gTable, device arrays of per-segment pointers.
      */
     int stepDevice(long long wBase, long long gBase, long long wTable, long long gTable, long long stream,
-                   double lr, double mu, double phi, int first) {
+                   double lr, double mu, double phi, double bc1, double bc2, int first) {
         if (status_ != kOk) return status_;
         return enqueue(reinterpret_cast<float*>(wBase), reinterpret_cast<const float*>(gBase),
                        reinterpret_cast<float* const*>(wTable), reinterpret_cast<const float* const*>(gTable),
-                       reinterpret_cast<void*>(stream), lr, mu, phi, first);
+                       reinterpret_cast<void*>(stream), lr, mu, phi, bc1, bc2, first);
     }
 
     /** Whether the last step was skipped (non-finite gradient). Synchronises its stream. -1 on error. */
     int lastSkipped() {
         if (status_ != kOk) return -1;
-        kernels::StepParams p;
-        if (!check(backend_->copy(&p, params_, sizeof p, kDeviceToHost, lastStream_))) return -1;
-        if (!check(backend_->sync(lastStream_))) return -1;
-        return p.skip;
+        int skip = 0;
+        if (algorithm_ == LARS) {
+            kernels::StepParams p;
+            if (!check(backend_->copy(&p, params_, sizeof p, kDeviceToHost, lastStream_))) return -1;
+            if (!check(backend_->sync(lastStream_))) return -1;
+            skip = p.skip;
+        } else {
+            kernels::LambStepParams p;
+            if (!check(backend_->copy(&p, lambParams_, sizeof p, kDeviceToHost, lastStream_))) return -1;
+            if (!check(backend_->sync(lastStream_))) return -1;
+            skip = p.skip;
+        }
+        return skip;
     }
 
-    /** Device address of the StepParams struct (for callers that capture steps in a CUDA graph). */
-    long long stepParamsAddress() const { return reinterpret_cast<long long>(params_); }
+    /**
+     * Device address of the step's parameter block (LARS: StepParams, LAMB: LambStepParams), for
+     * callers that capture steps in a CUDA graph.
+     */
+    long long stepParamsAddress() const {
+        return algorithm_ == LARS ? reinterpret_cast<long long>(params_) : reinterpret_cast<long long>(lambParams_);
+    }
 
-    int readState(int seg, float* dst) {
+    /** Copies state buffer {@code buffer} (LARS: 0 momentum; LAMB: 0 exp_avg, 1 exp_avg_sq) of a segment. */
+    int readState(int buffer, int seg, float* dst) {
         if (status_ != kOk) return status_;
-        if (!check(backend_->copy(dst, tables_.state + offsets_[seg], bytes<float>(lengths_[seg]), kDeviceToHost, nullptr))) return status_;
+        float* src = tables_.state + buffer * total_ + offsets_[seg];
+        if (!check(backend_->copy(dst, src, bytes<float>(lengths_[seg]), kDeviceToHost, nullptr))) return status_;
         return check(backend_->sync(nullptr)) ? kOk : status_;
     }
 
-    int writeState(int seg, const float* src) {
+    int writeState(int buffer, int seg, const float* src) {
         if (status_ != kOk) return status_;
-        if (!check(backend_->copy(tables_.state + offsets_[seg], src, bytes<float>(lengths_[seg]), kHostToDevice, nullptr))) return status_;
+        float* dst = tables_.state + buffer * total_ + offsets_[seg];
+        if (!check(backend_->copy(dst, src, bytes<float>(lengths_[seg]), kHostToDevice, nullptr))) return status_;
         return check(backend_->sync(nullptr)) ? kOk : status_;
     }
 
     int resetState() {
         if (status_ != kOk) return status_;
-        std::vector<float> zeros(total_ < (1 << 20) ? total_ : (1 << 20), 0.0f);
-        for (long long at = 0; at < total_; at += static_cast<long long>(zeros.size())) {
-            long long n = total_ - at < static_cast<long long>(zeros.size()) ? total_ - at : static_cast<long long>(zeros.size());
+        const long long all = (algorithm_ == LARS ? 1 : 2) * total_;
+        std::vector<float> zeros(all < (1 << 20) ? all : (1 << 20), 0.0f);
+        for (long long at = 0; at < all; at += static_cast<long long>(zeros.size())) {
+            long long n = all - at < static_cast<long long>(zeros.size()) ? all - at : static_cast<long long>(zeros.size());
             if (!check(backend_->copy(tables_.state + at, zeros.data(), bytes<float>(n), kHostToDevice, nullptr))) return status_;
             if (!check(backend_->sync(nullptr))) return status_;
         }
@@ -204,13 +275,20 @@ private:
     template <typename T> static size_t bytes(long long n) { return static_cast<size_t>(n) * sizeof(T); }
 
     int enqueue(float* w, const float* g, float* const* wTable, const float* const* gTable, void* stream,
-                double lr, double mu, double phi, int first) {
-        kernels::StepParams p{lr, mu, phi, first, 0};
+                double lr, double mu, double phi, double bc1, double bc2, int first) {
         // Pageable source: the runtime copies it to a staging buffer before returning, so the
         // local may go out of scope and no device synchronisation is needed.
-        if (!check(backend_->copy(params_, &p, sizeof p, kHostToDevice, stream))) return status_;
         kernels::TensorRefs<float, float> refs{wTable, gTable, w, g};
-        int e = backend_->launchLarsF32(tables_, consts_, refs, params_, tiles_, segments_, stream);
+        int e;
+        if (algorithm_ == LARS) {
+            kernels::StepParams p{lr, mu, phi, first, 0};
+            if (!check(backend_->copy(params_, &p, sizeof p, kHostToDevice, stream))) return status_;
+            e = backend_->launchLarsF32(tables_, consts_, refs, params_, tiles_, segments_, stream);
+        } else {
+            kernels::LambStepParams p{lr, bc1, bc2, 1.0f, 0};
+            if (!check(backend_->copy(lambParams_, &p, sizeof p, kHostToDevice, stream))) return status_;
+            e = backend_->launchLambF32(tables_, lambTables_, lamb_, refs, lambParams_, gradNormPass_, tiles_, segments_, stream);
+        }
         lastStream_ = stream;
         if (e != kOk) {
             // A kernel fault leaves the plan usable (state may be partially written by the
@@ -226,6 +304,13 @@ private:
         if (!check(backend_->alloc(&raw, bytes<T>(n > 0 ? n : 1)))) return false;
         owned_.push_back(raw);
         *p = static_cast<T*>(raw);
+        return true;
+    }
+
+    template <typename T> bool uploadMutable(T** p, const T* src, long long n) {
+        const T* c = nullptr;
+        if (!upload(&c, src, n)) return false;
+        *p = const_cast<T*>(c);
         return true;
     }
 
@@ -261,6 +346,11 @@ private:
     kernels::LarsTables tables_{};
     kernels::LarsConsts consts_{};
     kernels::StepParams* params_ = nullptr;
+    int algorithm_ = LARS;
+    bool gradNormPass_ = false;
+    kernels::LambTables lambTables_{};
+    kernels::LambConsts lamb_{};
+    kernels::LambStepParams* lambParams_ = nullptr;
     float* hostW_ = nullptr;
     float* hostG_ = nullptr;
     float* devW_ = nullptr;

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "lars4j_backend.h"
-#include "lars_kernels.cuh"
+#include "lamb_kernels.cuh"
 
 namespace lars4j {
 
@@ -34,6 +34,26 @@ public:
             simt::launch(dim3(tiles), dim3(THREADS), [=] { lars_tile_norms<float, float>(t, refs); });
             simt::launch(dim3(segments), dim3(THREADS), [=] { lars_segment_scalars(t, c, params); });
             simt::launch(dim3(tiles), dim3(THREADS), [=] { lars_update<float, float>(t, c, refs, params); });
+        } catch (const std::exception& e) {
+            fault_ = e.what();
+            return kEmulatorFault;
+        }
+        return kOk;
+    }
+
+    int launchLambF32(const kernels::LarsTables& nt, const kernels::LambTables& t, const kernels::LambConsts& c,
+                      const kernels::TensorRefs<float, float>& refs, kernels::LambStepParams* params, bool gradNormPass,
+                      int tiles, int segments, void*) override {
+        using namespace kernels;
+        try {
+            if (gradNormPass) {
+                simt::launch(dim3(tiles), dim3(THREADS), [=] { lars_tile_norms<float, float>(nt, refs); });
+                simt::launch(dim3(segments), dim3(THREADS), [=] { lamb_segment_gsum(t); });
+                simt::launch(dim3(1), dim3(THREADS), [=] { lamb_global(t, c, params, segments); });
+            }
+            simt::launch(dim3(tiles), dim3(THREADS), [=] { lamb_moments<float, float>(t, c, refs, params); });
+            simt::launch(dim3(segments), dim3(THREADS), [=] { lamb_segment_scalars(t, c, params); });
+            simt::launch(dim3(tiles), dim3(THREADS), [=] { lamb_apply<float, float>(t, c, refs, params); });
         } catch (const std::exception& e) {
             fault_ = e.what();
             return kEmulatorFault;

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "lars4j_backend.h"
-#include "lars_kernels.cuh"
+#include "lamb_kernels.cuh"
 
 namespace lars4j {
 namespace {
@@ -36,6 +36,28 @@ public:
         e = cudaGetLastError();
         if (e != cudaSuccess) return e;
         lars_update<float, float><<<tiles, THREADS, 0, s>>>(t, c, refs, params);
+        return cudaGetLastError();
+    }
+
+    int launchLambF32(const kernels::LarsTables& nt, const kernels::LambTables& t, const kernels::LambConsts& c,
+                      const kernels::TensorRefs<float, float>& refs, kernels::LambStepParams* params, bool gradNormPass,
+                      int tiles, int segments, void* stream) override {
+        using namespace kernels;
+        cudaStream_t s = static_cast<cudaStream_t>(stream);
+        int e;
+        if (gradNormPass) {
+            lars_tile_norms<float, float><<<tiles, THREADS, 0, s>>>(nt, refs);
+            if ((e = cudaGetLastError()) != cudaSuccess) return e;
+            lamb_segment_gsum<<<segments, THREADS, 0, s>>>(t);
+            if ((e = cudaGetLastError()) != cudaSuccess) return e;
+            lamb_global<<<1, THREADS, 0, s>>>(t, c, params, segments);
+            if ((e = cudaGetLastError()) != cudaSuccess) return e;
+        }
+        lamb_moments<float, float><<<tiles, THREADS, 0, s>>>(t, c, refs, params);
+        if ((e = cudaGetLastError()) != cudaSuccess) return e;
+        lamb_segment_scalars<<<segments, THREADS, 0, s>>>(t, c, params);
+        if ((e = cudaGetLastError()) != cudaSuccess) return e;
+        lamb_apply<float, float><<<tiles, THREADS, 0, s>>>(t, c, refs, params);
         return cudaGetLastError();
     }
 

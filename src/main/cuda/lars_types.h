@@ -61,3 +61,45 @@ struct TensorRefs {
 
 }  // namespace kernels
 }  // namespace lars4j
+
+namespace lars4j {
+namespace kernels {
+
+/** LAMB rule constants (float ones already rounded once from float64 on the host). */
+struct LambConsts {
+    float b1, b3, b2, omb2, eps;     // b3 = 1 - b1 or 1; omb2 = 1 - b2
+    double gammaLower, gammaUpper, maxGradNorm;
+    int adamW, phiClamp, trustClip, skipNonFinite, clipOn;
+};
+
+/** LAMB per-step values in device memory; clip and skip are written by lamb_global. */
+struct LambStepParams {
+    double lr, bc1, bc2;
+    float clip;
+    int skip;
+};
+
+/** LAMB device tables and scratch. */
+struct LambTables {
+    const int* tileSeg;
+    const int* tileStart;
+    const int* segLen;
+    const long long* segOffset;
+    const int* segFirstTile;
+    const int* segTiles;
+    const int* adapt;           // [segments] 1: trust ratio applies
+    const float* lamF;          // [segments] (float) weight decay or 0
+    float* partG;               // [tiles] sum g^2 (gradient-norm pass)
+    float* partR;               // [tiles] sum r^2
+    float* partW;               // [tiles] sum w^2
+    double* sumG;               // [segments] float64 totals of g^2
+    double* normW;              // [segments] diagnostics
+    double* normG;
+    double* trust;
+    float* negScale;            // [segments] -(float)(lr * tr)
+    float* m;                   // exp_avg, flat at segOffset
+    float* v;                   // exp_avg_sq, flat at segOffset
+};
+
+}  // namespace kernels
+}  // namespace lars4j

@@ -21,7 +21,7 @@
 // Supported (and therefore all the kernels may use): 1-D grids and blocks (x only; y = z = 1),
 // threadIdx / blockIdx / blockDim / gridDim, __syncthreads, __syncwarp, __shfl_xor_sync on full
 // warps (mask 0xffffffff, width 32) for 4- and 8-byte types, __shared__ static arrays, the
-// correctly rounded intrinsics __fmaf_rn __fmul_rn __fadd_rn __fsub_rn __dadd_rn __dsub_rn
+// correctly rounded intrinsics __fmaf_rn __fmul_rn __fadd_rn __fsub_rn __fdiv_rn __fsqrt_rn __dadd_rn __dsub_rn
 // __dmul_rn __ddiv_rn __dsqrt_rn __double2float_rn, and __global__/__device__/__forceinline__.
 // Not supported: atomics, grid-wide sync, dynamic shared memory, textures, 2-D/3-D indexing.
 #pragma once
@@ -293,6 +293,8 @@ inline float __fmaf_rn(float a, float b, float c) { return std::fma(a, b, c); }
 inline float __fmul_rn(float a, float b) { return a * b; }
 inline float __fadd_rn(float a, float b) { return a + b; }
 inline float __fsub_rn(float a, float b) { return a - b; }
+inline float __fdiv_rn(float a, float b) { return a / b; }
+inline float __fsqrt_rn(float a) { return std::sqrt(a); }
 inline double __dadd_rn(double a, double b) { return a + b; }
 inline double __dsub_rn(double a, double b) { return a - b; }
 inline double __dmul_rn(double a, double b) { return a * b; }

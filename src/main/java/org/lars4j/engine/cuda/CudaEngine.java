@@ -1,7 +1,6 @@
 package org.lars4j.engine.cuda;
 
 import org.lars4j.BackendUnavailableException;
-import org.lars4j.LarsConfig;
 import org.lars4j.OptimizerConfig;
 import org.lars4j.engine.Engine;
 import org.lars4j.engine.EnginePlan;
@@ -27,9 +26,6 @@ public final class CudaEngine implements Engine {
     public EnginePlan plan(OptimizerConfig config, ParamLayout layout, int threads) {
         String why = unavailableReason();
         if (why != null) throw new BackendUnavailableException("cuda engine unavailable: " + why);
-        if (!(config instanceof LarsConfig)) {
-            throw new BackendUnavailableException("the cuda engine has no plan for optimizer '" + config.algorithm() + "'");
-        }
-        return new NativeLarsEnginePlan(name(), NativeLarsEnginePlan.KIND_CUDA, (LarsConfig) config, layout);
+        return NativeEnginePlan.create(name(), NativeEnginePlan.KIND_CUDA, config, layout);
     }
 }

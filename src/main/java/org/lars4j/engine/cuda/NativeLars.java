@@ -31,18 +31,18 @@ public final class NativeLars {
     /** Emulator fiber schedule of later launches: 0 forward, 1 reverse, 2 shuffled with {@code seed}. */
     public static native void setEmulatorSchedule(int schedule, int seed);
 
-    /** A LARS plan on the CUDA runtime (kind 0) or the SIMT emulator (kind 1). */
-    public static final class NativeLarsPlan extends Pointer {
+    /** A LARS (0) or LAMB (1) plan on the CUDA runtime (kind 0) or the SIMT emulator (kind 1). */
+    public static final class NativePlan extends Pointer {
         static {
             Loader.load();
         }
 
-        public NativeLarsPlan(int kind, int numSegments, int[] segLen, int[] normMode, double[] segLam,
-                              double[] dconsts, int[] iconsts, boolean hostStaging) {
-            allocate(kind, numSegments, segLen, normMode, segLam, dconsts, iconsts, hostStaging);
+        public NativePlan(int kind, int algorithm, int numSegments, int[] segLen, int[] modes, double[] segLam,
+                          double[] dconsts, int[] iconsts, boolean hostStaging) {
+            allocate(kind, algorithm, numSegments, segLen, modes, segLam, dconsts, iconsts, hostStaging);
         }
 
-        private native void allocate(int kind, int numSegments, int[] segLen, int[] normMode, double[] segLam,
+        private native void allocate(int kind, int algorithm, int numSegments, int[] segLen, int[] modes, double[] segLam,
                                      double[] dconsts, int[] iconsts, @Cast("bool") boolean hostStaging);
 
         public native int status();
@@ -52,13 +52,13 @@ public final class NativeLars {
         public native int tiles();
         public native FloatPointer hostParams();
         public native FloatPointer hostGrads();
-        public native int stepHost(double lr, double mu, double phi, int first);
+        public native int stepHost(double lr, double mu, double phi, double bc1, double bc2, int first);
         public native int stepDevice(long wBase, long gBase, long wTable, long gTable, long stream,
-                                     double lr, double mu, double phi, int first);
+                                     double lr, double mu, double phi, double bc1, double bc2, int first);
         public native int lastSkipped();
         public native long stepParamsAddress();
-        public native int readState(int seg, float[] dst);
-        public native int writeState(int seg, float[] src);
+        public native int readState(int buffer, int seg, float[] dst);
+        public native int writeState(int buffer, int seg, float[] src);
         public native int resetState();
         public native int readDiagnostics(double[] normW, double[] normG, double[] trust);
     }

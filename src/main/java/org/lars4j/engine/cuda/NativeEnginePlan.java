@@ -2,30 +2,34 @@ package org.lars4j.engine.cuda;
 
 import java.nio.FloatBuffer;
 import org.lars4j.BackendUnavailableException;
+import org.lars4j.LambConfig;
 import org.lars4j.LarsConfig;
 import org.lars4j.LrPlacement;
 import org.lars4j.NativeEngineException;
 import org.lars4j.NonFinitePolicy;
+import org.lars4j.OptimizerConfig;
 import org.lars4j.TrustRatioForm;
 import org.lars4j.TensorMismatchException;
 import org.lars4j.engine.DeviceStepper;
 import org.lars4j.engine.EnginePlan;
 import org.lars4j.engine.HostTensors;
+import org.lars4j.engine.LambSegmentPlan;
 import org.lars4j.engine.LarsSegmentPlan;
 import org.lars4j.engine.StepScalars;
 import org.lars4j.layout.ParamLayout;
 
 /**
- * A LARS plan on the native engines (CUDA, or the CUDA kernels on the SIMT emulator). Host
+ * A LARS or LAMB plan on the native engines (CUDA, or the CUDA kernels on the SIMT emulator). Host
  * tensors are staged through native buffers made at plan time; device tensors go straight to
  * the kernels ({@link #stepDevice}).
  */
-final class NativeLarsEnginePlan implements EnginePlan, DeviceStepper {
+final class NativeEnginePlan implements EnginePlan, DeviceStepper {
     static final int KIND_CUDA = 0;
     static final int KIND_EMULATOR = 1;
 
     private final String engine;
-    private final NativeLars.NativeLarsPlan plan;
+    private final NativeLars.NativePlan plan;
+    private final int stateBuffers;
     private final int nSeg;
     private final int[] length;
     private final long[] offset;
@@ -38,28 +42,57 @@ final class NativeLarsEnginePlan implements EnginePlan, DeviceStepper {
     private boolean diagnosticsStale = true;
     private boolean closed;
 
-    NativeLarsEnginePlan(String engine, int kind, LarsConfig cfg, ParamLayout layout) {
+    /** Plans {@code config} (LARS or LAMB) for {@code layout} on engine {@code kind}. */
+    static NativeEnginePlan create(String engine, int kind, OptimizerConfig config, ParamLayout layout) {
+        if (config instanceof LarsConfig) return new NativeEnginePlan(engine, kind, (LarsConfig) config, layout);
+        if (config instanceof LambConfig) return new NativeEnginePlan(engine, kind, (LambConfig) config, layout);
+        throw new BackendUnavailableException("the " + engine + " engine has no plan for optimizer '" + config.algorithm() + "'");
+    }
+
+    private NativeEnginePlan(String engine, int kind, LarsConfig cfg, ParamLayout layout) {
+        this(engine, kind, 0, layout, new LarsSegmentPlan(cfg, layout).normModes(), new LarsSegmentPlan(cfg, layout).lambdas(),
+                new double[] {cfg.trustCoefficient(), cfg.eps(), cfg.normClamp(), cfg.dampening()},
+                new int[] {
+                    cfg.form() == TrustRatioForm.SUM_OF_NORMS ? 1 : 0,
+                    cfg.placement() == LrPlacement.INSIDE ? 1 : 0,
+                    cfg.clip() ? 1 : 0,
+                    cfg.zeroNormSkipsDecay() ? 1 : 0,
+                    cfg.nesterov() ? 1 : 0,
+                    cfg.nonFinitePolicy() == NonFinitePolicy.SKIP_STEP ? 1 : 0,
+                });
+    }
+
+    private NativeEnginePlan(String engine, int kind, LambConfig cfg, ParamLayout layout) {
+        this(engine, kind, 1, layout, new LambSegmentPlan(cfg, layout).adaptFlags(), new LambSegmentPlan(cfg, layout).lambdas(),
+                new double[] {cfg.beta1(), cfg.beta2(), cfg.eps(), cfg.gammaLower(), cfg.gammaUpper(), cfg.maxGradNorm(),
+                    cfg.gradAveraging() ? 1.0 - cfg.beta1() : 1.0, 1.0 - cfg.beta2()},
+                new int[] {
+                    cfg.adamWMode() ? 1 : 0,
+                    cfg.phiClamp() ? 1 : 0,
+                    cfg.trustClip() ? 1 : 0,
+                    cfg.nonFinitePolicy() == NonFinitePolicy.SKIP_STEP ? 1 : 0,
+                    cfg.maxGradNorm() > 0 ? 1 : 0,
+                    new LambSegmentPlan(cfg, layout).gradNormPass() ? 1 : 0,
+                });
+    }
+
+    private NativeEnginePlan(String engine, int kind, int algorithm, ParamLayout layout, int[] modes, double[] lambdas,
+                             double[] dconsts, int[] iconsts) {
         this.engine = engine;
-        LarsSegmentPlan seg = new LarsSegmentPlan(cfg, layout);
-        nSeg = seg.segments();
-        length = seg.lengths();
+        this.stateBuffers = algorithm == 0 ? 1 : 2;
+        nSeg = layout.size();
+        length = new int[nSeg];
         offset = new long[nSeg];
-        for (int i = 0; i < nSeg; i++) offset[i] = layout.offset(i);
+        for (int i = 0; i < nSeg; i++) {
+            length[i] = layout.segment(i).length();
+            offset[i] = layout.offset(i);
+        }
         total = layout.totalElements();
         if (total > ParamLayout.MAX_SEGMENT_LENGTH) {
             throw new TensorMismatchException(engine + ": models over " + ParamLayout.MAX_SEGMENT_LENGTH
                     + " parameters need device-resident tensors (stepDevice)");
         }
-        double[] dconsts = {cfg.trustCoefficient(), cfg.eps(), cfg.normClamp(), cfg.dampening()};
-        int[] iconsts = {
-            cfg.form() == TrustRatioForm.SUM_OF_NORMS ? 1 : 0,
-            cfg.placement() == LrPlacement.INSIDE ? 1 : 0,
-            cfg.clip() ? 1 : 0,
-            cfg.zeroNormSkipsDecay() ? 1 : 0,
-            cfg.nesterov() ? 1 : 0,
-            cfg.nonFinitePolicy() == NonFinitePolicy.SKIP_STEP ? 1 : 0,
-        };
-        plan = new NativeLars.NativeLarsPlan(kind, nSeg, length, seg.normModes(), seg.lambdas(), dconsts, iconsts, true);
+        plan = new NativeLars.NativePlan(kind, algorithm, nSeg, length, modes, lambdas, dconsts, iconsts, true);
         if (plan.status() != 0) {
             String why = plan.statusMessage();
             plan.close();
@@ -76,7 +109,8 @@ final class NativeLarsEnginePlan implements EnginePlan, DeviceStepper {
     public boolean step(HostTensors params, HostTensors grads, StepScalars sc, boolean skipNonFinite) {
         stage(params, stagedW);
         stage(grads, stagedG);
-        check("step", plan.stepHost(sc.learningRate(), sc.momentum(), sc.phi(), sc.firstStep() ? 1 : 0));
+        check("step", plan.stepHost(sc.learningRate(), sc.momentum(), sc.phi(), sc.biasCorrection1(), sc.biasCorrection2(),
+                sc.firstStep() ? 1 : 0));
         diagnosticsStale = true;
         int skipped = plan.lastSkipped();
         if (skipped < 0) check("step", plan.status());
@@ -114,7 +148,7 @@ final class NativeLarsEnginePlan implements EnginePlan, DeviceStepper {
     @Override
     public void stepDevice(long wBase, long gBase, long wTable, long gTable, long stream, StepScalars sc) {
         check("device step", plan.stepDevice(wBase, gBase, wTable, gTable, stream,
-                sc.learningRate(), sc.momentum(), sc.phi(), sc.firstStep() ? 1 : 0));
+                sc.learningRate(), sc.momentum(), sc.phi(), sc.biasCorrection1(), sc.biasCorrection2(), sc.firstStep() ? 1 : 0));
         diagnosticsStale = true;
     }
 
@@ -132,13 +166,13 @@ final class NativeLarsEnginePlan implements EnginePlan, DeviceStepper {
     @Override
     public void readState(int buffer, int segment, float[] dst) {
         checkBuffer(buffer);
-        check("readState", plan.readState(segment, dst));
+        check("readState", plan.readState(buffer, segment, dst));
     }
 
     @Override
     public void writeState(int buffer, int segment, float[] src) {
         checkBuffer(buffer);
-        check("writeState", plan.writeState(segment, src));
+        check("writeState", plan.writeState(buffer, segment, src));
     }
 
     @Override
@@ -146,8 +180,10 @@ final class NativeLarsEnginePlan implements EnginePlan, DeviceStepper {
         check("resetState", plan.resetState());
     }
 
-    private static void checkBuffer(int buffer) {
-        if (buffer != 0) throw new IndexOutOfBoundsException("LARS has one state buffer (momentum_buffer), asked for #" + buffer);
+    private void checkBuffer(int buffer) {
+        if (buffer < 0 || buffer >= stateBuffers) {
+            throw new IndexOutOfBoundsException("this plan has " + stateBuffers + " state buffer(s), asked for #" + buffer);
+        }
     }
 
     private void refreshDiagnostics() {
