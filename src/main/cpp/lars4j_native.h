@@ -9,6 +9,8 @@
 // buffers made at plan time and synchronises, for callers whose tensors live on the host.
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -364,6 +366,68 @@ inline int cudaAvailability() { return cudaProbe(); }
 
 /** e.g. "cudaErrorInsufficientDriver". */
 inline std::string cudaErrorNameOf(int code) { return cudaErrorName(code); }
+
+/**
+ * Device memory for benchmarks and tests (kind 0 CUDA, 1 emulator = host memory). Returns the
+ * address, or 0 on failure.
+ */
+inline long long deviceAlloc(int kind, long long bytes) {
+    int st = 0;
+    std::unique_ptr<Backend> b(kind == NativePlan::KIND_EMULATOR ? new EmulatorBackend() : createCudaBackend(&st));
+    void* p = nullptr;
+    if (!b || b->alloc(&p, static_cast<size_t>(bytes)) != kOk) return 0;
+    return reinterpret_cast<long long>(p);
+}
+
+inline int deviceFree(int kind, long long address) {
+    int st = 0;
+    std::unique_ptr<Backend> b(kind == NativePlan::KIND_EMULATOR ? new EmulatorBackend() : createCudaBackend(&st));
+    return b ? b->release(reinterpret_cast<void*>(address)) : st;
+}
+
+/** Copies {@code n} floats from the host to device address {@code dst}; synchronous. */
+inline int deviceUpload(int kind, long long dst, const float* src, long long n) {
+    int st = 0;
+    std::unique_ptr<Backend> b(kind == NativePlan::KIND_EMULATOR ? new EmulatorBackend() : createCudaBackend(&st));
+    if (!b) return st;
+    int e = b->copy(reinterpret_cast<void*>(dst), src, static_cast<size_t>(n) * sizeof(float), kHostToDevice, nullptr);
+    return e != kOk ? e : b->sync(nullptr);
+}
+
+/** Synchronises the device (the default stream). */
+inline int deviceSynchronize(int kind) {
+    int st = 0;
+    std::unique_ptr<Backend> b(kind == NativePlan::KIND_EMULATOR ? new EmulatorBackend() : createCudaBackend(&st));
+    return b ? b->sync(nullptr) : st;
+}
+
+/**
+ * Device-to-device copy bandwidth in GB/s (bytes read + bytes written), the median of {@code reps}
+ * copies of {@code bytes} after one warm-up copy, each timed on the host around a synchronised
+ * copy. Negative on failure (the CUDA error code, negated).
+ */
+inline double deviceCopyGBps(int kind, long long bytes, int reps) {
+    int st = 0;
+    std::unique_ptr<Backend> b(kind == NativePlan::KIND_EMULATOR ? new EmulatorBackend() : createCudaBackend(&st));
+    if (!b) return -st;
+    void* src = nullptr;
+    void* dst = nullptr;
+    int e = b->alloc(&src, static_cast<size_t>(bytes));
+    if (e == kOk) e = b->alloc(&dst, static_cast<size_t>(bytes));
+    std::vector<double> times;
+    for (int r = 0; e == kOk && r <= reps; r++) {
+        auto t0 = std::chrono::steady_clock::now();
+        e = b->copy(dst, src, static_cast<size_t>(bytes), kDeviceToDevice, nullptr);
+        if (e == kOk) e = b->sync(nullptr);
+        auto t1 = std::chrono::steady_clock::now();
+        if (r > 0) times.push_back(std::chrono::duration<double>(t1 - t0).count());
+    }
+    if (src) b->release(src);
+    if (dst) b->release(dst);
+    if (e != kOk) return -e;
+    std::sort(times.begin(), times.end());
+    return 2.0 * static_cast<double>(bytes) / times[times.size() / 2] / 1e9;
+}
 
 /** Emulator fiber schedule for later launches: 0 forward, 1 reverse, 2 shuffled(seed). */
 inline void setEmulatorSchedule(int schedule, int seed) {

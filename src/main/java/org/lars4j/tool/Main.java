@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
 /** The {@code ./lars4j} tool. */
 @Command(name = "lars4j", mixinStandardHelpOptions = true, version = "lars4j 0.1.0",
         description = "Layer-wise adaptive optimizers (LARS family, LAMB) for the JVM.",
-        subcommands = {DemoCommand.class, Main.Info.class})
+        subcommands = {StepCommand.class, BenchCommand.class, VerifyCommand.class, Main.Info.class, DemoCommand.class})
 public final class Main implements Callable<Integer> {
 
     public static void main(String[] args) {
@@ -19,7 +19,24 @@ public final class Main implements Callable<Integer> {
 
     /** Runs the tool and returns its exit code (tests call this). */
     public static int run(String... args) {
-        return new CommandLine(new Main()).execute(args);
+        CommandLine cl = new CommandLine(new Main());
+        // Bad input: one line on stderr and a non-zero exit, never a stack trace.
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            cmd.getErr().println("lars4j " + cmd.getCommandName() + ": " + oneLine(ex));
+            return 1;
+        });
+        cl.setParameterExceptionHandler((ex, parsed) -> {
+            ex.getCommandLine().getErr().println("lars4j: " + ex.getMessage() + " (see --help)");
+            return 2;
+        });
+        return cl.execute(args);
+    }
+
+    private static String oneLine(Throwable ex) {
+        String m = ex.getMessage();
+        if (ex instanceof java.nio.file.NoSuchFileException) m = "no such file: " + m;
+        if (m == null) m = ex.getClass().getSimpleName();
+        return m.replace('\n', ' ');
     }
 
     @Override

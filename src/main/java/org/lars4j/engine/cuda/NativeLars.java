@@ -31,6 +31,19 @@ public final class NativeLars {
     /** Emulator fiber schedule of later launches: 0 forward, 1 reverse, 2 shuffled with {@code seed}. */
     public static native void setEmulatorSchedule(int schedule, int seed);
 
+    /** Device memory (kind 0 CUDA, 1 emulator): the address, or 0 on failure. */
+    public static native long deviceAlloc(int kind, long bytes);
+
+    public static native int deviceFree(int kind, long address);
+
+    /** Copies {@code n} floats from {@code src} to device address {@code dst}, synchronously. */
+    public static native int deviceUpload(int kind, long dst, float[] src, long n);
+
+    public static native int deviceSynchronize(int kind);
+
+    /** Device-to-device copy bandwidth in GB/s (read + write); negative: the error code, negated. */
+    public static native double deviceCopyGBps(int kind, long bytes, int reps);
+
     /** A LARS (0) or LAMB (1) plan on the CUDA runtime (kind 0) or the SIMT emulator (kind 1). */
     public static final class NativePlan extends Pointer {
         static {

@@ -1,0 +1,148 @@
+package org.lars4j.tool;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import org.lars4j.Backend;
+import org.lars4j.LayerwiseOptimizer;
+import org.lars4j.engine.cuda.DeviceBuffers;
+import org.lars4j.layout.ParamLayout;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code ./lars4j bench}: times the optimizer step on a model's shapes and compares it with a
+ * bandwidth floor measured in the same run: a STREAM triad on the CPU (and for the emulator),
+ * a device-to-device copy on the GPU. Effective bandwidth counts 20 bytes per parameter for LARS
+ * and 28 for LAMB (ALGORITHMS.md section 4).
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Time the optimizer step on a model's shapes against a bandwidth floor measured in the same run.")
+final class BenchCommand implements Callable<Integer> {
+    @Option(names = "--model", defaultValue = "resnet50", description = ModelShapes.MODELS + " (default: ${DEFAULT-VALUE})")
+    String model;
+
+    @Option(names = "--shapes", paramLabel = "FILE", description = "a shape file ('<name> <d0>x<d1>...' per line) instead of --model")
+    Path shapes;
+
+    @Option(names = "--warmup", defaultValue = "5", description = "warm-up steps (default: ${DEFAULT-VALUE})")
+    int warmup;
+
+    @Option(names = "--steps", defaultValue = "20", description = "measured steps; the median is reported (default: ${DEFAULT-VALUE})")
+    int steps;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "also write the results as one JSON object")
+    Path json;
+
+    @Mixin
+    OptimizerOptions options;
+
+    @Override
+    public Integer call() throws Exception {
+        if (warmup < 0 || steps < 1) throw new IllegalArgumentException("--warmup must be >= 0 and --steps >= 1");
+        String modelName = shapes != null ? shapes.getFileName().toString() : model;
+        ParamLayout layout = options.applyRules(ModelShapes.load(model, shapes)).build();
+        long total = layout.totalElements();
+        if (total > ParamLayout.MAX_SEGMENT_LENGTH) throw new IllegalArgumentException(modelName + " has more parameters than one Java array holds");
+        float[] w = new float[(int) total];
+        float[] g = new float[(int) total];
+        SplittableRandom r = new SplittableRandom(7);
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (float) (r.nextDouble() - 0.5);
+            g[i] = (float) ((r.nextDouble() - 0.5) * 1e-3);
+        }
+        try (LayerwiseOptimizer opt = options.build(layout, null)) {
+            Backend engine = Backend.parse(opt.engineName());
+            boolean device = engine == Backend.CUDA;
+            int bytesPerParam = opt.config().algorithm().equals("lamb") ? 28 : 20;
+            int threads = options.threads != null ? options.threads : Runtime.getRuntime().availableProcessors();
+
+            progress("measuring the floor ...");
+            double floor;
+            String floorKind;
+            if (device) {
+                floor = DeviceBuffers.copyBandwidth(engine, 512L << 20, 20);
+                floorKind = "device-to-device copy (read + write bytes)";
+            } else {
+                floor = Triad.measure(threads, 32 << 20, 7);
+                floorKind = "STREAM triad, " + threads + " thread(s) (12 bytes/element)";
+            }
+
+            long wDev = 0;
+            long gDev = 0;
+            if (device) {
+                wDev = DeviceBuffers.upload(engine, w);
+                gDev = DeviceBuffers.upload(engine, g);
+            }
+            double[] us = new double[steps];
+            try {
+                for (int i = 0; i < warmup + steps; i++) {
+                    if (i < warmup) progress("warming up " + (i + 1) + "/" + warmup);
+                    else progress("measuring " + (i - warmup + 1) + "/" + steps);
+                    long t0 = System.nanoTime();
+                    if (device) {
+                        opt.stepDevice(wDev, gDev, 0);
+                        DeviceBuffers.synchronize(engine);
+                    } else {
+                        opt.step(w, g);
+                    }
+                    long t1 = System.nanoTime();
+                    if (i >= warmup) us[i - warmup] = (t1 - t0) / 1e3;
+                }
+            } finally {
+                if (device) {
+                    DeviceBuffers.free(engine, wDev);
+                    DeviceBuffers.free(engine, gDev);
+                }
+            }
+            progress(null);
+            Arrays.sort(us);
+            double median = us[steps / 2];
+            double gbps = bytesPerParam * (double) total / (median * 1e-6) / 1e9;
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("model", modelName);
+            out.put("optimizer", opt.config().algorithm());
+            out.put("preset", opt.config().preset());
+            out.put("backend", opt.engineName());
+            out.put("threads", device ? 0 : threads);
+            out.put("params", total);
+            out.put("segments", layout.size());
+            out.put("us_per_step_median", round(median));
+            out.put("us_per_step_min", round(us[0]));
+            out.put("us_per_step_max", round(us[steps - 1]));
+            out.put("steps", steps);
+            out.put("bytes_per_param", bytesPerParam);
+            out.put("gbps", round(gbps));
+            out.put("floor_kind", floorKind);
+            out.put("floor_gbps", round(floor));
+            out.put("ratio_to_floor", Math.round(gbps / floor * 1000) / 1000.0);
+            out.put("timing", device ? "host clock around each step + device synchronise" : "host clock around each step");
+            System.out.printf("%s, %s %s on the %s engine%s: %d parameters in %d tensors%n", modelName, opt.config().algorithm(),
+                    opt.config().preset(), opt.engineName(), device ? "" : " (" + threads + " threads)", total, layout.size());
+            System.out.printf("  step   %10.1f us (median of %d; min %.1f, max %.1f)  %8.2f GB/s at %d bytes/param%n",
+                    median, steps, us[0], us[steps - 1], gbps, bytesPerParam);
+            System.out.printf("  floor  %10s     %s                   %8.2f GB/s%n", "", floorKind, floor);
+            System.out.printf("  ratio  %.3f%n", gbps / floor);
+            if (json != null) {
+                Files.writeString(json, new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(out) + "\n");
+            }
+        }
+        return 0;
+    }
+
+    private static double round(double x) { return Math.round(x * 100) / 100.0; }
+
+    /** One updating line on stderr while warming up and measuring; null clears it. */
+    private static void progress(String what) {
+        if (what == null) System.err.print("\r" + " ".repeat(60) + "\r");
+        else System.err.print("\r" + String.format("%-60s", "lars4j bench: " + what));
+        System.err.flush();
+    }
+}
