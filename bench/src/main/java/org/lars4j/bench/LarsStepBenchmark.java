@@ -5,6 +5,8 @@ import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
 import org.lars4j.Backend;
+import org.lars4j.Lamb;
+import org.lars4j.LambPreset;
 import org.lars4j.Lars;
 import org.lars4j.LarsPreset;
 import org.lars4j.LayerwiseOptimizer;
@@ -47,6 +49,10 @@ public class LarsStepBenchmark {
     @Param({"resnet50", "bert-large", "tiny-10k"})
     public String model;
 
+    /** {@code lars} (MLPerf preset) or {@code lamb} (apex preset). */
+    @Param({"lars", "lamb"})
+    public String optimizer;
+
     /** Worker threads of the engine: a number, or {@code all} = available processors. */
     @Param({"1", "all"})
     public String threads;
@@ -65,17 +71,14 @@ public class LarsStepBenchmark {
         fillWeights(w, 0x5EED_0001L);
         fillGrads(g, 0x5EED_0002L);
         int t = resolveThreads(threads);
-        opt = Lars.builder(LarsPreset.MLPERF)
-                .learningRate(0.1)
-                .weightDecay(5e-5)
-                .backend(Backend.CPU)
-                .threads(t)
-                .build(layout);
+        opt = optimizer.equals("lamb")
+                ? Lamb.builder(LambPreset.APEX).learningRate(1e-3).backend(Backend.CPU).threads(t).build(layout)
+                : Lars.builder(LarsPreset.MLPERF).learningRate(0.1).weightDecay(5e-5).backend(Backend.CPU).threads(t).build(layout);
         // One step outside the measurement: the momentum buffers are now touched and non-zero,
         // and a step that the non-finite policy skips would make the numbers meaningless.
         if (!opt.step(w, g)) throw new IllegalStateException("the first step was skipped (non-finite values?)");
-        System.out.printf("%n# lars4j step: model=%s, %d segments, %d parameters, engine %s, %d thread(s)%n",
-                model, layout.size(), n, opt.engineName(), t);
+        System.out.printf("%n# lars4j step: %s, model=%s, %d segments, %d parameters, engine %s, %d thread(s)%n",
+                optimizer, model, layout.size(), n, opt.engineName(), t);
     }
 
     @Benchmark

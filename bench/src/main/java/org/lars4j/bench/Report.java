@@ -33,6 +33,8 @@ import java.util.Map;
 public final class Report {
     /** Bytes a LARS step must move per parameter: read w, g, v; write w, v. */
     static final int STEP_BYTES = 20;
+    /** LAMB reads w, g, m, v and writes w, m, v. */
+    static final int LAMB_STEP_BYTES = 28;
     /** STREAM's count for triad (read b, c; write a), ignoring write-allocate traffic. */
     static final int TRIAD_BYTES = 12;
     /** STREAM's count for copy (read b; write a). */
@@ -169,16 +171,20 @@ public final class Report {
             if (!r.method().equals("LarsStepBenchmark.step")) continue;
             String model = r.param("model");
             String threads = r.param("threads");
+            String optimizer = r.param("optimizer").isEmpty() ? "lars" : r.param("optimizer");
+            int bytesPerParam = optimizer.equals("lamb") ? LAMB_STEP_BYTES : STEP_BYTES;
             long params = parameters(model);
-            double stepGb = params < 0 ? Double.NaN : gbPerSecond((double) STEP_BYTES * params, r.secondsPerOp());
+            double stepGb = params < 0 ? Double.NaN : gbPerSecond((double) bytesPerParam * params, r.secondsPerOp());
             Row triad = yardstick(rows, "triad", threads);
             double triadGb = triad == null ? Double.NaN
                     : gbPerSecond((double) TRIAD_BYTES * Long.parseLong(triad.param("size")), triad.secondsPerOp());
             steps.add(new String[] {
                 model,
+                optimizer,
                 threadsLabel(threads, cpus),
                 params < 0 ? "?" : String.format(Locale.ROOT, "%,d", params),
                 micros(r),
+                Integer.toString(bytesPerParam),
                 fmt(stepGb, 2),
                 fmt(triadGb, 2),
                 fmt(stepGb / triadGb, 3),
@@ -200,15 +206,15 @@ public final class Report {
                 fmt(gbPerSecond((double) bytes * n, r.secondsPerOp()), 2),
             });
         }
-        String[] stepHead = {"model", "threads", "params", "us/step", "step GB/s (20 B/param)", "triad GB/s (12 B/elem)", "ratio"};
+        String[] stepHead = {"model", "optimizer", "threads", "params", "us/step", "B/param", "step GB/s", "triad GB/s (12 B/elem)", "ratio"};
         String[] stickHead = {"kernel", "threads", "elements", "B/elem", "us/op", "GB/s"};
 
         StringBuilder sb = new StringBuilder();
         if (markdown) {
             sb.append("### Run of ").append(runTime(file).format(DateTimeFormatter.ISO_LOCAL_DATE)).append("\n\n");
             if (command != null) sb.append("Command:\n\n```\n").append(command).append("\n```\n\n");
-            sb.append("LARS step (MLPerf preset, cpu engine, flat form) against the triad of the same thread count:\n\n");
-            sb.append(markdownTable(stepHead, steps, new boolean[] {false, false, true, true, true, true, true}));
+            sb.append("Step (LARS: MLPerf preset; LAMB: apex preset; cpu engine, flat form) against the triad of the same thread count:\n\n");
+            sb.append(markdownTable(stepHead, steps, new boolean[] {false, false, false, true, true, true, true, true, true}));
             sb.append("\nBandwidth yardsticks (STREAM byte counts, no write-allocate traffic):\n\n");
             sb.append(markdownTable(stickHead, sticks, new boolean[] {false, false, true, true, true, true}));
             sb.append("\nMachine and settings:\n\n");
