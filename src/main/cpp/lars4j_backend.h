@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 
 #include "lars_types.h"
@@ -40,6 +41,11 @@ public:
                               const kernels::LambConsts& c, const kernels::TensorRefs<float, float>& refs,
                               kernels::LambStepParams* params, bool gradNormPass, int tiles, int segments,
                               void* stream) = 0;
+    /**
+     * Times {@code work} (which enqueues on {@code stream}) in milliseconds: CUDA events recorded
+     * around it on the GPU, the host clock on the emulator (whose launches are synchronous).
+     */
+    virtual int timeMs(const std::function<int()>& work, void* stream, float* ms) = 0;
     /** True when device memory is host memory (the emulator). */
     virtual bool hostIsDevice() const = 0;
     /** Name of an error code, e.g. cudaErrorInsufficientDriver. */

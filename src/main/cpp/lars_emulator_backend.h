@@ -2,6 +2,7 @@
 // (src/main/cuda/lars_kernels.cuh) compiled by g++ on the CPU, synchronously.
 #pragma once
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -59,6 +60,14 @@ public:
             return kEmulatorFault;
         }
         return kOk;
+    }
+
+    int timeMs(const std::function<int()>& work, void*, float* ms) override {
+        auto t0 = std::chrono::steady_clock::now();
+        int e = work();
+        auto t1 = std::chrono::steady_clock::now();
+        *ms = std::chrono::duration<float, std::milli>(t1 - t0).count();
+        return e;
     }
 
     bool hostIsDevice() const override { return true; }

@@ -61,6 +61,22 @@ public:
         return cudaGetLastError();
     }
 
+    int timeMs(const std::function<int()>& work, void* stream, float* ms) override {
+        cudaStream_t s = static_cast<cudaStream_t>(stream);
+        cudaEvent_t a, b;
+        int e = cudaEventCreate(&a);
+        if (e != cudaSuccess) return e;
+        if ((e = cudaEventCreate(&b)) != cudaSuccess) { cudaEventDestroy(a); return e; }
+        e = cudaEventRecord(a, s);
+        if (e == cudaSuccess) e = work();
+        if (e == cudaSuccess) e = cudaEventRecord(b, s);
+        if (e == cudaSuccess) e = cudaEventSynchronize(b);
+        if (e == cudaSuccess) e = cudaEventElapsedTime(ms, a, b);
+        cudaEventDestroy(a);
+        cudaEventDestroy(b);
+        return e;
+    }
+
     bool hostIsDevice() const override { return false; }
     std::string errorName(int code) const override { return cudaErrorName(code); }
 };

@@ -172,6 +172,26 @@ public final class LayerwiseOptimizer implements AutoCloseable {
         deviceStepPending = true;
     }
 
+    /**
+     * Benchmark support for the device engines: times {@code reps} steps (after {@code warmup}) on
+     * device-resident flat buffers, rotating through {@code paramsAddresses}/{@code gradsAddresses}
+     * so that the inputs are not already in L2; CUDA events time each step. The steps use the
+     * scalars of the next step and do not advance the step count. Returns microseconds per step.
+     */
+    public double[] timeDeviceSteps(long[] paramsAddresses, long[] gradsAddresses, int warmup, int reps) {
+        DeviceStepper d = deviceStepper();
+        if (paramsAddresses.length == 0 || paramsAddresses.length != gradsAddresses.length) {
+            throw new TensorMismatchException("need as many params as grads buffers, at least one");
+        }
+        for (int i = 0; i < paramsAddresses.length; i++) {
+            checkAddress("params[" + i + "]", paramsAddresses[i]);
+            checkAddress("grads[" + i + "]", gradsAddresses[i]);
+        }
+        if (warmup < 0 || reps < 1) throw new IllegalArgumentException("warmup must be >= 0 and reps >= 1");
+        prepareScalars();
+        return d.timeSteps(paramsAddresses, gradsAddresses, warmup, reps, scalars);
+    }
+
     private DeviceStepper deviceStepper() {
         checkOpen();
         DeviceStepper d = plan.deviceStepper();

@@ -10,6 +10,7 @@ import java.util.Arrays;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.PointerPointer;
 import org.junit.jupiter.api.Test;
+import org.lars4j.engine.cuda.DeviceBuffers;
 import org.lars4j.layout.ParamLayout;
 
 /**
@@ -93,6 +94,28 @@ class DeviceTensorTest {
             float[] after = new float[total];
             w.get(after);
             for (float x : after) assertEquals(1f, x);
+        }
+    }
+
+    /** The GPU harness's timing path (rotated buffers, per-step timing) on the emulator. */
+    @Test
+    void timedDeviceStepsRotateBuffersAndLeaveTheCountAlone() {
+        int total = (int) LAYOUT.totalElements();
+        float[] w = new float[total];
+        float[] g = new float[total];
+        Arrays.fill(w, 0.5f);
+        Arrays.fill(g, 0.01f);
+        long[] ws = {DeviceBuffers.upload(Backend.CUDA_EMULATOR, w), DeviceBuffers.upload(Backend.CUDA_EMULATOR, w)};
+        long[] gs = {DeviceBuffers.upload(Backend.CUDA_EMULATOR, g), DeviceBuffers.upload(Backend.CUDA_EMULATOR, g)};
+        try (LayerwiseOptimizer emu = opt(Backend.CUDA_EMULATOR)) {
+            double[] us = emu.timeDeviceSteps(ws, gs, 1, 3);
+            assertEquals(3, us.length);
+            for (double t : us) assertTrue(t > 0);
+            assertEquals(0, emu.stepCount());
+            assertTrue(DeviceBuffers.copyBandwidth(Backend.CUDA_EMULATOR, 1 << 20, 3) > 0);
+        } finally {
+            for (long a : ws) DeviceBuffers.free(Backend.CUDA_EMULATOR, a);
+            for (long a : gs) DeviceBuffers.free(Backend.CUDA_EMULATOR, a);
         }
     }
 

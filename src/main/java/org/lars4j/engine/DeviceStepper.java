@@ -12,6 +12,14 @@ public interface DeviceStepper {
      */
     void stepDevice(long wBase, long gBase, long wTable, long gTable, long stream, StepScalars scalars);
 
+    /**
+     * Benchmark support: {@code warmup} untimed then {@code reps} timed device steps on the flat
+     * buffers {@code wBases[i % n]} / {@code gBases[i % n]} (rotated so that L2 does not hold the
+     * inputs), each timed alone with CUDA events (host clock on the emulator); the step count does
+     * not advance. Returns the times in microseconds.
+     */
+    double[] timeSteps(long[] wBases, long[] gBases, int warmup, int reps, StepScalars scalars);
+
     /** Whether the last step was skipped (non-finite gradient); synchronises with its stream. */
     boolean lastStepSkipped();
 

@@ -50,7 +50,6 @@ abstract class CpuTilePlan implements EnginePlan {
     final Scratch[] scratch;
     private final WorkerPool pool;
     private final AtomicInteger nextChunk = new AtomicInteger();
-    private boolean reverse;
     final double[] acc = new double[THREADS];
     private boolean closed;
 
@@ -98,24 +97,16 @@ abstract class CpuTilePlan implements EnginePlan {
 
     final int tileLength(int k) { return Math.min(TILE, segLen[tileSeg[k]] - tileStart[k]); }
 
-    /**
-     * Runs a phase on every tile, spread over the workers by chunks; returns when all are done.
-     * Consecutive phases alternate direction (first to last chunk, then last to first), so that a
-     * phase starts on the chunks the previous one touched last, still in the last-level cache.
-     * The direction changes only which thread does what, never a result.
-     */
+    /** Runs a phase on every tile, spread over the workers by chunks; returns when all are done. */
     final void forEachTile(WorkerPool.Phase phase) {
         nextChunk.set(0);
-        reverse = !reverse;
         pool.run(phase);
     }
 
     /** The loop of a phase: claim chunks, run {@code body} on their tiles. */
     final void claimTiles(int worker, TileBody body) {
         Scratch sc = scratch[worker];
-        boolean rev = reverse;
-        for (int i = nextChunk.getAndIncrement(); i < nChunks; i = nextChunk.getAndIncrement()) {
-            int c = rev ? nChunks - 1 - i : i;
+        for (int c = nextChunk.getAndIncrement(); c < nChunks; c = nextChunk.getAndIncrement()) {
             for (int k = chunkFirstTile[c]; k < chunkFirstTile[c + 1]; k++) body.run(k, sc);
         }
     }

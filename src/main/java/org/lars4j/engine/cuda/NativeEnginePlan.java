@@ -153,6 +153,17 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
     }
 
     @Override
+    public double[] timeSteps(long[] wBases, long[] gBases, int warmup, int reps, StepScalars sc) {
+        float[] ms = new float[reps];
+        check("timed device steps", plan.timeDeviceSteps(wBases, gBases, wBases.length, warmup, reps,
+                sc.learningRate(), sc.momentum(), sc.phi(), sc.biasCorrection1(), sc.biasCorrection2(), ms));
+        diagnosticsStale = true;
+        double[] us = new double[reps];
+        for (int i = 0; i < reps; i++) us[i] = ms[i] * 1e3;
+        return us;
+    }
+
+    @Override
     public boolean lastStepSkipped() {
         int s = plan.lastSkipped();
         if (s < 0) check("reading the skip flag", plan.status());

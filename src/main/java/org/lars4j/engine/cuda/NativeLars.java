@@ -69,6 +69,8 @@ public final class NativeLars {
         public native int stepDevice(long wBase, long gBase, long wTable, long gTable, long stream,
                                      double lr, double mu, double phi, double bc1, double bc2, int first);
         public native int lastSkipped();
+        public native int timeDeviceSteps(long[] wBases, long[] gBases, int rotations, int warmup, int reps,
+                                          double lr, double mu, double phi, double bc1, double bc2, float[] outMs);
         public native long stepParamsAddress();
         public native int readState(int buffer, int seg, float[] dst);
         public native int writeState(int buffer, int seg, float[] src);

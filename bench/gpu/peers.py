@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""The peers of lars4j on one GPU, on the same model shapes, in one table (issue 6).
+
+Runs, per model (bench/shapes/*.txt, plus tiny-10k = 10,000 tensors of 10x100):
+  timm Lars (trust_clip off, MLPerf-like hyperparameters), timm Lamb,
+  a torch._foreach LARS (norms with _foreach_norm, one fused pass of foreach ops),
+  the same under torch.compile,
+  torch.optim.SGD(momentum=0.9, fused=True)   -- the plain-momentum reference,
+  optax.lars and optax.lamb under jax.jit.
+Each runs warm-up steps, then many steps each timed with CUDA events (jax: host clock around a
+block_until_ready'd step), rotating among several copies of the parameters so that L2 does not
+hold a step's inputs. Effective GB/s counts 20 bytes/param for momentum SGD and LARS, 28 for LAMB.
+If --lars4j JSON (from org.lars4j.bench.GpuStepHarness) is given, its rows join the table.
+
+Usage (on the GPU machine): python3 bench/gpu/peers.py --models resnet50,bert-large,tiny-10k \
+          [--lars4j lars4j.json] [--json peers.json]
+Not run in a session without a GPU: its numbers exist only where a GPU produced them.
+"""
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHAPES = os.path.join(HERE, "..", "shapes")
+
+
+def load_shapes(model):
+    if model == "tiny-10k":
+        return [("t%d.weight" % i, (10, 100)) for i in range(10000)]
+    out = []
+    with open(os.path.join(SHAPES, model + ".txt")) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            name, shape = line.split()
+            out.append((name, tuple(int(d) for d in shape.split("x")) if shape != "scalar" else ()))
+    return out
+
+
+def rotations_for(params):
+    # at least 512 MB of w + g across the copies, 2..8 copies
+    return max(2, min(8, (512 << 20) // (8 * params) + 1))
+
+
+# ---------------------------------------------------------------------------------------- torch
+
+def torch_sets(torch, shapes, copies):
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    sets = []
+    for _ in range(copies):
+        ps = [torch.nn.Parameter(torch.randn(s if s else (), device="cuda", generator=gen) * 0.5) for _, s in shapes]
+        for p in ps:
+            p.grad = torch.randn(p.shape, device="cuda", generator=gen) * 1e-3
+        sets.append(ps)
+    return sets
+
+
+def time_torch(torch, make_opt, sets, warmup, reps):
+    opts = [make_opt(ps) for ps in sets]
+    for i in range(warmup):
+        opts[i % len(opts)].step()
+    torch.cuda.synchronize()
+    times = []
+    for i in range(reps):
+        a = torch.cuda.Event(enable_timing=True)
+        b = torch.cuda.Event(enable_timing=True)
+        a.record()
+        opts[i % len(opts)].step()
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b) * 1e3)  # us
+    return statistics.median(times)
+
+
+class ForeachLars:
+    """LARS (paper / MLPerf form: SUM_OF_NORMS, lr inside, eta 0.001) with torch._foreach ops."""
+
+    def __init__(self, torch, params, lr=0.1, momentum=0.9, weight_decay=5e-5, eta=1e-3):
+        self.t, self.params = torch, list(params)
+        self.lr, self.mu, self.wd, self.eta = lr, momentum, weight_decay, eta
+        self.bufs = [torch.zeros_like(p) for p in self.params]
+
+    def step(self):
+        t = self.t
+        with t.no_grad():
+            ws = self.params
+            gs = [p.grad for p in ws]
+            wn = t._foreach_norm(ws)
+            gn = t._foreach_norm(gs)
+            wn_t = t.stack(wn)
+            gn_t = t.stack(gn)
+            tr = t.where((wn_t > 0) & (gn_t > 0), self.eta * wn_t / (gn_t + self.wd * wn_t), t.ones_like(wn_t))
+            scale = (self.lr * tr).unbind()
+            u = t._foreach_add(gs, ws, alpha=self.wd)          # g + wd w
+            u = t._foreach_mul(u, scale)                        # lr tr u
+            t._foreach_mul_(self.bufs, self.mu)
+            t._foreach_add_(self.bufs, u)                       # v = mu v + s
+            t._foreach_sub_(ws, self.bufs)                      # w -= v
+
+
+def run_torch(args, shapes, params, rows, model):
+    import torch
+    copies = rotations_for(params)
+    sets = torch_sets(torch, shapes, copies)
+    cases = []
+    try:
+        from timm.optim import Lars as TimmLars, Lamb as TimmLamb
+        cases.append(("timm Lars", 20, lambda ps: TimmLars(ps, lr=0.1, momentum=0.9, weight_decay=5e-5)))
+        cases.append(("timm Lamb", 28, lambda ps: TimmLamb(ps, lr=1e-3, weight_decay=0.01, max_grad_norm=1.0)))
+    except ImportError as e:
+        print("timm missing:", e, file=sys.stderr)
+    cases.append(("torch foreach LARS", 20, lambda ps: ForeachLars(torch, ps)))
+
+    def compiled(ps):
+        o = ForeachLars(torch, ps)
+        o.step = torch.compile(o.step)
+        return o
+    cases.append(("foreach LARS + torch.compile", 20, compiled))
+    cases.append(("torch SGD momentum fused", 20, lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, fused=True)))
+    for name, nbytes, make in cases:
+        try:
+            us = time_torch(torch, make, sets, args.warmup, args.reps)
+            rows.append(row(model, name, params, us, nbytes))
+        except Exception as e:  # one failing peer must not hide the others
+            print("%s on %s failed: %s" % (name, model, e), file=sys.stderr)
+    del sets
+    torch.cuda.empty_cache()
+
+
+# ------------------------------------------------------------------------------------------ jax
+
+def run_jax(args, shapes, params, rows, model):
+    import jax
+    import jax.numpy as jnp
+    import optax
+    copies = rotations_for(params)
+    key = jax.random.PRNGKey(0)
+    sets = []
+    for c in range(copies):
+        ps, gs = [], []
+        for i, (_, s) in enumerate(shapes):
+            key, k1, k2 = jax.random.split(key, 3)
+            ps.append(jax.random.normal(k1, s, jnp.float32) * 0.5)
+            gs.append(jax.random.normal(k2, s, jnp.float32) * 1e-3)
+        sets.append((ps, gs))
+    for name, nbytes, tx in (("optax.lars (jit)", 20, optax.lars(0.1, weight_decay=5e-5, momentum=0.9)),
+                             ("optax.lamb (jit)", 28, optax.lamb(1e-3, weight_decay=0.01))):
+        states = [tx.init(ps) for ps, _ in sets]
+
+        @jax.jit
+        def step(p, g, s):
+            u, s2 = tx.update(g, s, p)
+            return optax.apply_updates(p, u), s2
+
+        for i in range(args.warmup):
+            c = i % copies
+            p, s = step(sets[c][0], sets[c][1], states[c])
+            jax.block_until_ready(p)
+        times = []
+        for i in range(args.reps):
+            c = i % copies
+            t0 = time.perf_counter()
+            p, s = step(sets[c][0], sets[c][1], states[c])
+            jax.block_until_ready((p, s))
+            times.append((time.perf_counter() - t0) * 1e6)
+        rows.append(row(model, name, params, statistics.median(times), nbytes))
+
+
+def row(model, impl, params, us, nbytes):
+    gbps = nbytes * params / (us * 1e-6) / 1e9
+    return {"model": model, "implementation": impl, "params": params, "us_per_step_median": us,
+            "bytes_per_param": nbytes, "gbps": gbps}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--models", default="resnet50,bert-large,tiny-10k")
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--reps", type=int, default=100)
+    ap.add_argument("--lars4j", help="JSON written by org.lars4j.bench.GpuStepHarness --json")
+    ap.add_argument("--json")
+    ap.add_argument("--skip-jax", action="store_true")
+    args = ap.parse_args()
+    rows = []
+    floor = None
+    if args.lars4j:
+        with open(args.lars4j) as f:
+            l4 = json.load(f)
+        floor = l4["floor_gbps"]
+        for r in l4["rows"]:
+            rows.append(row(r["model"], "lars4j " + r["optimizer"], r["params"], r["us_per_step_median"], r["bytes_per_param"]))
+    for model in args.models.split(","):
+        shapes = load_shapes(model)
+        params = sum(math.prod(s) if s else 1 for _, s in shapes)
+        run_torch(args, shapes, params, rows, model)
+        if not args.skip_jax:
+            try:
+                run_jax(args, shapes, params, rows, model)
+            except Exception as e:
+                print("jax on %s failed: %s" % (model, e), file=sys.stderr)
+    print("%-12s %-30s %14s %12s %8s %10s %7s" % ("model", "implementation", "params", "us/step", "B/param", "GB/s", "ratio"))
+    for r in sorted(rows, key=lambda r: (r["model"], r["us_per_step_median"])):
+        ratio = r["gbps"] / floor if floor else float("nan")
+        print("%-12s %-30s %14d %12.1f %8d %10.1f %7.3f" % (r["model"], r["implementation"], r["params"],
+                                                              r["us_per_step_median"], r["bytes_per_param"], r["gbps"], ratio))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"floor_gbps": floor, "rows": rows}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+package org.lars4j.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.lars4j.Backend;
+import org.lars4j.Lamb;
+import org.lars4j.LambPreset;
+import org.lars4j.Lars;
+import org.lars4j.LarsPreset;
+import org.lars4j.LayerwiseOptimizer;
+import org.lars4j.engine.cuda.DeviceBuffers;
+import org.lars4j.layout.ParamLayout;
+
+/**
+ * The GPU step benchmark (issue 6): for each model and optimizer, device-resident flat w and g
+ * (rotated among several copies so that L2 never holds a step's inputs), warm-up steps, then
+ * many steps each timed with CUDA events; reports the median µs/step, effective GB/s (20 bytes
+ * per parameter for LARS, 28 for LAMB) and the ratio to a device-to-device copy measured in the
+ * same run. {@code --backend cuda-emulator} runs the same code on the CPU emulator (tiny sizes:
+ * a correctness check of the harness, not a measurement).
+ *
+ * <pre>java -cp bench/target/benchmarks.jar org.lars4j.bench.GpuStepHarness --models resnet50,bert-large,tiny-10k --json out.json</pre>
+ */
+public final class GpuStepHarness {
+    private GpuStepHarness() {}
+
+    public static void main(String[] args) throws IOException {
+        Backend backend = Backend.CUDA;
+        List<String> models = List.of("resnet50", "bert-large", "tiny-10k");
+        List<String> optimizers = List.of("lars", "lamb");
+        int warmup = 20;
+        int reps = 200;
+        Path json = null;
+        long floorBytes = 1L << 30;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--backend": backend = Backend.parse(args[++i]); break;
+                case "--models": models = Arrays.asList(args[++i].split(",")); break;
+                case "--optimizers": optimizers = Arrays.asList(args[++i].split(",")); break;
+                case "--warmup": warmup = Integer.parseInt(args[++i]); break;
+                case "--reps": reps = Integer.parseInt(args[++i]); break;
+                case "--floor-bytes": floorBytes = Long.parseLong(args[++i]); break;
+                case "--json": json = Path.of(args[++i]); break;
+                default: throw new IllegalArgumentException("unknown argument " + args[i]);
+            }
+        }
+        double floor = DeviceBuffers.copyBandwidth(backend, floorBytes, 50);
+        System.out.printf("device-to-device copy (read + write): %.1f GB/s (%d MiB, median of 50, events)%n", floor, floorBytes >> 20);
+        List<Map<String, Object>> rows = new ArrayList<>();
+        System.out.printf("%-12s %-6s %12s %9s %12s %10s %10s %7s%n", "model", "opt", "params", "segments", "us/step", "B/param", "GB/s", "ratio");
+        for (String model : models) {
+            ParamLayout layout = LarsStepBenchmark.layoutFor(model);
+            long n = layout.totalElements();
+            // Enough copies that one step's inputs are long evicted when they come round again.
+            int rotations = (int) Math.max(2, Math.min(8, (512L << 20) / (8 * n) + 1));
+            float[] w = new float[(int) n];
+            float[] g = new float[(int) n];
+            long[] wd = new long[rotations];
+            long[] gd = new long[rotations];
+            try {
+                for (int r = 0; r < rotations; r++) {
+                    LarsStepBenchmark.fillWeights(w, 11 + r);
+                    LarsStepBenchmark.fillGrads(g, 101 + r);
+                    wd[r] = DeviceBuffers.upload(backend, w);
+                    gd[r] = DeviceBuffers.upload(backend, g);
+                }
+                for (String optimizer : optimizers) {
+                    boolean lamb = optimizer.equals("lamb");
+                    try (LayerwiseOptimizer opt = lamb
+                            ? Lamb.builder(LambPreset.APEX).learningRate(1e-3).backend(backend).build(layout)
+                            : Lars.builder(LarsPreset.MLPERF).learningRate(0.1).weightDecay(5e-5).backend(backend).build(layout)) {
+                        double[] us = opt.timeDeviceSteps(wd, gd, warmup, reps);
+                        Arrays.sort(us);
+                        double median = us[us.length / 2];
+                        int bytes = lamb ? 28 : 20;
+                        double gbps = bytes * (double) n / (median * 1e-6) / 1e9;
+                        System.out.printf("%-12s %-6s %,12d %9d %12.1f %10d %10.1f %7.3f%n", model, optimizer, n, layout.size(), median, bytes,
+                                gbps, gbps / floor);
+                        Map<String, Object> row = new LinkedHashMap<>();
+                        row.put("model", model);
+                        row.put("optimizer", optimizer);
+                        row.put("backend", opt.engineName());
+                        row.put("params", n);
+                        row.put("segments", layout.size());
+                        row.put("us_per_step_median", median);
+                        row.put("us_per_step_p10", us[us.length / 10]);
+                        row.put("us_per_step_p90", us[us.length * 9 / 10]);
+                        row.put("reps", reps);
+                        row.put("rotations", rotations);
+                        row.put("bytes_per_param", bytes);
+                        row.put("gbps", gbps);
+                        row.put("floor_gbps", floor);
+                        row.put("ratio_to_floor", gbps / floor);
+                        rows.add(row);
+                    }
+                }
+            } finally {
+                for (int r = 0; r < rotations; r++) {
+                    if (wd[r] != 0) DeviceBuffers.free(backend, wd[r]);
+                    if (gd[r] != 0) DeviceBuffers.free(backend, gd[r]);
+                }
+            }
+        }
+        if (json != null) {
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("floor_kind", "device-to-device copy, bytes read + written, CUDA events");
+            out.put("floor_gbps", floor);
+            out.put("rows", rows);
+            Files.writeString(json, new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(out) + "\n");
+        }
+    }
+}
