@@ -86,7 +86,7 @@ __global__ void lamb_moments(LambTables t, LambConsts c, TensorRefs<P, G> refs, 
             if (e < n) {
                 const float wv = to_f32(w[e]);
                 float gs = to_f32(g[e]);
-                if (c.clipOn) gs = __fdiv_rn(gs, p.clip);                        // global clip
+                gs = __fdiv_rn(gs, p.clip);                                      // global clip (1 when off: exact)
                 if (!c.adamW) gs = __fmaf_rn(lam, wv, gs);                       // L2 mode
                 const float mn = __fmaf_rn(c.b1, m[e], __fmul_rn(c.b3, gs));     // m' = b1 m + b3 g
                 const float vn = __fmaf_rn(c.b2, v[e], __fmul_rn(c.omb2, __fmul_rn(gs, gs)));  // v' = b2 v + (1-b2) g^2

@@ -97,7 +97,6 @@ final class CpuLambPlan extends CpuTilePlan {
                     clip = x > 1.0 ? x : 1.0;
                 }
             }
-            consts.clipOn = cfg.maxGradNorm() > 0;
             consts.clip = (float) clip;
             consts.bc1 = (float) sc.biasCorrection1();
             consts.bc2 = (float) sc.biasCorrection2();
@@ -140,11 +139,13 @@ final class CpuLambPlan extends CpuTilePlan {
         int s = tileSeg[k];
         viewW(k, sc);
         viewG(k, sc);
-        boolean adapt = seg.adapt(s);
-        LambKernels.moments(sc.wa, sc.wo, sc.ga, sc.go, m[s], v[s], tileStart[k], tileLength(k), lamF[s], consts, adapt, sc.l0, sc.l1);
-        if (adapt) {
+        LambKernels.moments(sc.wa, sc.wo, sc.ga, sc.go, m[s], v[s], tileStart[k], tileLength(k), lamF[s], consts, sc.l0, sc.l1);
+        if (seg.adapt(s)) {
             partR[k] = CanonicalOrder.foldLanes(sc.l0, sc.fold);
             partW[k] = CanonicalOrder.foldLanes(sc.l1, sc.fold);
+        } else {
+            Arrays.fill(sc.l0, 0f);   // lanes start at +0 for the next tile
+            Arrays.fill(sc.l1, 0f);
         }
     }
 
