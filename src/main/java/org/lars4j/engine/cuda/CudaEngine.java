@@ -17,6 +17,7 @@ public final class CudaEngine implements Engine {
         int code = NativeLars.cudaAvailability();
         if (code == 0) return null;
         String name = NativeLars.cudaErrorNameOf(code);
+        if (code == 100000) return "this build has no CUDA kernels (nvcc was not on the PATH when it was built)";
         if (code == 35) return "no CUDA driver on this machine (" + name + ")";
         if (code == 100) return "no CUDA device on this machine (" + name + ")";
         return "CUDA is not usable here: " + name + " (" + code + ")";
