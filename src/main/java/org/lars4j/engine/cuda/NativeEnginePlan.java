@@ -42,39 +42,44 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
     private boolean diagnosticsStale = true;
     private boolean closed;
 
-    /** Plans {@code config} (LARS or LAMB) for {@code layout} on engine {@code kind}. */
+    /**
+     * Plans {@code config} (LARS or LAMB) for {@code layout} on engine {@code kind}. The rule goes
+     * down as two arrays of constants, in the order lars4j_native.h's NativePlan documents.
+     */
     static NativeEnginePlan create(String engine, int kind, OptimizerConfig config, ParamLayout layout) {
-        if (config instanceof LarsConfig) return new NativeEnginePlan(engine, kind, (LarsConfig) config, layout);
-        if (config instanceof LambConfig) return new NativeEnginePlan(engine, kind, (LambConfig) config, layout);
+        if (config instanceof LarsConfig) {
+            LarsConfig c = (LarsConfig) config;
+            LarsSegmentPlan seg = new LarsSegmentPlan(c, layout);
+            return new NativeEnginePlan(engine, kind, 0, layout, seg.normModes(), seg.lambdas(),
+                    new double[] {c.trustCoefficient(), c.eps(), c.normClamp(), c.dampening()},
+                    new int[] {
+                        flag(c.form() == TrustRatioForm.SUM_OF_NORMS),
+                        flag(c.placement() == LrPlacement.INSIDE),
+                        flag(c.clip()),
+                        flag(c.zeroNormSkipsDecay()),
+                        flag(c.nesterov()),
+                        flag(c.nonFinitePolicy() == NonFinitePolicy.SKIP_STEP),
+                    });
+        }
+        if (config instanceof LambConfig) {
+            LambConfig c = (LambConfig) config;
+            LambSegmentPlan seg = new LambSegmentPlan(c, layout);
+            return new NativeEnginePlan(engine, kind, 1, layout, seg.adaptFlags(), seg.lambdas(),
+                    new double[] {c.beta1(), c.beta2(), c.eps(), c.gammaLower(), c.gammaUpper(), c.maxGradNorm(),
+                        c.gradAveraging() ? 1.0 - c.beta1() : 1.0, 1.0 - c.beta2()},
+                    new int[] {
+                        flag(c.adamWMode()),
+                        flag(c.phiClamp()),
+                        flag(c.trustClip()),
+                        flag(c.nonFinitePolicy() == NonFinitePolicy.SKIP_STEP),
+                        flag(c.maxGradNorm() > 0),
+                        flag(seg.gradNormPass()),
+                    });
+        }
         throw new BackendUnavailableException("the " + engine + " engine has no plan for optimizer '" + config.algorithm() + "'");
     }
 
-    private NativeEnginePlan(String engine, int kind, LarsConfig cfg, ParamLayout layout) {
-        this(engine, kind, 0, layout, new LarsSegmentPlan(cfg, layout).normModes(), new LarsSegmentPlan(cfg, layout).lambdas(),
-                new double[] {cfg.trustCoefficient(), cfg.eps(), cfg.normClamp(), cfg.dampening()},
-                new int[] {
-                    cfg.form() == TrustRatioForm.SUM_OF_NORMS ? 1 : 0,
-                    cfg.placement() == LrPlacement.INSIDE ? 1 : 0,
-                    cfg.clip() ? 1 : 0,
-                    cfg.zeroNormSkipsDecay() ? 1 : 0,
-                    cfg.nesterov() ? 1 : 0,
-                    cfg.nonFinitePolicy() == NonFinitePolicy.SKIP_STEP ? 1 : 0,
-                });
-    }
-
-    private NativeEnginePlan(String engine, int kind, LambConfig cfg, ParamLayout layout) {
-        this(engine, kind, 1, layout, new LambSegmentPlan(cfg, layout).adaptFlags(), new LambSegmentPlan(cfg, layout).lambdas(),
-                new double[] {cfg.beta1(), cfg.beta2(), cfg.eps(), cfg.gammaLower(), cfg.gammaUpper(), cfg.maxGradNorm(),
-                    cfg.gradAveraging() ? 1.0 - cfg.beta1() : 1.0, 1.0 - cfg.beta2()},
-                new int[] {
-                    cfg.adamWMode() ? 1 : 0,
-                    cfg.phiClamp() ? 1 : 0,
-                    cfg.trustClip() ? 1 : 0,
-                    cfg.nonFinitePolicy() == NonFinitePolicy.SKIP_STEP ? 1 : 0,
-                    cfg.maxGradNorm() > 0 ? 1 : 0,
-                    new LambSegmentPlan(cfg, layout).gradNormPass() ? 1 : 0,
-                });
-    }
+    private static int flag(boolean b) { return b ? 1 : 0; }
 
     private NativeEnginePlan(String engine, int kind, int algorithm, ParamLayout layout, int[] modes, double[] lambdas,
                              double[] dconsts, int[] iconsts) {
@@ -105,6 +110,7 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
         trust = new double[nSeg];
     }
 
+    /** {@code skipNonFinite} is part of the plan's constants here (the kernels decide on the device). */
     @Override
     public boolean step(HostTensors params, HostTensors grads, StepScalars sc, boolean skipNonFinite) {
         stage(params, stagedW);
