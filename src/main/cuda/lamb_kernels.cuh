@@ -69,8 +69,8 @@ __global__ void lamb_moments(LambTables t, LambConsts c, TensorRefs<P, G> refs, 
     const int start = t.tileStart[k];
     const int rest = t.segLen[seg] - start;
     const int n = rest < TILE ? rest : TILE;
-    const P* w = (refs.wTable ? refs.wTable[seg] : refs.wBase + t.segOffset[seg]) + start;
-    const G* g = (refs.gTable ? refs.gTable[seg] : refs.gBase + t.segOffset[seg]) + start;
+    const P* w = seg_w(refs, t.segOffset, seg) + start;
+    const G* g = seg_g(refs, t.segOffset, seg) + start;
     float* m = t.m + t.segOffset[seg] + start;
     float* v = t.v + t.segOffset[seg] + start;
     const float lam = t.lamF[seg];
@@ -145,7 +145,7 @@ __global__ void lamb_apply(LambTables t, LambConsts c, TensorRefs<P, G> refs, co
     const int start = t.tileStart[k];
     const int rest = t.segLen[seg] - start;
     const int n = rest < TILE ? rest : TILE;
-    P* w = (refs.wTable ? refs.wTable[seg] : refs.wBase + t.segOffset[seg]) + start;
+    P* w = seg_w(refs, t.segOffset, seg) + start;
     const float* m = t.m + t.segOffset[seg] + start;
     const float* v = t.v + t.segOffset[seg] + start;
     const float lam = t.lamF[seg];

@@ -35,13 +35,14 @@ inline namespace LARS4J_KERNEL_BUILD {
 template <typename T> __device__ __forceinline__ float to_f32(T x) { return static_cast<float>(x); }
 template <typename T> __device__ __forceinline__ T from_f32(float x) { return static_cast<T>(x); }
 
+/** Segment {@code seg}'s weights: from the pointer table (list form) or at base + offset (flat form). */
 template <typename P, typename G>
-__device__ __forceinline__ P* seg_w(const TensorRefs<P, G>& r, const LarsTables& t, int seg) {
-    return r.wTable ? r.wTable[seg] : r.wBase + t.segOffset[seg];
+__device__ __forceinline__ P* seg_w(const TensorRefs<P, G>& r, const long long* segOffset, int seg) {
+    return r.wTable ? r.wTable[seg] : r.wBase + segOffset[seg];
 }
 template <typename P, typename G>
-__device__ __forceinline__ const G* seg_g(const TensorRefs<P, G>& r, const LarsTables& t, int seg) {
-    return r.gTable ? r.gTable[seg] : r.gBase + t.segOffset[seg];
+__device__ __forceinline__ const G* seg_g(const TensorRefs<P, G>& r, const long long* segOffset, int seg) {
+    return r.gTable ? r.gTable[seg] : r.gBase + segOffset[seg];
 }
 
 __device__ __forceinline__ float add_rn(float a, float b) { return __fadd_rn(a, b); }
@@ -79,8 +80,8 @@ __global__ void lars_tile_norms(LarsTables t, TensorRefs<P, G> refs) {
     const int start = t.tileStart[k];
     const int rest = t.segLen[seg] - start;
     const int n = rest < TILE ? rest : TILE;
-    const P* w = seg_w(refs, t, seg) + start;
-    const G* g = seg_g(refs, t, seg) + start;
+    const P* w = seg_w(refs, t.segOffset, seg) + start;
+    const G* g = seg_g(refs, t.segOffset, seg) + start;
     const float lam = __double2float_rn(t.segLam[seg]);
     float aw[4] = {0.f, 0.f, 0.f, 0.f};
     float ag[4] = {0.f, 0.f, 0.f, 0.f};
@@ -178,8 +179,8 @@ __global__ void lars_update(LarsTables t, LarsConsts c, TensorRefs<P, G> refs, c
     const int start = t.tileStart[k];
     const int rest = t.segLen[seg] - start;
     const int n = rest < TILE ? rest : TILE;
-    P* w = seg_w(refs, t, seg) + start;
-    const G* g = seg_g(refs, t, seg) + start;
+    P* w = seg_w(refs, t.segOffset, seg) + start;
+    const G* g = seg_g(refs, t.segOffset, seg) + start;
     float* v = t.state + t.segOffset[seg] + start;
     const float lam = t.lamF[seg];                       // (float) effective weight decay
     const float scale = t.scaleF[seg];                   // (float)(lr*tr) INSIDE, (float) tr OUTSIDE

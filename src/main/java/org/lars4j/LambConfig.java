@@ -47,13 +47,9 @@ public final class LambConfig implements OptimizerConfig {
         if (learningRate == null) throw new InvalidHyperparameterException("learningRate is not set");
         unit("beta1", beta1);
         unit("beta2", beta2);
-        if (!(eps >= 0) || Double.isInfinite(eps)) throw new InvalidHyperparameterException("eps must be finite and >= 0, got " + eps);
-        if (!(weightDecay >= 0) || Double.isInfinite(weightDecay)) {
-            throw new InvalidHyperparameterException("weightDecay must be finite and >= 0, got " + weightDecay);
-        }
-        if (!(maxGradNorm >= 0) || Double.isInfinite(maxGradNorm)) {
-            throw new InvalidHyperparameterException("maxGradNorm must be finite and >= 0 (0: no clip), got " + maxGradNorm);
-        }
+        Hyperparameters.nonNegative("eps", eps);
+        Hyperparameters.nonNegative("weightDecay", weightDecay);
+        Hyperparameters.nonNegative("maxGradNorm (0: no clip)", maxGradNorm);
         if (phiClamp && !(gammaLower >= 0 && gammaUpper >= gammaLower)) {
             throw new InvalidHyperparameterException("phiClamp needs 0 <= lower <= upper, got [" + gammaLower + ", " + gammaUpper + "]");
         }
@@ -106,10 +102,7 @@ public final class LambConfig implements OptimizerConfig {
      */
     @Override
     public void stepScalars(long t, StepScalars out) {
-        double lr = learningRate.at(t);
-        if (!(lr >= 0) || Double.isInfinite(lr)) {
-            throw new InvalidHyperparameterException("learning rate at step " + t + " is " + lr + " (must be finite and >= 0)");
-        }
+        double lr = Hyperparameters.learningRate(learningRate, t);
         double bc1 = biasCorrection ? 1.0 - StrictMath.pow(beta1, t) : 1.0;
         double bc2 = biasCorrection ? 1.0 - StrictMath.pow(beta2, t) : 1.0;
         out.set(t, lr, 0.0, 1.0);

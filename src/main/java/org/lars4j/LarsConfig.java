@@ -64,9 +64,9 @@ public final class LarsConfig implements OptimizerConfig {
 
     private void validate() {
         if (learningRate == null) throw new InvalidHyperparameterException("learningRate is not set");
-        nonNegative("momentum", momentum);
-        nonNegative("weightDecay", weightDecay);
-        nonNegative("eps", eps);
+        Hyperparameters.nonNegative("momentum", momentum);
+        Hyperparameters.nonNegative("weightDecay", weightDecay);
+        Hyperparameters.nonNegative("eps", eps);
         if (!(trustCoefficient > 0) || Double.isInfinite(trustCoefficient)) {
             throw new InvalidHyperparameterException("trustCoefficient must be finite and > 0, got " + trustCoefficient);
         }
@@ -89,19 +89,11 @@ public final class LarsConfig implements OptimizerConfig {
         if (form == null) throw new InvalidHyperparameterException("trustRatioForm is null");
         if (placement == null) throw new InvalidHyperparameterException("lrPlacement is null");
         if (tvlarsPhi) {
-            nonNegative("tvAlpha", tvAlpha);
-            finite("tvLambda", tvLambda);
-            finite("tvDelay", tvDelay);
-            nonNegative("tvGammaMin", tvGammaMin);
+            Hyperparameters.nonNegative("tvAlpha", tvAlpha);
+            Hyperparameters.finite("tvLambda", tvLambda);
+            Hyperparameters.finite("tvDelay", tvDelay);
+            Hyperparameters.nonNegative("tvGammaMin", tvGammaMin);
         }
-    }
-
-    private static void finite(String name, double v) {
-        if (!Double.isFinite(v)) throw new InvalidHyperparameterException(name + " must be finite, got " + v);
-    }
-
-    private static void nonNegative(String name, double v) {
-        if (!(v >= 0) || Double.isInfinite(v)) throw new InvalidHyperparameterException(name + " must be finite and >= 0, got " + v);
     }
 
     @Override public String algorithm() { return "lars"; }
@@ -171,11 +163,7 @@ public final class LarsConfig implements OptimizerConfig {
     }
 
     private double checkedLr(long t) {
-        double lr = learningRate.at(t);
-        if (!(lr >= 0) || Double.isInfinite(lr)) {
-            throw new InvalidHyperparameterException("learning rate at step " + t + " is " + lr + " (must be finite and >= 0)");
-        }
-        return lr;
+        return Hyperparameters.learningRate(learningRate, t);
     }
 
     @Override

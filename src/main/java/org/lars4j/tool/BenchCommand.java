@@ -11,6 +11,7 @@ import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import org.lars4j.Backend;
 import org.lars4j.LayerwiseOptimizer;
+import org.lars4j.engine.cpu.MemoryBandwidth;
 import org.lars4j.engine.cuda.DeviceBuffers;
 import org.lars4j.layout.ParamLayout;
 import picocli.CommandLine.Command;
@@ -71,7 +72,9 @@ final class BenchCommand implements Callable<Integer> {
                 floor = DeviceBuffers.copyBandwidth(engine, 512L << 20, 20);
                 floorKind = "device-to-device copy (read + write bytes)";
             } else {
-                floor = Triad.measure(threads, 32 << 20, 7);
+                try (MemoryBandwidth stream = new MemoryBandwidth(threads, 32 << 20)) {
+                    floor = stream.triadGBps(7);
+                }
                 floorKind = "STREAM triad, " + threads + " thread(s) (12 bytes/element)";
             }
 

@@ -1,0 +1,73 @@
+package org.lars4j.engine.cpu;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * STREAM's triad {@code a[i] = b[i] + 3 * c[i]} (counted as 12 bytes per element) and copy
+ * {@code a[i] = b[i]} (8 bytes) over float arrays far larger than the caches, split into
+ * contiguous cache-line-aligned slices over the same allocation-free worker pool the Java engine
+ * uses: the CPU bandwidth floor that `./lars4j bench` and the JMH benchmarks compare a step with.
+ * STREAM's counts leave out write-allocate traffic (a triad really moves 16 bytes per element).
+ */
+public final class MemoryBandwidth implements AutoCloseable {
+    /** Slice boundaries are multiples of this many floats (one 64-byte cache line). */
+    private static final int ALIGN = 16;
+
+    private final float[] a;
+    private final float[] b;
+    private final float[] c;
+    private final int[] bounds;
+    private final WorkerPool pool;
+    private final WorkerPool.Phase triad;
+    private final WorkerPool.Phase copy;
+
+    public MemoryBandwidth(int threads, int elements) {
+        if (threads < 1 || elements < threads * ALIGN) throw new IllegalArgumentException("threads " + threads + ", elements " + elements);
+        a = new float[elements];
+        b = new float[elements];
+        c = new float[elements];
+        SplittableRandom r = new SplittableRandom(42);
+        for (int i = 0; i < elements; i++) {
+            a[i] = 1.0f;
+            b[i] = (float) (0.5 + r.nextDouble());
+            c[i] = (float) (0.5 + r.nextDouble());
+        }
+        bounds = new int[threads + 1];
+        for (int k = 0; k <= threads; k++) bounds[k] = k == threads ? elements : (int) ((long) elements * k / threads / ALIGN * ALIGN);
+        pool = new WorkerPool(threads, "lars4j-stream");
+        triad = w -> {
+            for (int i = bounds[w]; i < bounds[w + 1]; i++) a[i] = b[i] + 3.0f * c[i];
+        };
+        copy = w -> {
+            for (int i = bounds[w]; i < bounds[w + 1]; i++) a[i] = b[i];
+        };
+    }
+
+    /** One triad over all elements, on all threads. */
+    public void triad() { pool.run(triad); }
+
+    /** One copy over all elements, on all threads. */
+    public void copy() { pool.run(copy); }
+
+    /** An element of the output, for a benchmark's blackhole. */
+    public float probe() { return a[a.length - 1]; }
+
+    public int elements() { return a.length; }
+
+    /** Median triad bandwidth in GB/s (STREAM's 12 bytes per element) of {@code reps} runs after 2 warm-ups. */
+    public double triadGBps(int reps) {
+        double[] s = new double[reps];
+        for (int r = -2; r < reps; r++) {
+            long t0 = System.nanoTime();
+            triad();
+            long t1 = System.nanoTime();
+            if (r >= 0) s[r] = (t1 - t0) / 1e9;
+        }
+        Arrays.sort(s);
+        return 12.0 * a.length / s[reps / 2] / 1e9;
+    }
+
+    @Override
+    public void close() { pool.close(); }
+}
