@@ -1,11 +1,11 @@
 // The host side of the native engines: a plan (LARS or LAMB) owning its device tables, partial
-// buffers and optimizer state, stepping on the CUDA runtime or on the SIMT emulator. This is the only header
-// the JavaCPP binding (org.lars4j.engine.cuda.NativeLars) sees; the binding stays mechanical and
-// every decision is made here or in Java.
+// buffers and optimizer state, stepping on the CUDA runtime or on the SIMT emulator. This is the
+// only header the JavaCPP binding (org.lars4j.engine.cuda.NativeLars) sees; the binding stays
+// mechanical and every decision is made here or in Java.
 //
 // Plan once, step many: every allocation and table upload happens in the constructor. A device
-// step (stepDevice) enqueues one small parameter copy and three launches on the caller's stream
-// and returns without synchronising. The host step (stepHost) stages host tensors through
+// step (stepDevice) enqueues one small parameter copy and the rule's fixed launch sequence (3 for
+// LARS, 3 or 6 for LAMB) on the caller's stream and returns without synchronising. The host step (stepHost) stages host tensors through
 // buffers made at plan time and synchronises, for callers whose tensors live on the host.
 #pragma once
 
