@@ -139,7 +139,8 @@ final class CpuLambPlan extends CpuTilePlan {
         int s = tileSeg[k];
         viewW(k, sc);
         viewG(k, sc);
-        LambKernels.moments(sc.wa, sc.wo, sc.ga, sc.go, m[s], v[s], tileStart[k], tileLength(k), lamF[s], consts, sc.l0, sc.l1);
+        LambKernels.moments(sc.wa, sc.wo, sc.ga, sc.go, m[s], v[s], tileStart[k], tileLength(k), lamF[s], consts, sc.l0, sc.l1,
+                sc.l2, sc.fold2);
         if (seg.adapt(s)) {
             partR[k] = CanonicalOrder.foldLanes(sc.l0, sc.fold);
             partW[k] = CanonicalOrder.foldLanes(sc.l1, sc.fold);
@@ -152,7 +153,7 @@ final class CpuLambPlan extends CpuTilePlan {
     private void applyTile(int k, Scratch sc) {
         int s = tileSeg[k];
         viewW(k, sc);
-        LambKernels.apply(sc.wa, sc.wo, m[s], v[s], tileStart[k], tileLength(k), lamF[s], consts, negScale[s]);
+        LambKernels.apply(sc.wa, sc.wo, m[s], v[s], tileStart[k], tileLength(k), lamF[s], consts, negScale[s], sc.l2, sc.fold2);
         storeW(k, sc);
     }
 

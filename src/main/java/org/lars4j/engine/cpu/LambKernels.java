@@ -32,34 +32,49 @@ final class LambKernels {
      * vectorises the divisions and square roots.
      */
     static void moments(float[] w, int ow, float[] g, int og, float[] m, float[] v, int os, int n, float lam,
-                        Consts c, float[] lr, float[] lw) {
+                        Consts c, float[] lr, float[] lw, float[] tmpM, float[] tmpV) {
         final float clip = c.clip, b1 = c.b1, b3 = c.b3, b2 = c.b2, omb2 = c.omb2, bc1 = c.bc1, bc2 = c.bc2, eps = c.eps;
+        final boolean adamW = c.adamW;
         for (int base = 0; base < n; base += LANES) {
             final int lim = Math.min(LANES, n - base);
             final int wo = ow + base;
             final int go = og + base;
             final int so = os + base;
-            if (c.adamW) {
+            // Three loops with the same operations per element: the middle one holds the square
+            // root, which C2 cannot vectorise through float->double->float; the others vectorise.
+            if (adamW) {
                 for (int i = 0; i < lim; i++) {
-                    float wv = w[wo + i];
                     float gs = g[go + i] / clip;
                     float mn = Math.fma(b1, m[so + i], b3 * gs);
                     float vn = Math.fma(b2, v[so + i], omb2 * (gs * gs));
                     m[so + i] = mn;
                     v[so + i] = vn;
-                    float r = Math.fma(lam, wv, (mn / bc1) / ((float) Math.sqrt(vn / bc2) + eps));
+                    tmpM[i] = mn / bc1;
+                    tmpV[i] = vn / bc2;
+                }
+            } else {
+                for (int i = 0; i < lim; i++) {
+                    float gs = Math.fma(lam, w[wo + i], g[go + i] / clip);
+                    float mn = Math.fma(b1, m[so + i], b3 * gs);
+                    float vn = Math.fma(b2, v[so + i], omb2 * (gs * gs));
+                    m[so + i] = mn;
+                    v[so + i] = vn;
+                    tmpM[i] = mn / bc1;
+                    tmpV[i] = vn / bc2;
+                }
+            }
+            for (int i = 0; i < lim; i++) tmpV[i] = (float) Math.sqrt(tmpV[i]);
+            if (adamW) {
+                for (int i = 0; i < lim; i++) {
+                    float wv = w[wo + i];
+                    float r = Math.fma(lam, wv, tmpM[i] / (tmpV[i] + eps));
                     lr[i] = Math.fma(r, r, lr[i]);
                     lw[i] = Math.fma(wv, wv, lw[i]);
                 }
             } else {
                 for (int i = 0; i < lim; i++) {
                     float wv = w[wo + i];
-                    float gs = Math.fma(lam, wv, g[go + i] / clip);
-                    float mn = Math.fma(b1, m[so + i], b3 * gs);
-                    float vn = Math.fma(b2, v[so + i], omb2 * (gs * gs));
-                    m[so + i] = mn;
-                    v[so + i] = vn;
-                    float r = (mn / bc1) / ((float) Math.sqrt(vn / bc2) + eps);
+                    float r = tmpM[i] / (tmpV[i] + eps);
                     lr[i] = Math.fma(r, r, lr[i]);
                     lw[i] = Math.fma(wv, wv, lw[i]);
                 }
@@ -68,20 +83,29 @@ final class LambKernels {
     }
 
     /** Apply pass: r as in {@link #moments} from the stored m', v'; then w' = fma(-(float)(lr*tr), r, w). */
-    static void apply(float[] w, int ow, float[] m, float[] v, int os, int n, float lam, Consts c, float negScale) {
+    static void apply(float[] w, int ow, float[] m, float[] v, int os, int n, float lam, Consts c, float negScale,
+                      float[] tmpM, float[] tmpV) {
         final float bc1 = c.bc1, bc2 = c.bc2, eps = c.eps;
         final float lamW = c.adamW ? lam : 0f;
-        if (c.adamW) {
-            for (int e = 0; e < n; e++) {
-                float wv = w[ow + e];
-                float r = Math.fma(lamW, wv, (m[os + e] / bc1) / ((float) Math.sqrt(v[os + e] / bc2) + eps));
-                w[ow + e] = Math.fma(negScale, r, wv);
+        for (int base = 0; base < n; base += LANES) {
+            final int lim = Math.min(LANES, n - base);
+            final int wo = ow + base;
+            final int so = os + base;
+            for (int i = 0; i < lim; i++) {
+                tmpM[i] = m[so + i] / bc1;
+                tmpV[i] = v[so + i] / bc2;
             }
-        } else {
-            for (int e = 0; e < n; e++) {
-                float wv = w[ow + e];
-                float r = (m[os + e] / bc1) / ((float) Math.sqrt(v[os + e] / bc2) + eps);
-                w[ow + e] = Math.fma(negScale, r, wv);
+            for (int i = 0; i < lim; i++) tmpV[i] = (float) Math.sqrt(tmpV[i]);
+            if (c.adamW) {
+                for (int i = 0; i < lim; i++) {
+                    float wv = w[wo + i];
+                    w[wo + i] = Math.fma(negScale, Math.fma(lamW, wv, tmpM[i] / (tmpV[i] + eps)), wv);
+                }
+            } else {
+                for (int i = 0; i < lim; i++) {
+                    float wv = w[wo + i];
+                    w[wo + i] = Math.fma(negScale, tmpM[i] / (tmpV[i] + eps), wv);
+                }
             }
         }
     }
