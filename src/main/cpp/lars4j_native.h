@@ -34,8 +34,8 @@ public:
      * @param modes   LARS: the norm mode of each segment (NORM_*); LAMB: 1 where adapted
      * @param dconsts LARS {eta, eps, normClamp, dampening};
      *                LAMB {beta1, beta2, eps, gammaLower, gammaUpper, maxGradNorm, b3, 1 - beta2}
-     * @param iconsts LARS {sumOfNorms, lrInside, clip, zeroNormSkipsDecay, nesterov, skipNonFinite};
-     *                LAMB {adamW, phiClamp, trustClip, skipNonFinite, clipOn, gradNormPass}
+     * @param iconsts LARS {sumOfNorms, lrInside, clip, zeroNormSkipsDecay, nesterov, skipNonFinite, vectorLoads};
+     *                LAMB {adamW, phiClamp, trustClip, skipNonFinite, clipOn, gradNormPass, vectorLoads}
      * @param hostStaging allocate device copies of w and g for stepHost
      */
     NativePlan(int kind, int algorithm, int numSegments, const int* segLen, const int* modes, const double* segLam,
@@ -60,6 +60,7 @@ public:
             consts_.zeroNormSkipsDecay = iconsts[3];
             consts_.nesterov = iconsts[4];
             consts_.skipNonFinite = iconsts[5];
+            consts_.vectorLoads = iconsts[6];
         } else {
             lamb_.b1 = static_cast<float>(dconsts[0]);
             lamb_.b2 = static_cast<float>(dconsts[1]);
@@ -75,6 +76,7 @@ public:
             lamb_.skipNonFinite = iconsts[3];
             lamb_.clipOn = iconsts[4];
             gradNormPass_ = iconsts[5] != 0;
+            lamb_.vectorLoads = iconsts[6];
         }
 
         // Host-side tables, then one upload each.

@@ -15,10 +15,14 @@
 // so nvcc cannot contract or reorder it; never build with --use_fast_math.
 // Templated on the parameter and gradient element types; instantiated for float today, with
 // bf16/fp16 (converted to float on load) to follow.
+// Variant (c) of issue 6, on by default (LarsConsts.vectorLoads): full fp32 tiles whose
+// pointers are 16-byte aligned use float4 loads and stores; same operations, same order, same bits.
 #pragma once
 
 #include "simt.cuh"
 #include "lars_types.h"
+
+#include <type_traits>
 
 // The GPU and emulator builds of these kernels live in distinct namespaces, so that both can be
 // linked into one library without clashing.
@@ -70,8 +74,16 @@ __device__ __forceinline__ T block_tree(T s, T* warpSums) {
 }
 
 /** Kernel 1: tile partials. Grid: one block per tile. */
+/** One lane's four rounds from a float4 of each round (the vector variant's loads, same order). */
+__device__ __forceinline__ void lanes4(float* a, float4 x) {
+    a[0] = __fmaf_rn(x.x, x.x, a[0]);
+    a[1] = __fmaf_rn(x.y, x.y, a[1]);
+    a[2] = __fmaf_rn(x.z, x.z, a[2]);
+    a[3] = __fmaf_rn(x.w, x.w, a[3]);
+}
+
 template <typename P, typename G>
-__global__ void lars_tile_norms(LarsTables t, TensorRefs<P, G> refs) {
+__global__ void lars_tile_norms(LarsTables t, TensorRefs<P, G> refs, int vectorLoads) {
     __shared__ float warpSums[THREADS / 32];
     const int k = blockIdx.x;
     const int seg = t.tileSeg[k];
@@ -87,18 +99,31 @@ __global__ void lars_tile_norms(LarsTables t, TensorRefs<P, G> refs) {
     float ag[4] = {0.f, 0.f, 0.f, 0.f};
     float au[4] = {0.f, 0.f, 0.f, 0.f};
     // Step 1: lane i = 4*thread + q accumulates elements i + 1024 r, r = 0..3 in order.
-    for (int r = 0; r < 4; r++) {
-        for (int q = 0; q < 4; q++) {
-            const int e = 4 * threadIdx.x + q + LANES * r;
-            if (e < n) {                                 // past the end: skipped (== adding +0)
-                const float gv = to_f32(g[e]);
-                ag[q] = __fmaf_rn(gv, gv, ag[q]);
-                if (mode >= NORM_WG) {
-                    const float wv = to_f32(w[e]);
-                    aw[q] = __fmaf_rn(wv, wv, aw[q]);
-                    if (mode == NORM_WGU) {
-                        const float uv = __fmaf_rn(lam, wv, gv);   // u = g + lam w
-                        au[q] = __fmaf_rn(uv, uv, au[q]);
+    bool vec = false;
+    if constexpr (std::is_same<P, float>::value && std::is_same<G, float>::value) {
+        vec = vectorLoads && n == TILE && aligned16(w, g, w);
+    }
+    if (vec && mode != NORM_WGU) {
+        // Variant (c): four coalesced 16-byte loads per array, the same fmas in the same order.
+        for (int r = 0; r < 4; r++) {
+            const int e = 4 * threadIdx.x + LANES * r;
+            lanes4(ag, load4(reinterpret_cast<const float*>(g) + e));
+            if (mode == NORM_WG) lanes4(aw, load4(reinterpret_cast<const float*>(w) + e));
+        }
+    } else {
+        for (int r = 0; r < 4; r++) {
+            for (int q = 0; q < 4; q++) {
+                const int e = 4 * threadIdx.x + q + LANES * r;
+                if (e < n) {                                 // past the end: skipped (== adding +0)
+                    const float gv = to_f32(g[e]);
+                    ag[q] = __fmaf_rn(gv, gv, ag[q]);
+                    if (mode >= NORM_WG) {
+                        const float wv = to_f32(w[e]);
+                        aw[q] = __fmaf_rn(wv, wv, aw[q]);
+                        if (mode == NORM_WGU) {
+                            const float uv = __fmaf_rn(lam, wv, gv);   // u = g + lam w
+                            au[q] = __fmaf_rn(uv, uv, au[q]);
+                        }
                     }
                 }
             }
@@ -170,6 +195,27 @@ __global__ void lars_segment_scalars(LarsTables t, LarsConsts c, StepParams* par
     t.scaleF[seg] = __double2float_rn(c.lrInside ? __dmul_rn(lr, tr) : tr);
 }
 
+/** The update of one element (docs/CANONICAL_ORDER.md section 5); w and v in, w' and v' out. */
+__device__ __forceinline__ void update_one(float& w, float g, float& v, float lam, float scale, float mu,
+                                           const LarsConsts& c, const StepParams& p) {
+    const float wv = w;
+    if (c.lrInside) {
+        const float s = __fmul_rn(scale, __fmaf_rn(lam, wv, g));               // s  = lr tr (g + lam w)
+        const float vn = __fmaf_rn(mu, v, s);                                   // v' = mu v + s
+        v = vn;
+        w = c.nesterov ? __fsub_rn(wv, __fmaf_rn(mu, vn, s))                   // w' = w - (mu v' + s)
+                       : __fsub_rn(wv, vn);                                     // w' = w - v'
+    } else {
+        const float damp1 = __double2float_rn(__dsub_rn(1.0, c.dampening));
+        const float negLr = -__double2float_rn(p.lr);
+        const float d = __fmul_rn(scale, __fmaf_rn(lam, wv, g));               // d  = tr (g + lam w)
+        const float vn = p.first ? d                                            // buffer starts as d
+                                 : __fmaf_rn(mu, v, __fmul_rn(damp1, d));       // v' = mu v + (1-damp) d
+        v = vn;
+        w = __fmaf_rn(negLr, c.nesterov ? __fmaf_rn(mu, vn, d) : vn, wv);       // w' = w - lr (...)
+    }
+}
+
 /** Kernel 3: the fused update (docs/CANONICAL_ORDER.md section 5). One block per tile. */
 template <typename P, typename G>
 __global__ void lars_update(LarsTables t, LarsConsts c, TensorRefs<P, G> refs, const StepParams* params) {
@@ -184,29 +230,34 @@ __global__ void lars_update(LarsTables t, LarsConsts c, TensorRefs<P, G> refs, c
     float* v = t.state + t.segOffset[seg] + start;
     const float lam = t.lamF[seg];                       // (float) effective weight decay
     const float scale = t.scaleF[seg];                   // (float)(lr*tr) INSIDE, (float) tr OUTSIDE
-    const float mu = __double2float_rn(params->mu);      // momentum (MLPerf-corrected on the host)
-    const bool nesterov = c.nesterov != 0;
-    if (c.lrInside) {
-        for (int e = threadIdx.x; e < n; e += THREADS) {
-            const float wv = to_f32(w[e]);
-            const float u = __fmaf_rn(lam, wv, to_f32(g[e]));          // u  = g + lam w
-            const float s = __fmul_rn(scale, u);                        // s  = lr tr u
-            const float vn = __fmaf_rn(mu, v[e], s);                    // v' = mu v + s
-            v[e] = vn;
-            w[e] = from_f32<P>(nesterov ? __fsub_rn(wv, __fmaf_rn(mu, vn, s))   // w' = w - (mu v' + s)
-                                        : __fsub_rn(wv, vn));                   // w' = w - v'
+    const StepParams p = *params;
+    const float mu = __double2float_rn(p.mu);            // momentum (MLPerf-corrected on the host)
+    bool vec = false;
+    if constexpr (std::is_same<P, float>::value && std::is_same<G, float>::value) {
+        vec = c.vectorLoads && n == TILE && aligned16(w, g, v);
+    }
+    if (vec) {
+        // Variant (c): thread j updates elements 4j + q + 1024 r with 16-byte loads and stores;
+        // element-wise, so the assignment of elements to threads does not change a bit.
+        for (int r = 0; r < 4; r++) {
+            const int e = 4 * threadIdx.x + LANES * r;
+            float4 w4 = load4(reinterpret_cast<const float*>(w) + e);
+            const float4 g4 = load4(reinterpret_cast<const float*>(g) + e);
+            float4 v4 = load4(v + e);
+            update_one(w4.x, g4.x, v4.x, lam, scale, mu, c, p);
+            update_one(w4.y, g4.y, v4.y, lam, scale, mu, c, p);
+            update_one(w4.z, g4.z, v4.z, lam, scale, mu, c, p);
+            update_one(w4.w, g4.w, v4.w, lam, scale, mu, c, p);
+            store4(reinterpret_cast<float*>(w) + e, w4);
+            store4(v + e, v4);
         }
     } else {
-        const float damp1 = __double2float_rn(__dsub_rn(1.0, c.dampening));
-        const float negLr = -__double2float_rn(params->lr);
-        const bool first = params->first != 0;
         for (int e = threadIdx.x; e < n; e += THREADS) {
-            const float wv = to_f32(w[e]);
-            const float d = __fmul_rn(scale, __fmaf_rn(lam, wv, to_f32(g[e])));   // d = tr (g + lam w)
-            const float vn = first ? d                                           // buffer starts as d
-                                   : __fmaf_rn(mu, v[e], __fmul_rn(damp1, d));   // v' = mu v + (1-damp) d
-            v[e] = vn;
-            w[e] = from_f32<P>(__fmaf_rn(negLr, nesterov ? __fmaf_rn(mu, vn, d) : vn, wv));  // w' = w - lr (...)
+            float wv = to_f32(w[e]);
+            float vv = v[e];
+            update_one(wv, to_f32(g[e]), vv, lam, scale, mu, c, p);
+            v[e] = vv;
+            w[e] = from_f32<P>(wv);
         }
     }
 }

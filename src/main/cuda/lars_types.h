@@ -20,6 +20,7 @@ constexpr int NORM_WGU = 3;    // w, g and u = fma(lam, w, g)
 struct LarsConsts {
     double eta, eps, normClamp, dampening;
     int sumOfNorms, lrInside, clip, zeroNormSkipsDecay, nesterov, skipNonFinite;
+    int vectorLoads;   // variant: float4 loads/stores on full, 16-byte aligned fp32 tiles (same bits)
 };
 
 /** Per-step values in device memory (so that a captured graph reads fresh ones). */
@@ -70,6 +71,7 @@ struct LambConsts {
     float b1, b3, b2, omb2, eps;     // b3 = 1 - b1 or 1; omb2 = 1 - b2
     double gammaLower, gammaUpper, maxGradNorm;
     int adamW, phiClamp, trustClip, skipNonFinite, clipOn;
+    int vectorLoads;   // variant: float4 loads in the gradient-norm pass (same bits)
 };
 
 /** LAMB per-step values in device memory; clip and skip are written by lamb_global. */

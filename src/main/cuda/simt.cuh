@@ -3,13 +3,27 @@
 // Kernels may use only what the emulator supports; the list is at the top of that header.
 #pragma once
 
+#include <cstdint>
+
 #if defined(__CUDACC__)
 #include <cuda_runtime.h>
 #define LARS4J_ISFINITE(x) isfinite(x)
 #define LARS4J_QNAN() __longlong_as_double(0x7ff8000000000000ULL)
+/** 16-byte load and store of four floats (the address must be 16-byte aligned). */
+__device__ __forceinline__ float4 load4(const float* p) { return *reinterpret_cast<const float4*>(p); }
+__device__ __forceinline__ void store4(float* p, float4 v) { *reinterpret_cast<float4*>(p) = v; }
 #else
+#include <cstring>
 #include <limits>
 #include "simt/simt_emulator.h"
 #define LARS4J_ISFINITE(x) std::isfinite(x)
 #define LARS4J_QNAN() std::numeric_limits<double>::quiet_NaN()
+struct alignas(16) float4 { float x, y, z, w; };
+inline float4 load4(const float* p) { float4 v; std::memcpy(&v, p, sizeof v); return v; }
+inline void store4(float* p, float4 v) { std::memcpy(p, &v, sizeof v); }
 #endif
+
+/** True when every pointer is 16-byte aligned, so float4 loads may be used. */
+__device__ __forceinline__ bool aligned16(const void* a, const void* b, const void* c) {
+    return ((reinterpret_cast<std::uintptr_t>(a) | reinterpret_cast<std::uintptr_t>(b) | reinterpret_cast<std::uintptr_t>(c)) & 15u) == 0;
+}

@@ -27,6 +27,13 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
     static final int KIND_CUDA = 0;
     static final int KIND_EMULATOR = 1;
 
+    /**
+     * Kernel variant (c) of issue 6: 16-byte loads and stores on full, aligned fp32 tiles. The
+     * same operations in the same order, so the same bits; on by default, switchable for
+     * experiments with {@code -Dlars4j.cuda.vectorLoads=false}.
+     */
+    static final boolean VECTOR_LOADS = Boolean.parseBoolean(System.getProperty("lars4j.cuda.vectorLoads", "true"));
+
     private final String engine;
     private final NativeLars.NativePlan plan;
     private final int stateBuffers;
@@ -59,6 +66,7 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
                         flag(c.zeroNormSkipsDecay()),
                         flag(c.nesterov()),
                         flag(c.nonFinitePolicy() == NonFinitePolicy.SKIP_STEP),
+                        flag(VECTOR_LOADS),
                     });
         }
         if (config instanceof LambConfig) {
@@ -74,6 +82,7 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
                         flag(c.nonFinitePolicy() == NonFinitePolicy.SKIP_STEP),
                         flag(c.maxGradNorm() > 0),
                         flag(seg.gradNormPass()),
+                        flag(VECTOR_LOADS),
                     });
         }
         throw new BackendUnavailableException("the " + engine + " engine has no plan for optimizer '" + config.algorithm() + "'");
