@@ -34,7 +34,8 @@ public:
      * @param modes   LARS: the norm mode of each segment (NORM_*); LAMB: 1 where adapted
      * @param dconsts LARS {eta, eps, normClamp, dampening};
      *                LAMB {beta1, beta2, eps, gammaLower, gammaUpper, maxGradNorm, b3, 1 - beta2}
-     * @param iconsts LARS {sumOfNorms, lrInside, clip, zeroNormSkipsDecay, nesterov, skipNonFinite, vectorLoads};
+     * @param iconsts LARS {sumOfNorms, lrInside, clip, zeroNormSkipsDecay, nesterov, skipNonFinite, vectorLoads,
+     *                carryWeightNorms};
      *                LAMB {adamW, phiClamp, trustClip, skipNonFinite, clipOn, gradNormPass, vectorLoads}
      * @param hostStaging allocate device copies of w and g for stepHost
      */
@@ -61,6 +62,7 @@ public:
             consts_.nesterov = iconsts[4];
             consts_.skipNonFinite = iconsts[5];
             consts_.vectorLoads = iconsts[6];
+            consts_.carryW = iconsts[7];
         } else {
             lamb_.b1 = static_cast<float>(dconsts[0]);
             lamb_.b2 = static_cast<float>(dconsts[1]);
@@ -173,7 +175,7 @@ public:
     float* hostGrads() { return hostG_; }
 
     /** Upload the staged w, g; three launches; download w; synchronise. 0 on success. */
-    int stepHost(double lr, double mu, double phi, double bc1, double bc2, int first) {
+    int stepHost(double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft) {
         if (status_ != kOk) return status_;
         if (!hostW_) return fail(kOutOfHostMemory, "plan was made without host staging");
         const size_t n = bytes<float>(total_);
@@ -181,7 +183,7 @@ public:
             if (!check(backend_->copy(devW_, hostW_, n, kHostToDevice, nullptr))) return status_;
             if (!check(backend_->copy(devG_, hostG_, n, kHostToDevice, nullptr))) return status_;
         }
-        int e = enqueue(devW_, devG_, nullptr, nullptr, nullptr, lr, mu, phi, bc1, bc2, first);
+        int e = enqueue(devW_, devG_, nullptr, nullptr, nullptr, lr, mu, phi, bc1, bc2, first, weightsAsLeft);
         if (e != kOk) return e;
         if (!backend_->hostIsDevice()) {
             if (!check(backend_->copy(hostW_, devW_, n, kDeviceToHost, nullptr))) return status_;
@@ -196,11 +198,11 @@ public:
      * wBase/gBase (tables 0); list form: wTable/gTable, device arrays of per-segment pointers.
      */
     int stepDevice(long long wBase, long long gBase, long long wTable, long long gTable, long long stream,
-                   double lr, double mu, double phi, double bc1, double bc2, int first) {
+                   double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft) {
         if (status_ != kOk) return status_;
         return enqueue(reinterpret_cast<float*>(wBase), reinterpret_cast<const float*>(gBase),
                        reinterpret_cast<float* const*>(wTable), reinterpret_cast<const float* const*>(gTable),
-                       reinterpret_cast<void*>(stream), lr, mu, phi, bc1, bc2, first);
+                       reinterpret_cast<void*>(stream), lr, mu, phi, bc1, bc2, first, weightsAsLeft);
     }
 
     /**
@@ -216,7 +218,7 @@ public:
             float ms = 0;
             int e = backend_->timeMs([&] {
                 return enqueue(reinterpret_cast<float*>(wBases[r]), reinterpret_cast<const float*>(gBases[r]), nullptr, nullptr,
-                               nullptr, lr, mu, phi, bc1, bc2, 0);
+                               nullptr, lr, mu, phi, bc1, bc2, 0, 0);
             }, nullptr, &ms);
             if (e != kOk) return e;
             if (i >= warmup) outMs[i - warmup] = ms;
@@ -300,15 +302,19 @@ private:
     template <typename T> static size_t bytes(long long n) { return static_cast<size_t>(n) * sizeof(T); }
 
     int enqueue(float* w, const float* g, float* const* wTable, const float* const* gTable, void* stream,
-                double lr, double mu, double phi, double bc1, double bc2, int first) {
+                double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft) {
         // Pageable source: the runtime copies it to a staging buffer before returning, so the
         // local may go out of scope and no device synchronisation is needed.
         kernels::TensorRefs<float, float> refs{wTable, gTable, w, g};
         int e;
         if (algorithm_ == LARS) {
-            kernels::StepParams p{lr, mu, phi, first, 0};
+            // Variant (b): partW holds the weights' partials after any step (computed by the norm
+            // pass or carried by the update), valid while the caller says the weights are as left.
+            const int useCarried = consts_.carryW && carryReady_ && weightsAsLeft;
+            kernels::StepParams p{lr, mu, phi, first, 0, useCarried};
             if (!check(backend_->copy(params_, &p, sizeof p, kHostToDevice, stream))) return status_;
             e = backend_->launchLarsF32(tables_, consts_, refs, params_, tiles_, segments_, stream);
+            carryReady_ = consts_.carryW != 0 && e == kOk;
         } else {
             kernels::LambStepParams p{lr, bc1, bc2, 1.0f, 0};
             if (!check(backend_->copy(lambParams_, &p, sizeof p, kHostToDevice, stream))) return status_;
@@ -373,6 +379,7 @@ private:
     kernels::StepParams* params_ = nullptr;
     int algorithm_ = LARS;
     bool gradNormPass_ = false;
+    bool carryReady_ = false;
     kernels::LambTables lambTables_{};
     kernels::LambConsts lamb_{};
     kernels::LambStepParams* lambParams_ = nullptr;

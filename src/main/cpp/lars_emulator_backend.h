@@ -32,7 +32,7 @@ public:
                       int tiles, int segments, void*) override {
         using namespace kernels;
         try {
-            simt::launch(dim3(tiles), dim3(THREADS), [=] { lars_tile_norms<float, float>(t, refs, c.vectorLoads); });
+            simt::launch(dim3(tiles), dim3(THREADS), [=] { lars_tile_norms<float, float>(t, refs, c.vectorLoads, params); });
             simt::launch(dim3(segments), dim3(THREADS), [=] { lars_segment_scalars(t, c, params); });
             simt::launch(dim3(tiles), dim3(THREADS), [=] { lars_update<float, float>(t, c, refs, params); });
         } catch (const std::exception& e) {
@@ -48,7 +48,7 @@ public:
         using namespace kernels;
         try {
             if (gradNormPass) {
-                simt::launch(dim3(tiles), dim3(THREADS), [=] { lars_tile_norms<float, float>(nt, refs, c.vectorLoads); });
+                simt::launch(dim3(tiles), dim3(THREADS), [=] { lars_tile_norms<float, float>(nt, refs, c.vectorLoads, nullptr); });
                 simt::launch(dim3(segments), dim3(THREADS), [=] { lamb_segment_gsum(t); });
                 simt::launch(dim3(1), dim3(THREADS), [=] { lamb_global(t, c, params, segments); });
             }

@@ -29,7 +29,7 @@ public:
                       int tiles, int segments, void* stream) override {
         using namespace kernels;
         cudaStream_t s = static_cast<cudaStream_t>(stream);
-        lars_tile_norms<float, float><<<tiles, THREADS, 0, s>>>(t, refs, c.vectorLoads);
+        lars_tile_norms<float, float><<<tiles, THREADS, 0, s>>>(t, refs, c.vectorLoads, params);
         int e = cudaGetLastError();
         if (e != cudaSuccess) return e;
         lars_segment_scalars<<<segments, THREADS, 0, s>>>(t, c, params);
@@ -46,7 +46,7 @@ public:
         cudaStream_t s = static_cast<cudaStream_t>(stream);
         int e;
         if (gradNormPass) {
-            lars_tile_norms<float, float><<<tiles, THREADS, 0, s>>>(nt, refs, c.vectorLoads);
+            lars_tile_norms<float, float><<<tiles, THREADS, 0, s>>>(nt, refs, c.vectorLoads, nullptr);
             if ((e = cudaGetLastError()) != cudaSuccess) return e;
             lamb_segment_gsum<<<segments, THREADS, 0, s>>>(t);
             if ((e = cudaGetLastError()) != cudaSuccess) return e;

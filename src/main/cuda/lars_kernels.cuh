@@ -83,12 +83,14 @@ __device__ __forceinline__ void lanes4(float* a, float4 x) {
 }
 
 template <typename P, typename G>
-__global__ void lars_tile_norms(LarsTables t, TensorRefs<P, G> refs, int vectorLoads) {
+__global__ void lars_tile_norms(LarsTables t, TensorRefs<P, G> refs, int vectorLoads, const StepParams* params) {
     __shared__ float warpSums[THREADS / 32];
     const int k = blockIdx.x;
     const int seg = t.tileSeg[k];
-    const int mode = t.normMode[seg];
+    int mode = t.normMode[seg];
     if (mode == NORM_NONE) return;                       // uniform across the block
+    // Variant (b): ||w||^2 partials carried from the last update pass; read g only.
+    if (mode == NORM_WG && params != nullptr && params->useCarriedW) mode = NORM_G;
     const int start = t.tileStart[k];
     const int rest = t.segLen[seg] - start;
     const int n = rest < TILE ? rest : TILE;
@@ -236,9 +238,12 @@ __global__ void lars_update(LarsTables t, LarsConsts c, TensorRefs<P, G> refs, c
     if constexpr (std::is_same<P, float>::value && std::is_same<G, float>::value) {
         vec = c.vectorLoads && n == TILE && aligned16(w, g, v);
     }
+    // Both paths give thread j the elements 4j + q + 1024 r (q, r = 0..3): the canonical lanes,
+    // so that variant (b) can accumulate the new weights' squares in the canonical order.
+    const bool carry = c.carryW && t.normMode[seg] == NORM_WG;   // uniform across the block
+    float aw[4] = {0.f, 0.f, 0.f, 0.f};
     if (vec) {
-        // Variant (c): thread j updates elements 4j + q + 1024 r with 16-byte loads and stores;
-        // element-wise, so the assignment of elements to threads does not change a bit.
+        // Variant (c): 16-byte loads and stores; element-wise, so the same bits.
         for (int r = 0; r < 4; r++) {
             const int e = 4 * threadIdx.x + LANES * r;
             float4 w4 = load4(reinterpret_cast<const float*>(w) + e);
@@ -250,15 +255,28 @@ __global__ void lars_update(LarsTables t, LarsConsts c, TensorRefs<P, G> refs, c
             update_one(w4.w, g4.w, v4.w, lam, scale, mu, c, p);
             store4(reinterpret_cast<float*>(w) + e, w4);
             store4(v + e, v4);
+            if (carry) lanes4(aw, w4);
         }
     } else {
-        for (int e = threadIdx.x; e < n; e += THREADS) {
-            float wv = to_f32(w[e]);
-            float vv = v[e];
-            update_one(wv, to_f32(g[e]), vv, lam, scale, mu, c, p);
-            v[e] = vv;
-            w[e] = from_f32<P>(wv);
+        for (int r = 0; r < 4; r++) {
+            for (int q = 0; q < 4; q++) {
+                const int e = 4 * threadIdx.x + q + LANES * r;
+                if (e < n) {
+                    float wv = to_f32(w[e]);
+                    float vv = v[e];
+                    update_one(wv, to_f32(g[e]), vv, lam, scale, mu, c, p);
+                    v[e] = vv;
+                    w[e] = from_f32<P>(wv);
+                    const float stored = to_f32(w[e]);                    // the weight as stored
+                    aw[q] = __fmaf_rn(stored, stored, aw[q]);
+                }
+            }
         }
+    }
+    if (carry) {
+        __shared__ float warpSums[THREADS / 32];
+        const float sw = block_tree(__fadd_rn(__fadd_rn(aw[0], aw[1]), __fadd_rn(aw[2], aw[3])), warpSums);
+        if (threadIdx.x == 0) t.partW[k] = sw;
     }
 }
 

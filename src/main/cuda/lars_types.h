@@ -20,14 +20,16 @@ constexpr int NORM_WGU = 3;    // w, g and u = fma(lam, w, g)
 struct LarsConsts {
     double eta, eps, normClamp, dampening;
     int sumOfNorms, lrInside, clip, zeroNormSkipsDecay, nesterov, skipNonFinite;
-    int vectorLoads;   // variant: float4 loads/stores on full, 16-byte aligned fp32 tiles (same bits)
+    int vectorLoads;   // variant (c): float4 loads/stores on full, 16-byte aligned fp32 tiles (same bits)
+    int carryW;        // variant (b): the update pass also writes the new weights' ||w||^2 partials
 };
 
 /** Per-step values in device memory (so that a captured graph reads fresh ones). */
 struct StepParams {
     double lr, mu, phi;
-    int first;   // first step of the momentum buffers (PyTorch's buffer-initialisation rule)
-    int skip;    // set by lars_segment_scalars when a gradient is not finite; host resets it
+    int first;        // first step of the momentum buffers (PyTorch's buffer-initialisation rule)
+    int skip;         // set by lars_segment_scalars when a gradient is not finite; host resets it
+    int useCarriedW;  // variant (b): partW already holds ||w||^2 partials of these weights
 };
 
 /** Device tables built once at plan time, plus per-step scratch. */

@@ -43,6 +43,7 @@ public final class Lars {
         double tvDelay = -1;
         double tvGammaMin = 0;
         boolean momentumCorrection;
+        boolean carryWeightNorms;
         NonFinitePolicy nonFinitePolicy = NonFinitePolicy.SKIP_STEP;
         Backend backend = Backend.AUTO;
         int threads = Runtime.getRuntime().availableProcessors();
@@ -119,6 +120,15 @@ public final class Lars {
         public Builder tvlarsPhi(boolean v) { this.tvlarsPhi = v; return this; }
         /** MLPerf momentum correction {@code mu_eff = mu * lr_t / lr_(t-1)} (INSIDE only). */
         public Builder momentumCorrection(boolean v) { this.momentumCorrection = v; return this; }
+        /**
+         * Issue 6 variant (b), opt-in: the update pass also computes ||w|| of the weights it
+         * writes, and the next step uses it instead of re-reading w (4 bytes per parameter less
+         * for segments whose ratio needs ||w|| and ||g||). Same bits either way. Valid while the
+         * weights are exactly as the last step left them: passing other arrays, buffers or
+         * addresses invalidates it automatically; after writing into the same memory yourself
+         * (loading a checkpoint, averaging weights), call {@link LayerwiseOptimizer#weightsChanged()}.
+         */
+        public Builder carryWeightNorms(boolean v) { this.carryWeightNorms = v; return this; }
         public Builder nonFinitePolicy(NonFinitePolicy v) { this.nonFinitePolicy = v; return this; }
         public Builder backend(Backend v) { this.backend = v; return this; }
         /** Worker threads of the Java engine (default: available processors). */

@@ -34,6 +34,7 @@ public final class LarsConfig implements OptimizerConfig {
     private final double tvDelay;
     private final double tvGammaMin;
     private final boolean momentumCorrection;
+    private final boolean carryWeightNorms;
     private final NonFinitePolicy nonFinitePolicy;
 
     LarsConfig(Lars.Builder b) {
@@ -58,6 +59,7 @@ public final class LarsConfig implements OptimizerConfig {
         tvDelay = b.tvDelay;
         tvGammaMin = b.tvGammaMin;
         momentumCorrection = b.momentumCorrection;
+        carryWeightNorms = b.carryWeightNorms;
         nonFinitePolicy = b.nonFinitePolicy;
         validate();
     }
@@ -124,6 +126,8 @@ public final class LarsConfig implements OptimizerConfig {
     public double tvGammaMin() { return tvGammaMin; }
     /** MLPerf: {@code mu_eff = mu * lr_t / lr_(t-1)}. */
     public boolean momentumCorrection() { return momentumCorrection; }
+    /** Carry ||w|| from each update pass to the next step (opt-in; same bits). */
+    public boolean carryWeightNorms() { return carryWeightNorms; }
     @Override public NonFinitePolicy nonFinitePolicy() { return nonFinitePolicy; }
 
     @Override
@@ -192,6 +196,7 @@ public final class LarsConfig implements OptimizerConfig {
             m.put("tv_gamma_min", Double.toString(tvGammaMin));
         }
         m.put("momentum_correction", Boolean.toString(momentumCorrection));
+        m.put("carry_weight_norms", Boolean.toString(carryWeightNorms));
         m.put("non_finite_policy", nonFinitePolicy.name());
         return m;
     }

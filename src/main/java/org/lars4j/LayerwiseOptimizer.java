@@ -40,6 +40,13 @@ public final class LayerwiseOptimizer implements AutoCloseable {
     private long stepCount;
     private long skippedSteps;
     private boolean lastSkipped;
+    // Carried weight norms (LarsConfig.carryWeightNorms): where the last step's weights live.
+    private final boolean tracksWeights;
+    private final Object[] lastParams;
+    private final long[] lastParamOffsets;
+    private long lastDeviceAddress;
+    private int lastDeviceKind;
+    private boolean weightsAsLeft;
     private boolean deviceStepPending;
     private boolean closed;
 
@@ -53,6 +60,9 @@ public final class LayerwiseOptimizer implements AutoCloseable {
         this.params = new HostTensors(this.layout);
         this.grads = new HostTensors(this.layout);
         this.skipNonFinite = config.nonFinitePolicy() == NonFinitePolicy.SKIP_STEP;
+        this.tracksWeights = config instanceof LarsConfig && ((LarsConfig) config).carryWeightNorms();
+        this.lastParams = new Object[tracksWeights ? this.layout.size() : 0];
+        this.lastParamOffsets = new long[lastParams.length];
     }
 
     // ---- steps ------------------------------------------------------------------------------
@@ -143,7 +153,10 @@ public final class LayerwiseOptimizer implements AutoCloseable {
         checkAddress("grads", gradsAddress);
         if (paramsAddress == gradsAddress) throw new TensorMismatchException("params and grads are the same device address");
         prepareScalars();
+        scalars.setWeightsAsLeft(deviceParamsAsLeft(paramsAddress, 1));
+        weightsAsLeft = false;
         d.stepDevice(paramsAddress, gradsAddress, 0, 0, streamHandle, scalars);
+        weightsAsLeft = tracksWeights;
         stepCount++;
         lastSkipped = false;
         deviceStepPending = true;
@@ -166,7 +179,10 @@ public final class LayerwiseOptimizer implements AutoCloseable {
         checkAddress("params table", paramsTable);
         checkAddress("grads table", gradsTable);
         prepareScalars();
+        scalars.setWeightsAsLeft(deviceParamsAsLeft(paramsTable, 2));
+        weightsAsLeft = false;
         d.stepDevice(0, 0, paramsTable, gradsTable, streamHandle, scalars);
+        weightsAsLeft = tracksWeights;
         stepCount++;
         lastSkipped = false;
         deviceStepPending = true;
@@ -189,6 +205,8 @@ public final class LayerwiseOptimizer implements AutoCloseable {
         }
         if (warmup < 0 || reps < 1) throw new IllegalArgumentException("warmup must be >= 0 and reps >= 1");
         prepareScalars();
+        scalars.setWeightsAsLeft(false);   // the buffers rotate: never the weights the last step wrote
+        weightsAsLeft = false;
         return d.timeSteps(paramsAddresses, gradsAddresses, warmup, reps, scalars);
     }
 
@@ -222,10 +240,50 @@ public final class LayerwiseOptimizer implements AutoCloseable {
         config.stepScalars(stepCount + 1, scalars); // may throw: nothing is bound or written yet
     }
 
+    /**
+     * Records where this step's weights live and says whether it is where the last step left
+     * them (same arrays or buffers at the same offsets, nothing declared changed).
+     */
+    private boolean paramsAsLeft() {
+        boolean same = weightsAsLeft && lastDeviceKind == 0;
+        lastDeviceKind = 0;
+        for (int i = 0; i < lastParams.length; i++) {
+            Object ref = params.array(i) != null ? params.array(i) : params.buffer(i);
+            if (ref != lastParams[i] || params.offset(i) != lastParamOffsets[i]) {
+                same = false;
+                lastParams[i] = ref;
+                lastParamOffsets[i] = params.offset(i);
+            }
+        }
+        return same;
+    }
+
+    /** The same for device steps: the flat base address, or the pointer table's (kind 1 or 2). */
+    private boolean deviceParamsAsLeft(long address, int kind) {
+        if (!tracksWeights) return false;
+        boolean same = weightsAsLeft && lastDeviceKind == kind && lastDeviceAddress == address;
+        java.util.Arrays.fill(lastParams, null);
+        lastDeviceKind = kind;
+        lastDeviceAddress = address;
+        return same;
+    }
+
+    /**
+     * Declares that the weights were written outside the optimizer (a checkpoint loaded into the
+     * same arrays, weight averaging, ...): the next step recomputes ||w|| instead of using the
+     * norm carried from the last update (only relevant with {@code carryWeightNorms}).
+     */
+    public void weightsChanged() {
+        weightsAsLeft = false;
+    }
+
     private boolean run() {
         deviceStepPending = false;
         try {
+            scalars.setWeightsAsLeft(tracksWeights && paramsAsLeft());
+            weightsAsLeft = false;
             boolean applied = plan.step(params, grads, scalars, skipNonFinite);
+            weightsAsLeft = tracksWeights;
             lastSkipped = !applied;
             if (applied) stepCount++;
             else skippedSteps++;
@@ -334,6 +392,7 @@ public final class LayerwiseOptimizer implements AutoCloseable {
     /** Zeroes every state buffer and the step counters. */
     public void resetState() {
         checkOpen();
+        weightsAsLeft = false;
         plan.resetState();
         stepCount = 0;
         skippedSteps = 0;

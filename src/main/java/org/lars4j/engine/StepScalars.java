@@ -12,6 +12,7 @@ public final class StepScalars {
     private double phi;
     private double biasCorrection1 = 1.0;
     private double biasCorrection2 = 1.0;
+    private boolean weightsAsLeft;
 
     /** Fills every field; {@code step} counts from 1. */
     public void set(long step, double learningRate, double momentum, double phi) {
@@ -26,6 +27,14 @@ public final class StepScalars {
         this.biasCorrection1 = bc1;
         this.biasCorrection2 = bc2;
     }
+
+    /**
+     * True when this step's weights are exactly what the previous applied step wrote (same memory,
+     * not declared changed): carried weight norms may be used.
+     */
+    public void setWeightsAsLeft(boolean v) { this.weightsAsLeft = v; }
+
+    public boolean weightsAsLeft() { return weightsAsLeft; }
 
     public double biasCorrection1() { return biasCorrection1; }
 

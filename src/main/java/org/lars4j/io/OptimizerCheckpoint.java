@@ -104,6 +104,7 @@ public final class OptimizerCheckpoint {
             }
             opt.setStepCount(step);
             opt.setSkippedSteps(skipped);
+            opt.weightsChanged();   // the caller is about to load the matching weights
         }
     }
 

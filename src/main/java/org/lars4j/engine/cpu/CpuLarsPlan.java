@@ -46,6 +46,12 @@ final class CpuLarsPlan extends CpuTilePlan {
     private final WorkerPool.Phase normPhase = worker -> claimTiles(worker, normTile);
     private final WorkerPool.Phase updatePhase = worker -> claimTiles(worker, updateTile);
 
+    // Carried weight norms (issue 6 variant (b)): partW holds the tile partials of the weights the
+    // last update wrote; used when the caller says the weights are as that step left them.
+    private final boolean carry;
+    private boolean carryReady;
+    private boolean useCarried;
+
     // Per-step update constants, published to the workers by WorkerPool.run.
     private float muF;
     private float damp1F;
@@ -61,6 +67,7 @@ final class CpuLarsPlan extends CpuTilePlan {
         this.cfg = cfg;
         normMode = seg.normModes();
         lamD = seg.lambdas();
+        carry = cfg.carryWeightNorms();
         momentum = new float[nSeg][];
         for (int i = 0; i < nSeg; i++) momentum[i] = new float[segLen[i]];
         partW = new float[tiles()];
@@ -78,7 +85,10 @@ final class CpuLarsPlan extends CpuTilePlan {
         this.w = params;
         this.g = grads;
         try {
+            useCarried = carry && carryReady && sc.weightsAsLeft();
+            carryReady = false;
             forEachTile(normPhase);
+            carryReady = carry;   // partW now holds the partials of the weights as they are
             boolean finite = finalizeSegments(sc);
             if (!finite && skipNonFinite) return false;
             muF = (float) sc.momentum();
@@ -103,6 +113,13 @@ final class CpuLarsPlan extends CpuTilePlan {
         boolean full = n == TILE;
         viewG(k, sc);
         if (mode == NORM_G) {
+            if (full) LarsKernels.fullTileG(sc.l1, sc.ga, sc.go);
+            else CanonicalOrder.accumulate(sc.l1, sc.ga, sc.go, n);
+            partG[k] = CanonicalOrder.foldLanes(sc.l1, sc.fold);
+            return;
+        }
+        if (mode == NORM_WG && useCarried) {
+            // ||w|| partials carried from the last update: g only (4 bytes per parameter less).
             if (full) LarsKernels.fullTileG(sc.l1, sc.ga, sc.go);
             else CanonicalOrder.accumulate(sc.l1, sc.ga, sc.go, n);
             partG[k] = CanonicalOrder.foldLanes(sc.l1, sc.fold);
@@ -181,6 +198,12 @@ final class CpuLarsPlan extends CpuTilePlan {
         } else {
             LarsKernels.updateOutside(sc.wa, sc.wo, sc.ga, sc.go, momentum[seg], start, n,
                     lamEff[seg], scale[seg], muF, damp1F, negLrF, first, cfg.nesterov());
+        }
+        if (carry && normMode[seg] == NORM_WG) {
+            // The new weights' partials for the next step, from the tile still in L1 (same order).
+            if (n == TILE) LarsKernels.fullTileG(sc.l0, sc.wa, sc.wo);
+            else CanonicalOrder.accumulate(sc.l0, sc.wa, sc.wo, n);
+            partW[k] = CanonicalOrder.foldLanes(sc.l0, sc.fold);
         }
         storeW(k, sc);
     }

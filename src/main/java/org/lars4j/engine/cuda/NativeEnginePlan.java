@@ -67,6 +67,7 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
                         flag(c.nesterov()),
                         flag(c.nonFinitePolicy() == NonFinitePolicy.SKIP_STEP),
                         flag(VECTOR_LOADS),
+                        flag(c.carryWeightNorms()),
                     });
         }
         if (config instanceof LambConfig) {
@@ -125,7 +126,7 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
         stage(params, stagedW);
         stage(grads, stagedG);
         check("step", plan.stepHost(sc.learningRate(), sc.momentum(), sc.phi(), sc.biasCorrection1(), sc.biasCorrection2(),
-                sc.firstStep() ? 1 : 0));
+                flag(sc.firstStep()), flag(sc.weightsAsLeft())));
         diagnosticsStale = true;
         int skipped = plan.lastSkipped();
         if (skipped < 0) check("step", plan.status());
@@ -163,7 +164,8 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
     @Override
     public void stepDevice(long wBase, long gBase, long wTable, long gTable, long stream, StepScalars sc) {
         check("device step", plan.stepDevice(wBase, gBase, wTable, gTable, stream,
-                sc.learningRate(), sc.momentum(), sc.phi(), sc.biasCorrection1(), sc.biasCorrection2(), sc.firstStep() ? 1 : 0));
+                sc.learningRate(), sc.momentum(), sc.phi(), sc.biasCorrection1(), sc.biasCorrection2(),
+                flag(sc.firstStep()), flag(sc.weightsAsLeft())));
         diagnosticsStale = true;
     }
 
