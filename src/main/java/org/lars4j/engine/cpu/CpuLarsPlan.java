@@ -39,7 +39,10 @@ final class CpuLarsPlan extends CpuTilePlan {
     private final double[] trust;
     private final float[] lamEff;
     private final float[] scale;
+    // Momentum: one flat array at the layout's offsets when the model fits one Java array (so the
+    // flat form's w, g and v share one index and the update loop vectorises), else one per segment.
     private final float[][] momentum;
+    private final int[] momentumOff;
 
     private final TileBody normTile = this::normTile;
     private final TileBody updateTile = this::updateTile;
@@ -69,7 +72,14 @@ final class CpuLarsPlan extends CpuTilePlan {
         lamD = seg.lambdas();
         carry = cfg.carryWeightNorms();
         momentum = new float[nSeg][];
-        for (int i = 0; i < nSeg; i++) momentum[i] = new float[segLen[i]];
+        momentumOff = new int[nSeg];
+        long total = 0;
+        for (int len : segLen) total += len;
+        float[] flat = total <= org.lars4j.layout.ParamLayout.MAX_SEGMENT_LENGTH ? new float[(int) total] : null;
+        for (int i = 0, at = 0; i < nSeg; at += segLen[i], i++) {
+            momentum[i] = flat != null ? flat : new float[segLen[i]];
+            momentumOff[i] = flat != null ? at : 0;
+        }
         partW = new float[tiles()];
         partG = new float[tiles()];
         partU = new float[tiles()];
@@ -192,12 +202,22 @@ final class CpuLarsPlan extends CpuTilePlan {
         int n = tileLength(k);
         viewW(k, sc);
         viewG(k, sc);
+        int vo = momentumOff[seg] + start;
         if (cfg.placement() == LrPlacement.INSIDE) {
-            LarsKernels.updateInside(sc.wa, sc.wo, sc.ga, sc.go, momentum[seg], start, n,
-                    lamEff[seg], scale[seg], muF, cfg.nesterov());
+            if (sc.wo == vo && sc.go == vo) {
+                LarsKernels.updateInside(sc.wa, sc.ga, momentum[seg], vo, n, lamEff[seg], scale[seg], muF, cfg.nesterov());
+            } else {
+                LarsKernels.updateInside(sc.wa, sc.wo, sc.ga, sc.go, momentum[seg], vo, n,
+                        lamEff[seg], scale[seg], muF, cfg.nesterov());
+            }
         } else {
-            LarsKernels.updateOutside(sc.wa, sc.wo, sc.ga, sc.go, momentum[seg], start, n,
-                    lamEff[seg], scale[seg], muF, damp1F, negLrF, first, cfg.nesterov());
+            if (sc.wo == vo && sc.go == vo) {
+                LarsKernels.updateOutside(sc.wa, sc.ga, momentum[seg], vo, n,
+                        lamEff[seg], scale[seg], muF, damp1F, negLrF, first, cfg.nesterov());
+            } else {
+                LarsKernels.updateOutside(sc.wa, sc.wo, sc.ga, sc.go, momentum[seg], vo, n,
+                        lamEff[seg], scale[seg], muF, damp1F, negLrF, first, cfg.nesterov());
+            }
         }
         if (carry && normMode[seg] == NORM_WG) {
             // The new weights' partials for the next step, from the tile still in L1 (same order).
@@ -213,18 +233,18 @@ final class CpuLarsPlan extends CpuTilePlan {
     @Override
     public void readState(int buffer, int segment, float[] dst) {
         checkBuffer(buffer);
-        System.arraycopy(momentum[segment], 0, dst, 0, segLen[segment]);
+        System.arraycopy(momentum[segment], momentumOff[segment], dst, 0, segLen[segment]);
     }
 
     @Override
     public void writeState(int buffer, int segment, float[] src) {
         checkBuffer(buffer);
-        System.arraycopy(src, 0, momentum[segment], 0, segLen[segment]);
+        System.arraycopy(src, 0, momentum[segment], momentumOff[segment], segLen[segment]);
     }
 
     @Override
     public void resetState() {
-        for (float[] m : momentum) Arrays.fill(m, 0f);
+        for (int i = 0; i < nSeg; i++) Arrays.fill(momentum[i], momentumOff[i], momentumOff[i] + segLen[i], 0f);
     }
 
     private static void checkBuffer(int buffer) {

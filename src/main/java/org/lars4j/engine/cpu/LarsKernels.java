@@ -100,6 +100,62 @@ final class LarsKernels {
         }
     }
 
+    // The same updates with one index for w, g and v (the flat form with flat momentum): JDK 17's
+    // C2 vectorises a loop over several arrays only when they share the index expression, since
+    // with different offsets it cannot rule out that two of them are one array.
+
+    /** {@link #updateInside(float[], int, float[], int, float[], int, int, float, float, float, boolean)} at one offset. */
+    static void updateInside(float[] w, float[] g, float[] v, int o, int n, float lam, float scale, float mu, boolean nesterov) {
+        final int end = o + n;
+        if (nesterov) {
+            for (int i = o; i < end; i++) {
+                float wv = w[i];
+                float s = scale * Math.fma(lam, wv, g[i]);
+                float vn = Math.fma(mu, v[i], s);
+                v[i] = vn;
+                w[i] = wv - Math.fma(mu, vn, s);
+            }
+        } else {
+            for (int i = o; i < end; i++) {
+                float wv = w[i];
+                float s = scale * Math.fma(lam, wv, g[i]);
+                float vn = Math.fma(mu, v[i], s);
+                v[i] = vn;
+                w[i] = wv - vn;
+            }
+        }
+    }
+
+    /** {@link #updateOutside(float[], int, float[], int, float[], int, int, float, float, float, float, float, boolean, boolean)} at one offset. */
+    static void updateOutside(float[] w, float[] g, float[] v, int o, int n, float lam, float tr, float mu, float damp1,
+                              float negLr, boolean first, boolean nesterov) {
+        final int end = o + n;
+        if (first) {
+            for (int i = o; i < end; i++) {
+                float wv = w[i];
+                float d = tr * Math.fma(lam, wv, g[i]);
+                v[i] = d;
+                w[i] = Math.fma(negLr, nesterov ? Math.fma(mu, d, d) : d, wv);
+            }
+        } else if (nesterov) {
+            for (int i = o; i < end; i++) {
+                float wv = w[i];
+                float d = tr * Math.fma(lam, wv, g[i]);
+                float vn = Math.fma(mu, v[i], damp1 * d);
+                v[i] = vn;
+                w[i] = Math.fma(negLr, Math.fma(mu, vn, d), wv);
+            }
+        } else {
+            for (int i = o; i < end; i++) {
+                float wv = w[i];
+                float d = tr * Math.fma(lam, wv, g[i]);
+                float vn = Math.fma(mu, v[i], damp1 * d);
+                v[i] = vn;
+                w[i] = Math.fma(negLr, vn, wv);
+            }
+        }
+    }
+
     /**
      * LR_INSIDE (paper, MLPerf, optax), per element:
      * <pre>
