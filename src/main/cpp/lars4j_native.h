@@ -226,6 +226,28 @@ public:
         return kOk;
     }
 
+    /**
+     * For CUDA graphs: writes the values of the next step into device memory, synchronously,
+     * outside any capture. A captured {@link #launchStep} then reads them at each replay.
+     */
+    int writeStepParams(double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft) {
+        if (status_ != kOk) return status_;
+        int e = writeParams(lr, mu, phi, bc1, bc2, first, weightsAsLeft, nullptr);
+        if (e != kOk) return e;
+        return check(backend_->sync(nullptr)) ? kOk : status_;
+    }
+
+    /**
+     * For CUDA graphs: only the launches of a step (no copy, no sync), so that the call can be
+     * captured into a graph; the step's values come from the last {@link #writeStepParams}.
+     */
+    int launchStep(long long wBase, long long gBase, long long wTable, long long gTable, long long stream) {
+        if (status_ != kOk) return status_;
+        return launch(reinterpret_cast<float*>(wBase), reinterpret_cast<const float*>(gBase),
+                      reinterpret_cast<float* const*>(wTable), reinterpret_cast<const float* const*>(gTable),
+                      reinterpret_cast<void*>(stream));
+    }
+
     /** Whether the last step was skipped (non-finite gradient). Synchronises its stream. -1 on error. */
     int lastSkipped() {
         if (status_ != kOk) return -1;
@@ -303,27 +325,38 @@ private:
 
     int enqueue(float* w, const float* g, float* const* wTable, const float* const* gTable, void* stream,
                 double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft) {
-        // Pageable source: the runtime copies it to a staging buffer before returning, so the
-        // local may go out of scope and no device synchronisation is needed.
-        kernels::TensorRefs<float, float> refs{wTable, gTable, w, g};
-        int e;
+        int e = writeParams(lr, mu, phi, bc1, bc2, first, weightsAsLeft, stream);
+        return e != kOk ? e : launch(w, g, wTable, gTable, stream);
+    }
+
+    /**
+     * The step's values into device memory. Pageable source: the runtime copies it to a staging
+     * buffer before returning, so the local may go out of scope and no device sync is needed.
+     */
+    int writeParams(double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft, void* stream) {
         if (algorithm_ == LARS) {
             // Variant (b): partW holds the weights' partials after any step (computed by the norm
             // pass or carried by the update), valid while the caller says the weights are as left.
             const int useCarried = consts_.carryW && carryReady_ && weightsAsLeft;
             kernels::StepParams p{lr, mu, phi, first, 0, useCarried};
             if (!check(backend_->copy(params_, &p, sizeof p, kHostToDevice, stream))) return status_;
-            e = backend_->launchLarsF32(tables_, consts_, refs, params_, tiles_, segments_, stream);
-            carryReady_ = consts_.carryW != 0 && e == kOk;
+            carryReady_ = consts_.carryW != 0;
         } else {
             kernels::LambStepParams p{lr, bc1, bc2, 1.0f, 0};
             if (!check(backend_->copy(lambParams_, &p, sizeof p, kHostToDevice, stream))) return status_;
-            e = backend_->launchLambF32(tables_, lambTables_, lamb_, refs, lambParams_, gradNormPass_, tiles_, segments_, stream);
         }
+        return kOk;
+    }
+
+    /** The rule's fixed launch sequence, reading the step's values from device memory. */
+    int launch(float* w, const float* g, float* const* wTable, const float* const* gTable, void* stream) {
+        kernels::TensorRefs<float, float> refs{wTable, gTable, w, g};
+        const int e = algorithm_ == LARS
+                ? backend_->launchLarsF32(tables_, consts_, refs, params_, tiles_, segments_, stream)
+                : backend_->launchLambF32(tables_, lambTables_, lamb_, refs, lambParams_, gradNormPass_, tiles_, segments_, stream);
         lastStream_ = stream;
         if (e != kOk) {
-            // A kernel fault leaves the plan usable (state may be partially written by the
-            // update kernel only if the fault happened there; the emulator reports it).
+            carryReady_ = false;
             message_ = backend_->errorName(e) + (backend_->lastFault().empty() ? "" : ": " + backend_->lastFault());
             return e;
         }

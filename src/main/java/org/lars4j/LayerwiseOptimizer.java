@@ -189,6 +189,37 @@ public final class LayerwiseOptimizer implements AutoCloseable {
     }
 
     /**
+     * CUDA graphs, part 1: outside any stream capture, before each replay of a graph holding
+     * {@link #captureStep}: computes the values of the next step (learning rate, momentum, ...)
+     * on the host, writes them into the plan's device memory (synchronously) and advances the
+     * step count. The flat weights the graph updates are assumed to be the ones the previous
+     * step left (for carried norms, call {@link #weightsChanged()} otherwise).
+     */
+    public void prepareGraphStep() {
+        DeviceStepper d = deviceStepper();
+        prepareScalars();
+        scalars.setWeightsAsLeft(tracksWeights && weightsAsLeft);
+        d.writeStepParams(scalars);
+        weightsAsLeft = tracksWeights;
+        stepCount++;
+        lastSkipped = false;
+        deviceStepPending = true;
+    }
+
+    /**
+     * CUDA graphs, part 2: enqueues only the kernel launches of a step on device-resident flat
+     * tensors; no copy and no synchronisation, so it may be called while {@code stream} is being
+     * captured. The launches read the values written by {@link #prepareGraphStep()} at each run.
+     */
+    public void captureStep(long paramsAddress, long gradsAddress, long streamHandle) {
+        DeviceStepper d = deviceStepper();
+        checkAddress("params", paramsAddress);
+        checkAddress("grads", gradsAddress);
+        if (paramsAddress == gradsAddress) throw new TensorMismatchException("params and grads are the same device address");
+        d.launchStep(paramsAddress, gradsAddress, 0, 0, streamHandle);
+    }
+
+    /**
      * Benchmark support for the device engines: times {@code reps} steps (after {@code warmup}) on
      * device-resident flat buffers, rotating through {@code paramsAddresses}/{@code gradsAddresses}
      * so that the inputs are not already in L2; CUDA events time each step. The steps use the

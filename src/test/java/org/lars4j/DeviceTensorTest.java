@@ -78,6 +78,37 @@ class DeviceTensorTest {
         }
     }
 
+    /**
+     * The CUDA-graph split (values written outside the capture, launches alone inside it) gives
+     * the same bits as ordinary steps; on the emulator the "replay" is calling captureStep again.
+     */
+    @Test
+    void graphStyleStepsMatchTheJavaEngine() {
+        float[][] w0 = TestModels.gaussian(LAYOUT, 1, 0.5);
+        float[][] expected = TestModels.copy(w0);
+        try (LayerwiseOptimizer cpu = opt(Backend.CPU)) {
+            for (int s = 0; s < 3; s++) cpu.step(Arrays.asList(expected), Arrays.asList(TestModels.gaussian(LAYOUT, 20 + s, 0.01)));
+        }
+        int total = (int) LAYOUT.totalElements();
+        try (LayerwiseOptimizer emu = opt(Backend.CUDA_EMULATOR);
+             FloatPointer w = new FloatPointer(total);
+             FloatPointer g = new FloatPointer(total)) {
+            w.put(new TestModels.Tensors(TestModels.Form.FLAT_ARRAY, LAYOUT, w0).flatArray);
+            for (int s = 0; s < 3; s++) {
+                g.put(new TestModels.Tensors(TestModels.Form.FLAT_ARRAY, LAYOUT, TestModels.gaussian(LAYOUT, 20 + s, 0.01)).flatArray);
+                emu.prepareGraphStep();
+                emu.captureStep(w.address(), g.address(), 0);
+            }
+            assertEquals(3, emu.stepCount());
+            float[] flat = new float[total];
+            w.get(flat);
+            for (int i = 0; i < LAYOUT.size(); i++) {
+                float[] got = Arrays.copyOfRange(flat, (int) LAYOUT.offset(i), (int) LAYOUT.offset(i) + w0[i].length);
+                assertArrayEquals(expected[i], got, LAYOUT.segment(i).name());
+            }
+        }
+    }
+
     @Test
     void deviceStepReportsSkipAfterSync() {
         int total = (int) LAYOUT.totalElements();

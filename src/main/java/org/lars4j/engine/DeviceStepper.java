@@ -20,6 +20,18 @@ public interface DeviceStepper {
      */
     double[] timeSteps(long[] wBases, long[] gBases, int warmup, int reps, StepScalars scalars);
 
+    /**
+     * CUDA graphs, part 1 (outside a capture): writes the values of a step into device memory,
+     * synchronously.
+     */
+    void writeStepParams(StepScalars scalars);
+
+    /**
+     * CUDA graphs, part 2 (may be captured): enqueues only the launches of a step, which read the
+     * values written by {@link #writeStepParams}; no copy, no synchronisation.
+     */
+    void launchStep(long wBase, long gBase, long wTable, long gTable, long stream);
+
     /** Whether the last step was skipped (non-finite gradient); synchronises with its stream. */
     boolean lastStepSkipped();
 

@@ -181,6 +181,18 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
     }
 
     @Override
+    public void writeStepParams(StepScalars sc) {
+        check("writing step parameters", plan.writeStepParams(sc.learningRate(), sc.momentum(), sc.phi(), sc.biasCorrection1(),
+                sc.biasCorrection2(), flag(sc.firstStep()), flag(sc.weightsAsLeft())));
+    }
+
+    @Override
+    public void launchStep(long wBase, long gBase, long wTable, long gTable, long stream) {
+        check("step launch", plan.launchStep(wBase, gBase, wTable, gTable, stream));
+        diagnosticsStale = true;
+    }
+
+    @Override
     public boolean lastStepSkipped() {
         int s = plan.lastSkipped();
         if (s < 0) check("reading the skip flag", plan.status());

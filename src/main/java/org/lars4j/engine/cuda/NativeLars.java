@@ -68,6 +68,8 @@ public final class NativeLars {
         public native int stepHost(double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft);
         public native int stepDevice(long wBase, long gBase, long wTable, long gTable, long stream,
                                      double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft);
+        public native int writeStepParams(double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft);
+        public native int launchStep(long wBase, long gBase, long wTable, long gTable, long stream);
         public native int lastSkipped();
         public native int timeDeviceSteps(long[] wBases, long[] gBases, int rotations, int warmup, int reps,
                                           double lr, double mu, double phi, double bc1, double bc2, float[] outMs);
