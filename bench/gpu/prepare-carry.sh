@@ -4,7 +4,7 @@
 # the JNI headers, the runtime jars, the test classes and JUnit's console launcher.
 # Then, with the device tool:
 #   run(command="bash bench/gpu/run-gpu-checks.sh", carry=[".carry", "target"])                   # issue 4
-#   run(command="bash bench/gpu/run-gpu-bench.sh", carry=[".carry", "target", "bench/target"])    # issue 6
+#   run(command="bash bench/gpu/run-gpu-bench.sh", carry=[".carry", "target", "bench/target/benchmarks.jar"])  # issue 6
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"

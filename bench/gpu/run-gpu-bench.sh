@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run ON THE GPU MACHINE (device tool, carry .carry and target and bench/target; see
+# Run ON THE GPU MACHINE (device tool, carry .carry, target and bench/target/benchmarks.jar; see
 # prepare-carry.sh): the lars4j GPU step harness (CUDA events, rotated inputs, median) and the
 # peers (timm, torch foreach LARS +/- torch.compile, fused momentum SGD, optax under jit) on the
 # same shapes in the same run, printed as one table; results under bench/results/ and $OUT.
