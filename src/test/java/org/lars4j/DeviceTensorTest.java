@@ -25,13 +25,28 @@ class DeviceTensorTest {
         return Lars.builder(LarsPreset.TIMM).learningRate(0.8).weightDecay(0.01).nesterov(true).backend(b).build(LAYOUT);
     }
 
+    /** The Java engine's weights after three steps from {@code w0} (gradients seeded 20, 21, 22). */
+    static float[][] threeJavaSteps(float[][] w0) {
+        float[][] w = TestModels.copy(w0);
+        try (LayerwiseOptimizer cpu = opt(Backend.CPU)) {
+            for (int s = 0; s < 3; s++) cpu.step(Arrays.asList(w), Arrays.asList(TestModels.gaussian(LAYOUT, 20 + s, 0.01)));
+        }
+        return w;
+    }
+
+    static void assertFlatEquals(float[][] expected, FloatPointer flatDevice) {
+        float[] flat = new float[(int) LAYOUT.totalElements()];
+        flatDevice.get(flat);
+        for (int i = 0; i < LAYOUT.size(); i++) {
+            float[] got = Arrays.copyOfRange(flat, (int) LAYOUT.offset(i), (int) LAYOUT.offset(i) + expected[i].length);
+            assertArrayEquals(expected[i], got, LAYOUT.segment(i).name());
+        }
+    }
+
     @Test
     void flatAndTableFormsMatchTheJavaEngine() {
         float[][] w0 = TestModels.gaussian(LAYOUT, 1, 0.5);
-        float[][] expected = TestModels.copy(w0);
-        try (LayerwiseOptimizer cpu = opt(Backend.CPU)) {
-            for (int s = 0; s < 3; s++) cpu.step(Arrays.asList(expected), Arrays.asList(TestModels.gaussian(LAYOUT, 20 + s, 0.01)));
-        }
+        float[][] expected = threeJavaSteps(w0);
         int total = (int) LAYOUT.totalElements();
         try (LayerwiseOptimizer emu = opt(Backend.CUDA_EMULATOR);
              FloatPointer w = new FloatPointer(total);
@@ -44,12 +59,7 @@ class DeviceTensorTest {
                 assertFalse(emu.lastStepSkipped());
             }
             assertEquals(3, emu.stepCount());
-            float[] flat = new float[total];
-            w.get(flat);
-            for (int i = 0; i < LAYOUT.size(); i++) {
-                float[] got = Arrays.copyOfRange(flat, (int) LAYOUT.offset(i), (int) LAYOUT.offset(i) + w0[i].length);
-                assertArrayEquals(expected[i], got, LAYOUT.segment(i).name());
-            }
+            assertFlatEquals(expected, w);
         }
         // List form: device tables of per-segment pointers.
         try (LayerwiseOptimizer emu = opt(Backend.CUDA_EMULATOR)) {
@@ -85,10 +95,7 @@ class DeviceTensorTest {
     @Test
     void graphStyleStepsMatchTheJavaEngine() {
         float[][] w0 = TestModels.gaussian(LAYOUT, 1, 0.5);
-        float[][] expected = TestModels.copy(w0);
-        try (LayerwiseOptimizer cpu = opt(Backend.CPU)) {
-            for (int s = 0; s < 3; s++) cpu.step(Arrays.asList(expected), Arrays.asList(TestModels.gaussian(LAYOUT, 20 + s, 0.01)));
-        }
+        float[][] expected = threeJavaSteps(w0);
         int total = (int) LAYOUT.totalElements();
         try (LayerwiseOptimizer emu = opt(Backend.CUDA_EMULATOR);
              FloatPointer w = new FloatPointer(total);
@@ -100,12 +107,7 @@ class DeviceTensorTest {
                 emu.captureStep(w.address(), g.address(), 0);
             }
             assertEquals(3, emu.stepCount());
-            float[] flat = new float[total];
-            w.get(flat);
-            for (int i = 0; i < LAYOUT.size(); i++) {
-                float[] got = Arrays.copyOfRange(flat, (int) LAYOUT.offset(i), (int) LAYOUT.offset(i) + w0[i].length);
-                assertArrayEquals(expected[i], got, LAYOUT.segment(i).name());
-            }
+            assertFlatEquals(expected, w);
         }
     }
 
