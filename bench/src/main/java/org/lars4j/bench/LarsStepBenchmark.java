@@ -53,6 +53,10 @@ public class LarsStepBenchmark {
     @Param({"lars", "lamb"})
     public String optimizer;
 
+    /** LARS only: carry ||w|| from each update to the next step (issue 6 variant (b); same bits). */
+    @Param({"false"})
+    public boolean carry;
+
     /** Worker threads of the engine: a number, or {@code all} = available processors. */
     @Param({"1", "all"})
     public String threads;
@@ -73,12 +77,13 @@ public class LarsStepBenchmark {
         int t = resolveThreads(threads);
         opt = optimizer.equals("lamb")
                 ? Lamb.builder(LambPreset.APEX).learningRate(1e-3).backend(Backend.CPU).threads(t).build(layout)
-                : Lars.builder(LarsPreset.MLPERF).learningRate(0.1).weightDecay(5e-5).backend(Backend.CPU).threads(t).build(layout);
+                : Lars.builder(LarsPreset.MLPERF).learningRate(0.1).weightDecay(5e-5).carryWeightNorms(carry)
+                        .backend(Backend.CPU).threads(t).build(layout);
         // One step outside the measurement: the momentum buffers are now touched and non-zero,
         // and a step that the non-finite policy skips would make the numbers meaningless.
         if (!opt.step(w, g)) throw new IllegalStateException("the first step was skipped (non-finite values?)");
-        System.out.printf("%n# lars4j step: %s, model=%s, %d segments, %d parameters, engine %s, %d thread(s)%n",
-                optimizer, model, layout.size(), n, opt.engineName(), t);
+        System.out.printf("%n# lars4j step: %s%s, model=%s, %d segments, %d parameters, engine %s, %d thread(s)%n",
+                optimizer, carry ? " (carried ||w||)" : "", model, layout.size(), n, opt.engineName(), t);
     }
 
     @Benchmark

@@ -171,8 +171,9 @@ public final class Report {
             if (!r.method().equals("LarsStepBenchmark.step")) continue;
             String model = r.param("model");
             String threads = r.param("threads");
-            String optimizer = r.param("optimizer").isEmpty() ? "lars" : r.param("optimizer");
-            int bytesPerParam = optimizer.equals("lamb") ? LAMB_STEP_BYTES : STEP_BYTES;
+            String optimizer = (r.param("optimizer").isEmpty() ? "lars" : r.param("optimizer"))
+                    + (r.param("carry").equals("true") ? "+carry" : "");
+            int bytesPerParam = optimizer.startsWith("lamb") ? LAMB_STEP_BYTES : STEP_BYTES;
             long params = parameters(model);
             double stepGb = params < 0 ? Double.NaN : gbPerSecond((double) bytesPerParam * params, r.secondsPerOp());
             Row triad = yardstick(rows, "triad", threads);
