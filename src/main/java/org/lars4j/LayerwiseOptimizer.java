@@ -165,7 +165,8 @@ public final class LayerwiseOptimizer implements AutoCloseable {
     /**
      * One step on device-resident tensors in the list form: {@code params} and {@code grads} are
      * device arrays of one pointer per segment, in layout order (a {@link PointerPointer} whose
-     * memory the device can read).
+     * memory the device can read). With carried weight norms, a change of the pointers inside the
+     * same table is not seen: call {@link #weightsChanged()} after one.
      */
     public void stepDeviceList(PointerPointer<?> params, PointerPointer<?> grads, CUstream_st stream) {
         checkDevicePointer("params table", params);
