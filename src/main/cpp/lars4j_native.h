@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -185,11 +186,17 @@ public:
         }
         int e = enqueue(devW_, devG_, nullptr, nullptr, nullptr, lr, mu, phi, bc1, bc2, first, weightsAsLeft);
         if (e != kOk) return e;
+        // The skip flag comes back with the weights, under the one synchronisation below.
+        const char* flag = algorithm_ == LARS
+                ? reinterpret_cast<const char*>(params_) + offsetof(kernels::StepParams, skip)
+                : reinterpret_cast<const char*>(lambParams_) + offsetof(kernels::LambStepParams, skip);
+        if (!check(backend_->copy(&hostSkip_, flag, sizeof hostSkip_, kDeviceToHost, nullptr))) return status_;
         if (!backend_->hostIsDevice()) {
             if (!check(backend_->copy(hostW_, devW_, n, kDeviceToHost, nullptr))) return status_;
         }
         if (!check(backend_->sync(nullptr))) return status_;
         lastStream_ = nullptr;
+        skipKnown_ = true;
         return kOk;
     }
 
@@ -251,6 +258,7 @@ public:
     /** Whether the last step was skipped (non-finite gradient). Synchronises its stream. -1 on error. */
     int lastSkipped() {
         if (status_ != kOk) return -1;
+        if (skipKnown_) return hostSkip_;
         int skip = 0;
         if (algorithm_ == LARS) {
             kernels::StepParams p;
@@ -351,6 +359,7 @@ private:
     /** The rule's fixed launch sequence, reading the step's values from device memory. */
     int launch(float* w, const float* g, float* const* wTable, const float* const* gTable, void* stream) {
         kernels::TensorRefs<float, float> refs{wTable, gTable, w, g};
+        skipKnown_ = false;
         const int e = algorithm_ == LARS
                 ? backend_->launchLarsF32(tables_, consts_, refs, params_, tiles_, segments_, stream)
                 : backend_->launchLambF32(tables_, lambTables_, lamb_, refs, lambParams_, gradNormPass_, tiles_, segments_, stream);
@@ -413,6 +422,8 @@ private:
     int algorithm_ = LARS;
     bool gradNormPass_ = false;
     bool carryReady_ = false;
+    int hostSkip_ = 0;          // the skip flag of the last host step, read under its sync
+    bool skipKnown_ = false;
     kernels::LambTables lambTables_{};
     kernels::LambConsts lamb_{};
     kernels::LambStepParams* lambParams_ = nullptr;

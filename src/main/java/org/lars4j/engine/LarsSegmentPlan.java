@@ -53,9 +53,4 @@ public final class LarsSegmentPlan {
     /** Weight decay per segment: weightDecay where decay applies, else 0 (a copy). */
     public double[] lambdas() { return lambda.clone(); }
 
-    public int length(int i) { return length[i]; }
-
-    public int normMode(int i) { return normMode[i]; }
-
-    public double lambda(int i) { return lambda[i]; }
 }

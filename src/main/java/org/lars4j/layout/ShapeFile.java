@@ -25,8 +25,17 @@ public final class ShapeFile {
         }
     }
 
-    /** A bundled shape file by model name ({@code resnet50}, {@code bert-large}, {@code vit-b16}). */
+    /**
+     * A bundled model by name: {@code resnet50}, {@code bert-large}, {@code vit-b16} (shape files),
+     * or {@code tiny-10k}: 10,000 tensors {@code t<i>.weight} of 1,000 parameters, shaped 10x100
+     * so that the MLPerf rule (which excludes rank-0/1 tensors) still adapts them.
+     */
     public static ParamLayout.Builder bundled(String model) throws IOException {
+        if (model.equals("tiny-10k")) {
+            ParamLayout.Builder b = ParamLayout.builder();
+            for (int i = 0; i < 10_000; i++) b.add("t" + i + ".weight", 10, 100);
+            return b;
+        }
         InputStream in = ShapeFile.class.getResourceAsStream("/shapes/" + model + ".txt");
         if (in == null) throw new InvalidLayoutException("no bundled shape file for model '" + model + "'");
         try (Reader r = new InputStreamReader(in, StandardCharsets.UTF_8)) {

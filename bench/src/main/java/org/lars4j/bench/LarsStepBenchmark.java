@@ -103,22 +103,8 @@ public class LarsStepBenchmark {
 
     // ---- shared with Report ------------------------------------------------------------------
 
-    /** Segments in tiny-10k, and parameters in each. */
-    static final int TINY_SEGMENTS = 10_000;
-    static final int TINY_SEGMENT_LENGTH = 1000;
-
-    /**
-     * The layout of {@code model}: a bundled shape file, or tiny-10k, 10,000 segments
-     * {@code t<i>.weight} of 1000 parameters each. tiny-10k's segments are rank 2 (10x100) so
-     * that the MLPerf preset adapts them (it excludes rank-0/1 segments from decay and
-     * adaptation); it measures the per-segment overhead of a step.
-     */
+    /** The layout of {@code model}: a bundled shape file, or tiny-10k (see {@link ShapeFile#bundled}). */
     static ParamLayout layoutFor(String model) throws IOException {
-        if (model.equals("tiny-10k")) {
-            ParamLayout.Builder b = ParamLayout.builder();
-            for (int i = 0; i < TINY_SEGMENTS; i++) b.add("t" + i + ".weight", 10, TINY_SEGMENT_LENGTH / 10);
-            return b.build();
-        }
         return ShapeFile.bundled(model).build();
     }
 

@@ -140,7 +140,7 @@ final class CpuLambPlan extends CpuTilePlan {
         viewW(k, sc);
         viewG(k, sc);
         LambKernels.moments(sc.wa, sc.wo, sc.ga, sc.go, m[s], v[s], tileStart[k], tileLength(k), lamF[s], consts, sc.l0, sc.l1,
-                sc.l2, sc.fold2);
+                sc.l2, sc.l3);
         if (seg.adapt(s)) {
             partR[k] = CanonicalOrder.foldLanes(sc.l0, sc.fold);
             partW[k] = CanonicalOrder.foldLanes(sc.l1, sc.fold);
@@ -153,7 +153,7 @@ final class CpuLambPlan extends CpuTilePlan {
     private void applyTile(int k, Scratch sc) {
         int s = tileSeg[k];
         viewW(k, sc);
-        LambKernels.apply(sc.wa, sc.wo, m[s], v[s], tileStart[k], tileLength(k), lamF[s], consts, negScale[s], sc.l2, sc.fold2);
+        LambKernels.apply(sc.wa, sc.wo, m[s], v[s], tileStart[k], tileLength(k), lamF[s], consts, negScale[s], sc.l2, sc.l3);
         storeW(k, sc);
     }
 

@@ -31,7 +31,7 @@ abstract class CpuTilePlan implements EnginePlan {
         final float[] l1 = new float[LANES];
         final float[] l2 = new float[LANES];
         final float[] fold = new float[THREADS];
-        final float[] fold2 = new float[LANES];   // LAMB: second per-lane scratch
+        final float[] l3 = new float[LANES];
         final float[] stageW = new float[TILE];
         final float[] stageG = new float[TILE];
         float[] wa;
