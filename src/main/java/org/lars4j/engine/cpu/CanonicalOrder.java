@@ -41,6 +41,13 @@ public final class CanonicalOrder {
         }
     }
 
+    /** Steps 1-2 for one array: the tile partial of sum(x^2) over {@code x[off .. off+n)}, n <= TILE. */
+    static float tilePartial(float[] lane, float[] fold, float[] x, int off, int n) {
+        if (n == TILE) LarsKernels.fullTileG(lane, x, off);
+        else accumulate(lane, x, off, n);
+        return foldLanes(lane, fold);
+    }
+
     /**
      * Steps 1-2 closing: folds 1024 lanes into the tile partial and zeroes the lanes for the next
      * tile. {@code s} is 256 floats of scratch.

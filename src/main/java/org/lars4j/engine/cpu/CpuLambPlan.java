@@ -1,7 +1,5 @@
 package org.lars4j.engine.cpu;
 
-import static org.lars4j.engine.cpu.CanonicalOrder.TILE;
-
 import java.util.Arrays;
 import org.lars4j.LambConfig;
 import org.lars4j.engine.HostTensors;
@@ -128,11 +126,8 @@ final class CpuLambPlan extends CpuTilePlan {
     }
 
     private void gradTile(int k, Scratch sc) {
-        int n = tileLength(k);
         viewG(k, sc);
-        if (n == TILE) LarsKernels.fullTileG(sc.l1, sc.ga, sc.go);
-        else CanonicalOrder.accumulate(sc.l1, sc.ga, sc.go, n);
-        partG[k] = CanonicalOrder.foldLanes(sc.l1, sc.fold);
+        partG[k] = CanonicalOrder.tilePartial(sc.l1, sc.fold, sc.ga, sc.go, tileLength(k));
     }
 
     private void momentsTile(int k, Scratch sc) {

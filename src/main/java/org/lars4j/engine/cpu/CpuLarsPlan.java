@@ -122,17 +122,9 @@ final class CpuLarsPlan extends CpuTilePlan {
         int n = tileLength(k);
         boolean full = n == TILE;
         viewG(k, sc);
-        if (mode == NORM_G) {
-            if (full) LarsKernels.fullTileG(sc.l1, sc.ga, sc.go);
-            else CanonicalOrder.accumulate(sc.l1, sc.ga, sc.go, n);
-            partG[k] = CanonicalOrder.foldLanes(sc.l1, sc.fold);
-            return;
-        }
-        if (mode == NORM_WG && useCarried) {
-            // ||w|| partials carried from the last update: g only (4 bytes per parameter less).
-            if (full) LarsKernels.fullTileG(sc.l1, sc.ga, sc.go);
-            else CanonicalOrder.accumulate(sc.l1, sc.ga, sc.go, n);
-            partG[k] = CanonicalOrder.foldLanes(sc.l1, sc.fold);
+        if (mode == NORM_G || (mode == NORM_WG && useCarried)) {
+            // g only: a segment that is not adapted, or ||w|| partials carried from the last update.
+            partG[k] = CanonicalOrder.tilePartial(sc.l1, sc.fold, sc.ga, sc.go, n);
             return;
         }
         viewW(k, sc);
@@ -221,9 +213,7 @@ final class CpuLarsPlan extends CpuTilePlan {
         }
         if (carry && normMode[seg] == NORM_WG) {
             // The new weights' partials for the next step, from the tile still in L1 (same order).
-            if (n == TILE) LarsKernels.fullTileG(sc.l0, sc.wa, sc.wo);
-            else CanonicalOrder.accumulate(sc.l0, sc.wa, sc.wo, n);
-            partW[k] = CanonicalOrder.foldLanes(sc.l0, sc.fold);
+            partW[k] = CanonicalOrder.tilePartial(sc.l0, sc.fold, sc.wa, sc.wo, n);
         }
         storeW(k, sc);
     }
