@@ -73,7 +73,6 @@ __device__ __forceinline__ T block_tree(T s, T* warpSums) {
     return r;
 }
 
-/** Kernel 1: tile partials. Grid: one block per tile. */
 /** One lane's four rounds from a float4 of each round (the vector variant's loads, same order). */
 __device__ __forceinline__ void lanes4(float* a, float4 x) {
     a[0] = __fmaf_rn(x.x, x.x, a[0]);
@@ -82,6 +81,7 @@ __device__ __forceinline__ void lanes4(float* a, float4 x) {
     a[3] = __fmaf_rn(x.w, x.w, a[3]);
 }
 
+/** Kernel 1: tile partials. Grid: one block per tile. */
 template <typename P, typename G>
 __global__ void lars_tile_norms(LarsTables t, TensorRefs<P, G> refs, int vectorLoads, const StepParams* params) {
     __shared__ float warpSums[THREADS / 32];
@@ -103,7 +103,7 @@ __global__ void lars_tile_norms(LarsTables t, TensorRefs<P, G> refs, int vectorL
     // Step 1: lane i = 4*thread + q accumulates elements i + 1024 r, r = 0..3 in order.
     bool vec = false;
     if constexpr (std::is_same<P, float>::value && std::is_same<G, float>::value) {
-        vec = vectorLoads && n == TILE && aligned16(w, g, w);
+        vec = vectorLoads && n == TILE && aligned16(mode == NORM_G ? static_cast<const void*>(g) : w, g, g);
     }
     if (vec && mode != NORM_WGU) {
         // Variant (c): four coalesced 16-byte loads per array, the same fmas in the same order.
