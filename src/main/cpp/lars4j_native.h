@@ -43,13 +43,9 @@ public:
     NativePlan(int kind, int algorithm, int numSegments, const int* segLen, const int* modes, const double* segLam,
                const double* dconsts, const int* iconsts, bool hostStaging) {
         algorithm_ = algorithm;
-        if (kind == KIND_EMULATOR) {
-            backend_.reset(new EmulatorBackend());
-        } else {
-            int st = 0;
-            backend_.reset(createCudaBackend(&st));
-            if (!backend_) { status_ = st; message_ = cudaErrorName(st); return; }
-        }
+        int st = 0;
+        backend_.reset(kind == KIND_EMULATOR ? static_cast<Backend*>(new EmulatorBackend()) : createCudaBackend(&st));
+        if (!backend_) { status_ = st; message_ = cudaErrorName(st); return; }
         segments_ = numSegments;
         if (algorithm == LARS) {
             consts_.eta = dconsts[0];
@@ -441,13 +437,19 @@ inline int cudaAvailability() { return cudaProbe(); }
 /** e.g. "cudaErrorInsufficientDriver". */
 inline std::string cudaErrorNameOf(int code) { return cudaErrorName(code); }
 
+/** The emulator backend, or the CUDA one (null with {@code *status} set when CUDA cannot run). */
+inline Backend* makeBackend(int kind, int* status) {
+    if (kind == NativePlan::KIND_EMULATOR) return new EmulatorBackend();
+    return createCudaBackend(status);
+}
+
 /**
  * Device memory for benchmarks and tests (kind 0 CUDA, 1 emulator = host memory). Returns the
  * address, or 0 on failure.
  */
 inline long long deviceAlloc(int kind, long long bytes) {
     int st = 0;
-    std::unique_ptr<Backend> b(kind == NativePlan::KIND_EMULATOR ? new EmulatorBackend() : createCudaBackend(&st));
+    std::unique_ptr<Backend> b(makeBackend(kind, &st));
     void* p = nullptr;
     if (!b || b->alloc(&p, static_cast<size_t>(bytes)) != kOk) return 0;
     return reinterpret_cast<long long>(p);
@@ -455,14 +457,14 @@ inline long long deviceAlloc(int kind, long long bytes) {
 
 inline int deviceFree(int kind, long long address) {
     int st = 0;
-    std::unique_ptr<Backend> b(kind == NativePlan::KIND_EMULATOR ? new EmulatorBackend() : createCudaBackend(&st));
+    std::unique_ptr<Backend> b(makeBackend(kind, &st));
     return b ? b->release(reinterpret_cast<void*>(address)) : st;
 }
 
 /** Copies {@code n} floats from the host to device address {@code dst}; synchronous. */
 inline int deviceUpload(int kind, long long dst, const float* src, long long n) {
     int st = 0;
-    std::unique_ptr<Backend> b(kind == NativePlan::KIND_EMULATOR ? new EmulatorBackend() : createCudaBackend(&st));
+    std::unique_ptr<Backend> b(makeBackend(kind, &st));
     if (!b) return st;
     int e = b->copy(reinterpret_cast<void*>(dst), src, static_cast<size_t>(n) * sizeof(float), kHostToDevice, nullptr);
     return e != kOk ? e : b->sync(nullptr);
@@ -471,7 +473,7 @@ inline int deviceUpload(int kind, long long dst, const float* src, long long n) 
 /** Synchronises the device (the default stream). */
 inline int deviceSynchronize(int kind) {
     int st = 0;
-    std::unique_ptr<Backend> b(kind == NativePlan::KIND_EMULATOR ? new EmulatorBackend() : createCudaBackend(&st));
+    std::unique_ptr<Backend> b(makeBackend(kind, &st));
     return b ? b->sync(nullptr) : st;
 }
 
@@ -482,7 +484,7 @@ inline int deviceSynchronize(int kind) {
  */
 inline double deviceCopyGBps(int kind, long long bytes, int reps) {
     int st = 0;
-    std::unique_ptr<Backend> b(kind == NativePlan::KIND_EMULATOR ? new EmulatorBackend() : createCudaBackend(&st));
+    std::unique_ptr<Backend> b(makeBackend(kind, &st));
     if (!b) return -st;
     void* src = nullptr;
     void* dst = nullptr;
