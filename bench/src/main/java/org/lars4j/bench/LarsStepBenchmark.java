@@ -57,6 +57,13 @@ public class LarsStepBenchmark {
     @Param({"false"})
     public boolean carry;
 
+    /**
+     * Java engine's block size in elements (system property {@code lars4j.cpu.blockElements}):
+     * {@code default}, or a number; {@code 0} = whole-model passes (the two-pass design).
+     */
+    @Param({"default"})
+    public String blocks;
+
     /** Worker threads of the engine: a number, or {@code all} = available processors. */
     @Param({"1", "all"})
     public String threads;
@@ -75,6 +82,8 @@ public class LarsStepBenchmark {
         fillWeights(w, 0x5EED_0001L);
         fillGrads(g, 0x5EED_0002L);
         int t = resolveThreads(threads);
+        if (blocks.equals("default")) System.clearProperty("lars4j.cpu.blockElements");
+        else System.setProperty("lars4j.cpu.blockElements", Integer.toString(Integer.parseInt(blocks.strip())));
         opt = optimizer.equals("lamb")
                 ? Lamb.builder(LambPreset.APEX).learningRate(1e-3).backend(Backend.CPU).threads(t).build(layout)
                 : Lars.builder(LarsPreset.MLPERF).learningRate(0.1).weightDecay(5e-5).carryWeightNorms(carry)

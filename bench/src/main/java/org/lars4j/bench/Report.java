@@ -172,7 +172,8 @@ public final class Report {
             String model = r.param("model");
             String threads = r.param("threads");
             String optimizer = (r.param("optimizer").isEmpty() ? "lars" : r.param("optimizer"))
-                    + (r.param("carry").equals("true") ? "+carry" : "");
+                    + (r.param("carry").equals("true") ? "+carry" : "")
+                    + (r.param("blocks").isEmpty() || r.param("blocks").equals("default") ? "" : " blocks=" + r.param("blocks"));
             int bytesPerParam = optimizer.startsWith("lamb") ? LAMB_STEP_BYTES : STEP_BYTES;
             long params = parameters(model);
             double stepGb = params < 0 ? Double.NaN : gbPerSecond((double) bytesPerParam * params, r.secondsPerOp());

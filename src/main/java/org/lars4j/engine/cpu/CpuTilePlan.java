@@ -15,10 +15,28 @@ import org.lars4j.engine.HostTensors;
  * chunks of whole tiles that worker threads claim, the worker pool, per-worker scratch, and the
  * access to the step's host tensors (arrays directly; direct buffers staged tile by tile).
  * Tiles are the unit of the canonical order, so results never depend on which thread ran a tile.
+ *
+ * <p>Blocks: consecutive whole segments of about {@link #blockElements} elements (a longer segment
+ * is a block by itself). A plan that runs its passes block by block (norms, then the update of the
+ * same block) finds the block's w and g still in the last-level cache for the second pass, which
+ * is what keeps a LARS step near 20 bytes per parameter instead of 28 (ALGORITHMS.md section 4).
+ * Chunks never straddle a block. Blocking changes which tiles run when, never what a tile computes.
  */
 abstract class CpuTilePlan implements EnginePlan {
     /** A chunk (unit of work claimed by a thread) holds whole tiles, about this many elements. */
     private static final int CHUNK_ELEMENTS = 32 * 1024;
+
+    /**
+     * System property: elements per block ({@code 0} = one block, i.e. whole-model passes). The
+     * default, {@link #defaultBlockElements}, keeps a block's w, g and state (12-16 bytes per
+     * element) well inside the last-level cache of current server CPUs.
+     */
+    static final String BLOCK_PROPERTY = "lars4j.cpu.blockElements";
+
+    /** 1M elements, or 4 chunks per thread when that is more (so every thread has work). */
+    static int defaultBlockElements(int threads) {
+        return Math.max(1 << 20, 4 * CHUNK_ELEMENTS * threads);
+    }
 
     /** Work on one tile, with the worker's scratch. */
     interface TileBody {
@@ -48,9 +66,17 @@ abstract class CpuTilePlan implements EnginePlan {
     final int[] tileStart;
     private final int[] chunkFirstTile;
     private final int nChunks;
+    /** Block b holds segments [blockFirstSeg[b], blockFirstSeg[b+1]) and chunks [blockFirstChunk[b], ..). */
+    final int[] blockFirstSeg;
+    private final int[] blockFirstChunk;
+    final int blockElements;
     final Scratch[] scratch;
     private final WorkerPool pool;
     private final AtomicInteger nextChunk = new AtomicInteger();
+    // The chunk range of the running phase and its direction, published by WorkerPool.run.
+    private int chunkLo;
+    private int chunkHi;
+    private boolean backwards;
     final double[] acc = new double[THREADS];
     private boolean closed;
 
@@ -59,7 +85,13 @@ abstract class CpuTilePlan implements EnginePlan {
     HostTensors g;
 
     CpuTilePlan(int[] lengths, int threads) {
+        this(lengths, threads, Integer.getInteger(BLOCK_PROPERTY, defaultBlockElements(threads)));
+    }
+
+    CpuTilePlan(int[] lengths, int threads, int blockElements) {
+        if (blockElements < 0) throw new IllegalArgumentException(BLOCK_PROPERTY + " must be >= 0, got " + blockElements);
         nSeg = lengths.length;
+        this.blockElements = blockElements;
         segLen = lengths.clone();
         segFirstTile = new int[nSeg];
         segTiles = new int[nSeg];
@@ -77,14 +109,34 @@ abstract class CpuTilePlan implements EnginePlan {
                 tileStart[segFirstTile[i] + k] = k * TILE;
             }
         }
-        int[] firsts = new int[tiles + 1];
-        int n = 0;
-        int elements = 0;
-        for (int k = 0; k < tiles; k++) {
-            if (elements == 0) firsts[n++] = k;
-            elements += tileLength(k);
-            if (elements >= CHUNK_ELEMENTS) elements = 0;
+        // Blocks: greedy runs of whole segments up to blockElements (0: everything in one block).
+        int[] bSeg = new int[nSeg + 1];
+        int nb = 0;
+        long inBlock = 0;
+        for (int i = 0; i < nSeg; i++) {
+            if (i == 0 || (blockElements > 0 && inBlock + segLen[i] > blockElements)) {
+                bSeg[nb++] = i;
+                inBlock = 0;
+            }
+            inBlock += segLen[i];
         }
+        bSeg[nb] = nSeg;
+        blockFirstSeg = Arrays.copyOf(bSeg, nb + 1);
+        // Chunks: runs of whole tiles of about CHUNK_ELEMENTS, cut at every block boundary.
+        int[] firsts = new int[tiles + 1];
+        blockFirstChunk = new int[nb + 1];
+        int n = 0;
+        for (int b = 0; b < nb; b++) {
+            blockFirstChunk[b] = n;
+            int elements = 0;
+            int end = blockFirstSeg[b + 1] == nSeg ? tiles : segFirstTile[blockFirstSeg[b + 1]];
+            for (int k = segFirstTile[blockFirstSeg[b]]; k < end; k++) {
+                if (elements == 0) firsts[n++] = k;
+                elements += tileLength(k);
+                if (elements >= CHUNK_ELEMENTS) elements = 0;
+            }
+        }
+        blockFirstChunk[nb] = n;
         firsts[n] = tiles;
         nChunks = n;
         chunkFirstTile = Arrays.copyOf(firsts, n + 1);
@@ -98,8 +150,26 @@ abstract class CpuTilePlan implements EnginePlan {
 
     final int tileLength(int k) { return Math.min(TILE, segLen[tileSeg[k]] - tileStart[k]); }
 
+    final int blocks() { return blockFirstSeg.length - 1; }
+
     /** Runs a phase on every tile, spread over the workers by chunks; returns when all are done. */
     final void forEachTile(WorkerPool.Phase phase) {
+        runChunks(0, nChunks, false, phase);
+    }
+
+    /**
+     * Runs a phase on the tiles of block {@code b}. {@code backwards} hands out its chunks last
+     * first: a pass that follows a forward pass over the same data then starts on what that pass
+     * touched last, which is what is most likely still in cache when a block exceeds the cache.
+     */
+    final void forEachTileOfBlock(int b, boolean backwards, WorkerPool.Phase phase) {
+        runChunks(blockFirstChunk[b], blockFirstChunk[b + 1], backwards, phase);
+    }
+
+    private void runChunks(int lo, int hi, boolean back, WorkerPool.Phase phase) {
+        chunkLo = lo;
+        chunkHi = hi;
+        backwards = back;
         nextChunk.set(0);
         pool.run(phase);
     }
@@ -107,7 +177,10 @@ abstract class CpuTilePlan implements EnginePlan {
     /** The loop of a phase: claim chunks, run {@code body} on their tiles. */
     final void claimTiles(int worker, TileBody body) {
         Scratch sc = scratch[worker];
-        for (int c = nextChunk.getAndIncrement(); c < nChunks; c = nextChunk.getAndIncrement()) {
+        int lo = chunkLo;
+        int count = chunkHi - lo;
+        for (int i = nextChunk.getAndIncrement(); i < count; i = nextChunk.getAndIncrement()) {
+            int c = backwards ? lo + count - 1 - i : lo + i;
             for (int k = chunkFirstTile[c]; k < chunkFirstTile[c + 1]; k++) body.run(k, sc);
         }
     }

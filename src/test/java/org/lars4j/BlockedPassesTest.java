@@ -1,0 +1,106 @@
+package org.lars4j;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.lars4j.layout.ParamLayout;
+
+/**
+ * The Java engine runs a LARS step block by block (norms of a block, then its update while its
+ * data is in cache; system property {@code lars4j.cpu.blockElements}). Any block size must give
+ * the bits of whole-model passes ({@code 0}), for every thread count, both non-finite policies,
+ * with and without carried norms; and with SKIP_STEP a non-finite gradient in the last block must
+ * still leave every earlier block untouched.
+ */
+class BlockedPassesTest {
+    private static final String BLOCKS = "lars4j.cpu.blockElements";
+
+    /** Many small segments, ragged tiles, a segment larger than every tested block, exclusions. */
+    static ParamLayout layout() {
+        ParamLayout.Builder b = ParamLayout.builder();
+        ParamLayout random = TestModels.randomLayout(7, 30);
+        for (int i = 0; i < random.size(); i++) b.add(random.segment(i).name(), random.segment(i).length());
+        return b.add("long.weight", 4096 * 7 + 5, 1).add("tail.bias", 3).add("tail.weight", 33, 17)
+                .excludeFromWeightDecay("bias$").build();
+    }
+
+    /** Weights, momentum, trust ratios and step results after 5 steps (step 2 has a NaN in the last segment under SKIP). */
+    static List<int[]> run(LarsPreset preset, int blockElements, int threads, NonFinitePolicy policy, boolean carry) {
+        String before = System.getProperty(BLOCKS);
+        System.setProperty(BLOCKS, Integer.toString(blockElements));
+        try {
+            ParamLayout layout = layout();
+            float[][] w = TestModels.gaussian(layout, 3, 0.5);
+            List<int[]> out = new ArrayList<>();
+            try (LayerwiseOptimizer opt = Lars.builder(preset).learningRate(0.3).weightDecay(0.02)
+                    .nonFinitePolicy(policy).carryWeightNorms(carry).backend(Backend.CPU).threads(threads).build(layout)) {
+                for (int s = 0; s < 5; s++) {
+                    float[][] g = TestModels.gaussian(layout, 20 + s, 0.01);
+                    boolean poisoned = s == 2 && policy == NonFinitePolicy.SKIP_STEP;
+                    if (poisoned) g[layout.size() - 1][4] = Float.NaN;
+                    boolean applied = opt.step(Arrays.asList(w), Arrays.asList(g));
+                    assertEquals(!poisoned, applied, "step " + s);
+                }
+                for (int i = 0; i < layout.size(); i++) {
+                    float[] v = new float[w[i].length];
+                    opt.readState("momentum_buffer", i, v);
+                    out.add(DeterminismTest.raw(w[i]));
+                    out.add(DeterminismTest.raw(v));
+                    out.add(new int[] {Float.floatToRawIntBits((float) opt.lastTrustRatio(i))});
+                }
+            }
+            return out;
+        } finally {
+            if (before == null) System.clearProperty(BLOCKS);
+            else System.setProperty(BLOCKS, before);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = LarsPreset.class, names = {"PAPER", "OPTAX", "LARC_CLIP", "MLPERF", "TVLARS"})
+    void anyBlockSizeGivesTheBitsOfWholeModelPasses(LarsPreset preset) {
+        for (NonFinitePolicy policy : NonFinitePolicy.values()) {
+            for (boolean carry : new boolean[] {false, true}) {
+                List<int[]> whole = run(preset, 0, 1, policy, carry);
+                for (int block : new int[] {1, 5000, 20000}) {
+                    for (int threads : new int[] {1, 3}) {
+                        String what = preset + " " + policy + " carry=" + carry + " block=" + block + " threads=" + threads;
+                        CarryWeightNormsTest.assertSame(whole, run(preset, block, threads, policy, carry), what);
+                    }
+                }
+            }
+        }
+    }
+
+    /** The SKIP_STEP pre-pass: a NaN in the last segment stops the step before block 0 is written. */
+    @ParameterizedTest
+    @EnumSource(value = LarsPreset.class, names = {"PAPER", "OPTAX"})
+    void aNanInTheLastBlockLeavesEveryBlockUntouched(LarsPreset preset) {
+        String before = System.getProperty(BLOCKS);
+        System.setProperty(BLOCKS, "1");
+        try {
+            ParamLayout layout = layout();
+            float[][] w = TestModels.gaussian(layout, 3, 0.5);
+            try (LayerwiseOptimizer opt = Lars.builder(preset).learningRate(0.3).backend(Backend.CPU).threads(2).build(layout)) {
+                opt.step(Arrays.asList(w), Arrays.asList(TestModels.gaussian(layout, 4, 0.01)));
+                float[][] w0 = TestModels.copy(w);
+                float[][] g = TestModels.gaussian(layout, 5, 0.01);
+                g[layout.size() - 1][0] = Float.POSITIVE_INFINITY;
+                assertFalse(opt.step(Arrays.asList(w), Arrays.asList(g)));
+                assertEquals(1, opt.skippedSteps());
+                for (int i = 0; i < layout.size(); i++) {
+                    assertArrayEquals(DeterminismTest.raw(w0[i]), DeterminismTest.raw(w[i]), "weights of segment " + i);
+                }
+            }
+        } finally {
+            if (before == null) System.clearProperty(BLOCKS);
+            else System.setProperty(BLOCKS, before);
+        }
+    }
+}
