@@ -28,7 +28,15 @@ public:
     virtual int releaseHost(void* p) = 0;
     virtual int copy(void* dst, const void* src, size_t bytes, CopyKind kind, void* stream) = 0;
     virtual int sync(void* stream) = 0;
-    /** The three launches of one fp32 LARS step, in stream order; no host synchronisation. */
+    /**
+     * How many blocks of the cooperative LARS kernel (variant (a)) can be resident at once, i.e.
+     * the largest grid a cooperative launch accepts; 0 when the device cannot launch cooperatively.
+     */
+    virtual int cooperativeLimit() = 0;
+    /**
+     * The three launches of one fp32 LARS step, in stream order; no host synchronisation. With
+     * {@code c.cooperative > 0}: instead one cooperative launch of that many blocks.
+     */
     virtual int launchLarsF32(const kernels::LarsTables& t, const kernels::LarsConsts& c,
                               const kernels::TensorRefs<float, float>& refs, kernels::StepParams* params,
                               int tiles, int segments, void* stream) = 0;

@@ -36,7 +36,7 @@ public:
      * @param dconsts LARS {eta, eps, normClamp, dampening};
      *                LAMB {beta1, beta2, eps, gammaLower, gammaUpper, maxGradNorm, b3, 1 - beta2}
      * @param iconsts LARS {sumOfNorms, lrInside, clip, zeroNormSkipsDecay, nesterov, skipNonFinite, vectorLoads,
-     *                carryWeightNorms};
+     *                carryWeightNorms, cooperative (variant (a) requested)};
      *                LAMB {adamW, phiClamp, trustClip, skipNonFinite, clipOn, gradNormPass, vectorLoads}
      * @param hostStaging allocate device copies of w and g for stepHost
      */
@@ -60,6 +60,12 @@ public:
             consts_.skipNonFinite = iconsts[5];
             consts_.vectorLoads = iconsts[6];
             consts_.carryW = iconsts[7];
+            // Variant (a): one cooperative launch of as many blocks as fit (never more than tiles).
+            if (iconsts[8]) {
+                const int limit = backend_->cooperativeLimit();
+                if (limit > 0) consts_.cooperative = limit < numTiles(segLen, numSegments) ? limit : numTiles(segLen, numSegments);
+                else variantNote_ = "cooperative launch not supported by this device; using three launches";
+            }
         } else {
             lamb_.b1 = static_cast<float>(dconsts[0]);
             lamb_.b2 = static_cast<float>(dconsts[1]);
@@ -166,6 +172,10 @@ public:
     std::string statusMessage() const { return message_; }
     long long totalElements() const { return total_; }
     int tiles() const { return tiles_; }
+    /** Variant (a): the cooperative grid in use, 0 for the three-launch step. */
+    int cooperativeBlocks() const { return algorithm_ == LARS ? consts_.cooperative : 0; }
+    /** Why a requested variant is not in use (empty when all are). */
+    std::string variantNote() const { return variantNote_; }
 
     /** Host staging buffers (total elements each), filled by the caller before stepHost. */
     float* hostParams() { return hostW_; }
@@ -404,9 +414,16 @@ private:
         return e;
     }
 
+    static int numTiles(const int* segLen, int n) {
+        long long tiles = 0;
+        for (int s = 0; s < n; s++) tiles += (segLen[s] + kernels::TILE - 1) / kernels::TILE;
+        return static_cast<int>(tiles);
+    }
+
     std::unique_ptr<Backend> backend_;
     int status_ = kOk;
     std::string message_;
+    std::string variantNote_;
     int segments_ = 0;
     int tiles_ = 0;
     long long total_ = 0;

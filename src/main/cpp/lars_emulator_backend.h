@@ -27,11 +27,23 @@ public:
     }
     int sync(void*) override { return kOk; }
 
+    /** Stand-in for the occupancy limit: LARS4J_EMU_COOP_BLOCKS, default 6 (one OS thread each). */
+    int cooperativeLimit() override {
+        const char* env = std::getenv("LARS4J_EMU_COOP_BLOCKS");
+        const int n = env ? std::atoi(env) : 6;
+        return n > 0 ? n : 0;
+    }
+
     int launchLarsF32(const kernels::LarsTables& t, const kernels::LarsConsts& c,
                       const kernels::TensorRefs<float, float>& refs, kernels::StepParams* params,
                       int tiles, int segments, void*) override {
         using namespace kernels;
         try {
+            if (c.cooperative > 0) {
+                simt::launch_cooperative(dim3(c.cooperative), dim3(THREADS), static_cast<unsigned>(cooperativeLimit()),
+                                         [=] { lars_step_cooperative<float, float>(t, c, refs, params, tiles, segments); });
+                return kOk;
+            }
             simt::launch(dim3(tiles), dim3(THREADS), [=] { lars_tile_norms<float, float>(t, refs, c.vectorLoads, params); });
             simt::launch(dim3(segments), dim3(THREADS), [=] { lars_segment_scalars(t, c, params); });
             simt::launch(dim3(tiles), dim3(THREADS), [=] { lars_update<float, float>(t, c, refs, params); });

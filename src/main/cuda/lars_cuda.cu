@@ -24,11 +24,34 @@ public:
     }
     int sync(void* stream) override { return cudaStreamSynchronize(static_cast<cudaStream_t>(stream)); }
 
+    int cooperativeLimit() override {
+        int dev = 0, coop = 0, sms = 0, perSm = 0;
+        if (cudaGetDevice(&dev) != cudaSuccess) return 0;
+        if (cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev) != cudaSuccess || !coop) return 0;
+        if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) return 0;
+        if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perSm, kernels::lars_step_cooperative<float, float>,
+                                                          kernels::THREADS, 0) != cudaSuccess) {
+            return 0;
+        }
+        return perSm * sms;
+    }
+
     int launchLarsF32(const kernels::LarsTables& t, const kernels::LarsConsts& c,
                       const kernels::TensorRefs<float, float>& refs, kernels::StepParams* params,
                       int tiles, int segments, void* stream) override {
         using namespace kernels;
         cudaStream_t s = static_cast<cudaStream_t>(stream);
+        if (c.cooperative > 0) {
+            // Kernel arguments by address, as cudaLaunchCooperativeKernel takes them.
+            LarsTables ta = t;
+            LarsConsts ca = c;
+            TensorRefs<float, float> ra = refs;
+            void* args[] = {&ta, &ca, &ra, &params, &tiles, &segments};
+            const cudaError_t e = cudaLaunchCooperativeKernel(reinterpret_cast<void*>(lars_step_cooperative<float, float>),
+                                                              dim3(c.cooperative), dim3(THREADS), args, 0, s);
+            if (e != cudaSuccess) cudaGetLastError();   // clear it: the error is returned, not left sticky
+            return e;
+        }
         lars_tile_norms<float, float><<<tiles, THREADS, 0, s>>>(t, refs, c.vectorLoads, params);
         int e = cudaGetLastError();
         if (e != cudaSuccess) return e;

@@ -8,6 +8,13 @@
 //                           flags the step as skipped if a gradient is not finite. No atomics.
 //   3. lars_update          one block per tile: one pass reading w, g, v and writing w, v.
 //
+// Variant (a) of issue 6, opt-in (LarsConsts.cooperative > 0): lars_step_cooperative runs the
+// same three bodies in ONE cooperative launch of a grid that fits on the device at once, with a
+// grid-wide barrier between them (grid-stride loops over tiles and segments; the update walks the
+// tiles last to first, so the w and g the norm pass touched last are the first re-read, from L2
+// when they are still there). Same bodies, so the same bits; it saves two launches and, for
+// models whose w and g fit in L2, the second DRAM read.
+//
 // Three launches per step whatever the number of segments: tiles of all segments are described
 // by a tile -> (segment, start) table built once at plan time. Segment data is found either
 // through a table of per-segment pointers (list form) or at base + offset (flat form).
@@ -81,11 +88,11 @@ __device__ __forceinline__ void lanes4(float* a, float4 x) {
     a[3] = __fmaf_rn(x.w, x.w, a[3]);
 }
 
-/** Kernel 1: tile partials. Grid: one block per tile. */
+/** Kernel 1's body: the partials of tile {@code k}, by the whole block. */
 template <typename P, typename G>
-__global__ void lars_tile_norms(LarsTables t, TensorRefs<P, G> refs, int vectorLoads, const StepParams* params) {
+__device__ __forceinline__ void tile_norms(int k, const LarsTables& t, const TensorRefs<P, G>& refs, int vectorLoads,
+                                           const StepParams* params) {
     __shared__ float warpSums[THREADS / 32];
-    const int k = blockIdx.x;
     const int seg = t.tileSeg[k];
     int mode = t.normMode[seg];
     if (mode == NORM_NONE) return;                       // uniform across the block
@@ -151,10 +158,15 @@ __device__ __forceinline__ double segment_total(const float* part, int first, in
     return block_tree(acc, warpSums);
 }
 
-/** Kernel 2: per-segment norms and scalars (docs/CANONICAL_ORDER.md section 4). One block per segment. */
-__global__ void lars_segment_scalars(LarsTables t, LarsConsts c, StepParams* params) {
+/** Kernel 1: tile partials. Grid: one block per tile. */
+template <typename P, typename G>
+__global__ void lars_tile_norms(LarsTables t, TensorRefs<P, G> refs, int vectorLoads, const StepParams* params) {
+    tile_norms(blockIdx.x, t, refs, vectorLoads, params);
+}
+
+/** Kernel 2's body: norms and scalars of segment {@code seg} (docs/CANONICAL_ORDER.md section 4). */
+__device__ __forceinline__ void segment_scalars(int seg, const LarsTables& t, const LarsConsts& c, StepParams* params) {
     __shared__ double warpSums[THREADS / 32];
-    const int seg = blockIdx.x;
     const int mode = t.normMode[seg];
     const int first = t.segFirstTile[seg];
     const int count = t.segTiles[seg];
@@ -197,6 +209,11 @@ __global__ void lars_segment_scalars(LarsTables t, LarsConsts c, StepParams* par
     t.scaleF[seg] = __double2float_rn(c.lrInside ? __dmul_rn(lr, tr) : tr);
 }
 
+/** Kernel 2: per-segment norms and scalars. One block per segment. */
+__global__ void lars_segment_scalars(LarsTables t, LarsConsts c, StepParams* params) {
+    segment_scalars(blockIdx.x, t, c, params);
+}
+
 /** The update of one element (docs/CANONICAL_ORDER.md section 5); w and v in, w' and v' out. */
 __device__ __forceinline__ void update_one(float& w, float g, float& v, float lam, float scale, float mu,
                                            const LarsConsts& c, const StepParams& p) {
@@ -218,11 +235,11 @@ __device__ __forceinline__ void update_one(float& w, float g, float& v, float la
     }
 }
 
-/** Kernel 3: the fused update (docs/CANONICAL_ORDER.md section 5). One block per tile. */
+/** Kernel 3's body: the fused update of tile {@code k} (docs/CANONICAL_ORDER.md section 5). */
 template <typename P, typename G>
-__global__ void lars_update(LarsTables t, LarsConsts c, TensorRefs<P, G> refs, const StepParams* params) {
+__device__ __forceinline__ void update_tile(int k, const LarsTables& t, const LarsConsts& c, const TensorRefs<P, G>& refs,
+                                            const StepParams* params) {
     if (params->skip) return;                            // non-finite gradient: nothing is written
-    const int k = blockIdx.x;
     const int seg = t.tileSeg[k];
     const int start = t.tileStart[k];
     const int rest = t.segLen[seg] - start;
@@ -278,6 +295,28 @@ __global__ void lars_update(LarsTables t, LarsConsts c, TensorRefs<P, G> refs, c
         const float sw = block_tree(__fadd_rn(__fadd_rn(aw[0], aw[1]), __fadd_rn(aw[2], aw[3])), warpSums);
         if (threadIdx.x == 0) t.partW[k] = sw;
     }
+}
+
+/** Kernel 3: the fused update. One block per tile. */
+template <typename P, typename G>
+__global__ void lars_update(LarsTables t, LarsConsts c, TensorRefs<P, G> refs, const StepParams* params) {
+    update_tile(blockIdx.x, t, c, refs, params);
+}
+
+/**
+ * Variant (a): the whole step in one cooperative launch (grid of LarsConsts.cooperative blocks,
+ * all co-resident). Each phase is a grid-stride loop over the same bodies as kernels 1-3; the
+ * grid barrier orders them (and makes phase 2's skip flag and scalars visible to phase 3).
+ */
+template <typename P, typename G>
+__global__ void lars_step_cooperative(LarsTables t, LarsConsts c, TensorRefs<P, G> refs, StepParams* params, int tiles,
+                                      int segments) {
+    for (int k = blockIdx.x; k < tiles; k += gridDim.x) tile_norms(k, t, refs, c.vectorLoads, params);
+    grid_sync();
+    for (int s = blockIdx.x; s < segments; s += gridDim.x) segment_scalars(s, t, c, params);
+    grid_sync();
+    // Last tile first: the tiles the norm phase read last are the likeliest still in L2.
+    for (int k = tiles - 1 - static_cast<int>(blockIdx.x); k >= 0; k -= gridDim.x) update_tile(k, t, c, refs, params);
 }
 
 }  // inline namespace LARS4J_KERNEL_BUILD

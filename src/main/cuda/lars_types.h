@@ -22,6 +22,7 @@ struct LarsConsts {
     int sumOfNorms, lrInside, clip, zeroNormSkipsDecay, nesterov, skipNonFinite;
     int vectorLoads;   // variant (c): float4 loads/stores on full, 16-byte aligned fp32 tiles (same bits)
     int carryW;        // variant (b): the update pass also writes the new weights' ||w||^2 partials
+    int cooperative;   // variant (a): 0 = three launches, else the grid of one cooperative launch
 };
 
 /** Per-step values in device memory (so that a captured graph reads fresh ones). */

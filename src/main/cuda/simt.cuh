@@ -6,8 +6,11 @@
 #include <cstdint>
 
 #if defined(__CUDACC__)
+#include <cooperative_groups.h>
 #include <cuda_runtime.h>
 #define LARS4J_ISFINITE(x) isfinite(x)
+/** Grid-wide barrier with memory ordering; only in kernels started by cudaLaunchCooperativeKernel. */
+__device__ __forceinline__ void grid_sync() { cooperative_groups::this_grid().sync(); }
 #define LARS4J_QNAN() __longlong_as_double(0x7ff8000000000000ULL)
 /** 16-byte load and store of four floats (the address must be 16-byte aligned). */
 __device__ __forceinline__ float4 load4(const float* p) { return *reinterpret_cast<const float4*>(p); }

@@ -60,6 +60,54 @@ __global__ void divergent_barrier(int* out) {
     out[threadIdx.x] = 1;
 }
 
+// Cooperative launch: block partials, a grid barrier, then every block reads all partials; three
+// rounds (the barrier is reused), each doubling the data first.
+__global__ void grid_total(float* data, float* partial, float* out) {
+    __shared__ float s[256];
+    for (int round = 0; round < 3; round++) {
+        float* x = data + blockIdx.x * 256;
+        x[threadIdx.x] *= 2.0f;
+        s[threadIdx.x] = x[threadIdx.x];
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            float a = 0.0f;
+            for (int i = 0; i < 256; i++) a += s[i];
+            partial[blockIdx.x] = a;
+        }
+        grid_sync();
+        if (threadIdx.x == 0) {
+            float t = 0.0f;
+            for (unsigned b = 0; b < gridDim.x; b++) t += partial[b];
+            out[round * gridDim.x + blockIdx.x] = t;
+        }
+        grid_sync();   // nobody overwrites partial[] before every block has read it
+        __syncthreads();
+    }
+}
+
+// Block 0 returns while the others wait at the grid barrier: a deadlock on a GPU.
+__global__ void grid_sync_after_exit(int* out) {
+    if (blockIdx.x == 0) return;
+    grid_sync();
+    out[blockIdx.x] = 1;
+}
+
+// Half of a block's threads reach the grid barrier.
+__global__ void divergent_grid_sync(int* out) {
+    if (threadIdx.x < 32) grid_sync();
+    out[blockIdx.x] = 1;
+}
+
+template <typename F>
+static std::string fault_of(F launch) {
+    try {
+        launch();
+    } catch (const simt::KernelFault& e) {
+        return e.what();
+    }
+    return "";
+}
+
 template <typename F>
 static std::vector<float> run_sum(F kernel, const std::vector<float>& in, int blocks, simt::Schedule s) {
     std::vector<float> out(blocks, -1.0f);
@@ -125,6 +173,45 @@ int main() {
         faulted = std::string(e.what()).find("divergent __syncthreads") != std::string::npos;
     }
     check(faulted, "divergent __syncthreads is reported as a kernel fault");
+
+    // Grid-wide sync in a cooperative launch: 8 blocks, each on its own OS thread.
+    for (auto s : {simt::Schedule::Forward, simt::Schedule::Shuffled}) {
+        const unsigned gb = 8;
+        std::vector<float> data(gb * 256), partial(gb), out(3 * gb, -1.0f);
+        for (size_t i = 0; i < data.size(); i++) data[i] = static_cast<float>(i % 7);
+        std::vector<float> want(3);
+        std::vector<float> ref = data;
+        for (int r = 0; r < 3; r++) {
+            std::vector<float> part(gb, 0.0f);
+            for (unsigned b = 0; b < gb; b++)
+                for (int i = 0; i < 256; i++) part[b] += (ref[b * 256 + i] *= 2.0f);
+            want[r] = 0.0f;
+            for (unsigned b = 0; b < gb; b++) want[r] += part[b];
+        }
+        simt::set_schedule(s, 5);
+        float* pd = data.data();
+        float* pp = partial.data();
+        float* po = out.data();
+        const std::string f = fault_of([&] { simt::launch_cooperative(dim3(gb), dim3(256), gb, [=] { grid_total(pd, pp, po); }); });
+        bool ok = f.empty();
+        for (int r = 0; r < 3; r++)
+            for (unsigned b = 0; b < gb; b++) ok = ok && out[r * gb + b] == want[r];
+        check(ok, "grid_sync: every block sees every block's partial, three rounds, schedule " + std::to_string(static_cast<int>(s)));
+    }
+    std::vector<int> gi(8);
+    int* pg = gi.data();
+    check(fault_of([=] { simt::launch_cooperative(dim3(8), dim3(64), 8, [=] { grid_sync_after_exit(pg); }); }).find("have exited")
+              != std::string::npos,
+          "grid_sync after a block exited is reported as a kernel fault");
+    check(fault_of([=] { simt::launch_cooperative(dim3(4), dim3(64), 8, [=] { divergent_grid_sync(pg); }); }).find("divergent grid sync")
+              != std::string::npos,
+          "divergent grid_sync is reported as a kernel fault");
+    check(fault_of([=] { simt::launch_cooperative(dim3(9), dim3(64), 8, [=] { divergent_grid_sync(pg); }); }).find("co-resident")
+              != std::string::npos,
+          "a cooperative grid larger than can be co-resident is refused");
+    check(fault_of([=] { simt::launch(dim3(2), dim3(64), [=] { divergent_grid_sync(pg); }); }).find("outside a cooperative launch")
+              != std::string::npos,
+          "grid_sync outside a cooperative launch is reported as a kernel fault");
 
     std::printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

@@ -18,12 +18,19 @@
 //  - __shared__ variables are `static thread_local`: one copy per OS thread, i.e. per running
 //    block, shared by that block's threads, uninitialised between blocks as on a GPU.
 //
+//  - A cooperative launch (launch_cooperative) runs every block of its grid at once, each on its
+//    own OS thread, as a GPU must for cooperative_groups' grid.sync(): a block whose live
+//    threads have all reached grid_sync() waits for every other block, then goes on. A block
+//    that ends, or whose threads split between a grid sync and their end or a block barrier,
+//    while others wait is a fault (a deadlock on a GPU).
+//
 // Supported (and therefore all the kernels may use): 1-D grids and blocks (x only; y = z = 1),
 // threadIdx / blockIdx / blockDim / gridDim, __syncthreads, __syncwarp, __shfl_xor_sync on full
 // warps (mask 0xffffffff, width 32) for 4- and 8-byte types, __shared__ static arrays, the
 // correctly rounded intrinsics __fmaf_rn __fmul_rn __fadd_rn __fsub_rn __fdiv_rn __fsqrt_rn __dadd_rn __dsub_rn
 // __dmul_rn __ddiv_rn __dsqrt_rn __double2float_rn, and __global__/__device__/__forceinline__.
-// Not supported: atomics, grid-wide sync, dynamic shared memory, textures, 2-D/3-D indexing.
+// grid_sync() inside launch_cooperative.
+// Not supported: atomics, dynamic shared memory, textures, 2-D/3-D indexing.
 #pragma once
 
 #include <ucontext.h>
@@ -38,6 +45,7 @@
 #include <memory>
 #include <mutex>
 #include <algorithm>
+#include <condition_variable>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -78,7 +86,56 @@ inline void set_schedule(Schedule s, unsigned seed) {
     config().seed = seed;
 }
 
-enum FiberState { READY, AT_BLOCK_BARRIER, AT_WARP_BARRIER, DONE };
+enum FiberState { READY, AT_BLOCK_BARRIER, AT_WARP_BARRIER, AT_GRID_BARRIER, DONE };
+
+/** The grid-wide barrier of a cooperative launch: every block arrives, or the launch faults. */
+class GridBarrier {
+public:
+    explicit GridBarrier(unsigned blocks) : blocks_(blocks) {}
+
+    /** Block-level arrival; returns when all blocks have arrived. Throws if that can never happen. */
+    void arrive_and_wait() {
+        std::unique_lock<std::mutex> lock(m_);
+        check();
+        const unsigned gen = generation_;
+        if (++arrived_ == blocks_) {
+            arrived_ = 0;
+            generation_++;
+            cv_.notify_all();
+            return;
+        }
+        cv_.wait(lock, [&] { return generation_ != gen || !fault_.empty() || ended_ > 0; });
+        if (generation_ == gen) check();
+    }
+
+    /** A block has finished (all its threads returned): no later grid sync can complete. */
+    void block_ended() {
+        std::lock_guard<std::mutex> lock(m_);
+        ended_++;
+        cv_.notify_all();
+    }
+
+    /** Another block faulted: release the waiters with a fault of their own. */
+    void abort(const std::string& why) {
+        std::lock_guard<std::mutex> lock(m_);
+        if (fault_.empty()) fault_ = why;
+        cv_.notify_all();
+    }
+
+private:
+    void check() const {
+        if (!fault_.empty()) throw KernelFault("grid sync abandoned: another block faulted");
+        if (ended_ > 0) throw KernelFault("grid sync while " + std::to_string(ended_) + " block(s) of the grid have exited (deadlock on a GPU)");
+    }
+
+    const unsigned blocks_;
+    std::mutex m_;
+    std::condition_variable cv_;
+    unsigned arrived_ = 0;
+    unsigned generation_ = 0;
+    unsigned ended_ = 0;
+    std::string fault_;
+};
 
 struct Fiber {
     ucontext_t ctx;
@@ -106,6 +163,7 @@ public:
     unsigned warps = 0;
     uint3 blockIdx{0, 0, 0};
     dim3 blockDim, gridDim;
+    GridBarrier* gridBarrier = nullptr;   // set during a cooperative launch
 
 private:
     static void entry();
@@ -184,11 +242,22 @@ inline void BlockRunner::run_block(unsigned block, const dim3& grid, const dim3&
             }
         }
         if (released) continue;
+        unsigned atGrid = 0;
         for (auto& f : fibers_) {
             if (f.state != DONE) live++;
             if (f.state == AT_BLOCK_BARRIER) atBlock++;
+            if (f.state == AT_GRID_BARRIER) atGrid++;
         }
         if (live == 0) return;
+        if (atGrid > 0) {
+            if (atGrid != n) {
+                throw KernelFault("divergent grid sync in block " + std::to_string(block) + ": " + std::to_string(atGrid)
+                                  + " of " + std::to_string(n) + " threads arrived, the others " + (live != n ? "exited" : "wait elsewhere"));
+            }
+            gridBarrier->arrive_and_wait();   // blocks this OS thread until every block of the grid is here
+            for (auto& f : fibers_) f.state = READY;
+            continue;
+        }
         if (atBlock == live && live != n) {
             throw KernelFault("divergent __syncthreads in block " + std::to_string(block) + ": " + std::to_string(n - live)
                               + " threads exited while " + std::to_string(live) + " wait at the barrier (deadlock on a GPU)");
@@ -250,6 +319,48 @@ inline void launch(dim3 grid, dim3 block, std::function<void()> body) {
     if (!fault.empty()) throw KernelFault(fault);
 }
 
+/**
+ * A cooperative launch: every block runs at once on its own OS thread, so the kernel may call
+ * grid_sync(). Like cudaLaunchCooperativeKernel, a grid larger than can be co-resident is
+ * refused; here the limit is {@code maxBlocks} (the backend's stand-in for the occupancy limit).
+ */
+inline void launch_cooperative(dim3 grid, dim3 block, unsigned maxBlocks, std::function<void()> body) {
+    if (grid.y != 1 || grid.z != 1 || block.y != 1 || block.z != 1) throw KernelFault("emulator: only 1-D grids and blocks");
+    if (block.x == 0 || block.x > 1024) throw KernelFault("emulator: block size must be 1..1024");
+    if (grid.x == 0) return;
+    if (grid.x > maxBlocks) {
+        throw KernelFault("cooperative launch of " + std::to_string(grid.x) + " blocks, more than the "
+                          + std::to_string(maxBlocks) + " that can be co-resident");
+    }
+    const Schedule schedule = static_cast<Schedule>(config().schedule.load());
+    const unsigned seed = config().seed.load();
+    GridBarrier barrier(grid.x);
+    std::mutex faultLock;
+    std::string fault;
+    auto work = [&](unsigned b) {
+        BlockRunner local;
+        local.gridBarrier = &barrier;
+        BlockRunner* saved = tl_runner;
+        tl_runner = &local;
+        try {
+            local.run_block(b, grid, block, body, schedule, seed);
+            barrier.block_ended();
+        } catch (const std::exception& e) {
+            {
+                std::lock_guard<std::mutex> g(faultLock);
+                if (fault.empty()) fault = e.what();
+            }
+            barrier.abort(e.what());
+        }
+        tl_runner = saved;
+    };
+    std::vector<std::thread> threads;
+    for (unsigned b = 1; b < grid.x; b++) threads.emplace_back(work, b);
+    work(0);
+    for (auto& t : threads) t.join();
+    if (!fault.empty()) throw KernelFault(fault);
+}
+
 }  // namespace simt
 
 #define threadIdx (::simt::thread_index())
@@ -258,6 +369,12 @@ inline void launch(dim3 grid, dim3 block, std::function<void()> body) {
 #define gridDim (::simt::runner().gridDim)
 
 inline void __syncthreads() { ::simt::runner().park(::simt::AT_BLOCK_BARRIER); }
+
+/** cooperative_groups::this_grid().sync(): every thread of every block (cooperative launches only). */
+inline void grid_sync() {
+    if (::simt::runner().gridBarrier == nullptr) throw ::simt::KernelFault("grid_sync() outside a cooperative launch");
+    ::simt::runner().park(::simt::AT_GRID_BARRIER);
+}
 
 inline void __syncwarp(unsigned mask = 0xffffffffu) {
     if (mask != 0xffffffffu) throw ::simt::KernelFault("emulator: __syncwarp supports only the full mask");

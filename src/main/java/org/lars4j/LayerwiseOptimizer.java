@@ -451,6 +451,13 @@ public final class LayerwiseOptimizer implements AutoCloseable {
     /** The engine running the steps: {@code cpu}, {@code cuda} or {@code cuda-emulator}. */
     public String engineName() { return engine.name(); }
 
+    /**
+     * How this engine runs the steps, e.g. {@code blocks of 1048576 elements (3 blocks)} on the
+     * Java engine or {@code one cooperative launch of 6 blocks, float4 loads} on CUDA: the
+     * variants (system properties {@code lars4j.cpu.blockElements}, {@code lars4j.cuda.*}) in use.
+     */
+    public String engineVariant() { return plan.variant(); }
+
     /** ||w|| of segment {@code i} in the last step (NaN where the rule did not need it). */
     public double lastWeightNorm(int i) { return plan.lastWeightNorm(i); }
 

@@ -24,6 +24,6 @@ class SimtEmulatorSelfTest {
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "self-test timed out");
         System.out.print(out);
         assertEquals(0, p.exitValue(), out);
-        assertTrue(out.contains("7 passed, 0 failed"), out);
+        assertTrue(out.contains("13 passed, 0 failed"), out);
     }
 }

@@ -37,6 +37,9 @@ public interface EnginePlan extends AutoCloseable {
     /** Device-memory steps, or null where this engine has none (the Java engine). */
     default DeviceStepper deviceStepper() { return null; }
 
+    /** How the steps run (pass structure, kernel variants), for logs and benchmark reports. */
+    default String variant() { return ""; }
+
     /** Releases threads and native memory; idempotent. */
     @Override
     void close();

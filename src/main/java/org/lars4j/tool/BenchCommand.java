@@ -114,6 +114,7 @@ final class BenchCommand implements Callable<Integer> {
             out.put("optimizer", opt.config().algorithm());
             out.put("preset", opt.config().preset());
             out.put("backend", opt.engineName());
+            out.put("variant", opt.engineVariant());
             out.put("threads", device ? 0 : threads);
             out.put("params", total);
             out.put("segments", layout.size());
@@ -129,6 +130,7 @@ final class BenchCommand implements Callable<Integer> {
             out.put("timing", device ? "host clock around each step + device synchronise" : "host clock around each step");
             System.out.printf("%s, %s %s on the %s engine%s: %d parameters in %d tensors%n", modelName, opt.config().algorithm(),
                     opt.config().preset(), opt.engineName(), device ? "" : " (" + threads + " threads)", total, layout.size());
+            System.out.printf("  runs   %s%n", opt.engineVariant());
             System.out.printf("  step   %10.1f us (median of %d; min %.1f, max %.1f)  %8.2f GB/s at %d bytes/param%n",
                     median, steps, us[0], us[steps - 1], gbps, bytesPerParam);
             System.out.printf("  floor  %10s     %s                   %8.2f GB/s%n", "", floorKind, floor);

@@ -25,7 +25,9 @@ import org.lars4j.layout.ParamLayout;
  * many steps each timed with CUDA events; reports the median µs/step, effective GB/s (20 bytes
  * per parameter for LARS, 28 for LAMB) and the ratio to a device-to-device copy measured in the
  * same run. {@code --backend cuda-emulator} runs the same code on the CPU emulator (tiny sizes:
- * a correctness check of the harness, not a measurement).
+ * a correctness check of the harness, not a measurement). Optimizers: {@code lars} (MLPerf preset,
+ * three launches), {@code lars-coop} (the same, kernel variant (a): one cooperative launch),
+ * {@code lamb} (apex preset).
  *
  * <pre>java -cp bench/target/benchmarks.jar org.lars4j.bench.GpuStepHarness --models resnet50,bert-large,tiny-10k --json out.json</pre>
  */
@@ -35,7 +37,7 @@ public final class GpuStepHarness {
     public static void main(String[] args) throws IOException {
         Backend backend = Backend.CUDA;
         List<String> models = List.of("resnet50", "bert-large", "tiny-10k");
-        List<String> optimizers = List.of("lars", "lamb");
+        List<String> optimizers = List.of("lars", "lars-coop", "lamb");
         int warmup = 20;
         int reps = 200;
         Path json = null;
@@ -74,6 +76,9 @@ public final class GpuStepHarness {
                 }
                 for (String optimizer : optimizers) {
                     boolean lamb = optimizer.equals("lamb");
+                    // lars-coop: kernel variant (a), one cooperative launch (read when the plan is made).
+                    if (optimizer.equals("lars-coop")) System.setProperty("lars4j.cuda.cooperative", "true");
+                    else System.clearProperty("lars4j.cuda.cooperative");
                     try (LayerwiseOptimizer opt = lamb
                             ? Lamb.builder(LambPreset.APEX).learningRate(1e-3).backend(backend).build(layout)
                             : Lars.builder(LarsPreset.MLPERF).learningRate(0.1).weightDecay(5e-5).backend(backend).build(layout)) {
@@ -88,6 +93,7 @@ public final class GpuStepHarness {
                         row.put("model", model);
                         row.put("optimizer", optimizer);
                         row.put("backend", opt.engineName());
+                        row.put("variant", opt.engineVariant());
                         row.put("params", n);
                         row.put("segments", layout.size());
                         row.put("us_per_step_median", median);

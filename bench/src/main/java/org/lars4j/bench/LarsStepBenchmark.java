@@ -91,8 +91,8 @@ public class LarsStepBenchmark {
         // One step outside the measurement: the momentum buffers are now touched and non-zero,
         // and a step that the non-finite policy skips would make the numbers meaningless.
         if (!opt.step(w, g)) throw new IllegalStateException("the first step was skipped (non-finite values?)");
-        System.out.printf("%n# lars4j step: %s%s, model=%s, %d segments, %d parameters, engine %s, %d thread(s)%n",
-                optimizer, carry ? " (carried ||w||)" : "", model, layout.size(), n, opt.engineName(), t);
+        System.out.printf("%n# lars4j step: %s%s, model=%s, %d segments, %d parameters, engine %s (%s)%n",
+                optimizer, carry ? " (carried ||w||)" : "", model, layout.size(), n, opt.engineName(), opt.engineVariant());
     }
 
     @Benchmark

@@ -72,6 +72,10 @@ final class CpuLambPlan extends CpuTilePlan {
         consts.adamW = cfg.adamWMode();
     }
 
+    /** LAMB's passes are whole-model: its global gradient norm and clip precede every update. */
+    @Override
+    public String variant() { return "whole-model passes, " + scratch.length + " thread(s)"; }
+
     @Override
     public boolean step(HostTensors params, HostTensors grads, StepScalars sc, boolean skipNonFinite) {
         this.w = params;

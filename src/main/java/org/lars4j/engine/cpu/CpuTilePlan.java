@@ -152,6 +152,12 @@ abstract class CpuTilePlan implements EnginePlan {
 
     final int blocks() { return blockFirstSeg.length - 1; }
 
+    @Override
+    public String variant() {
+        return (blockElements == 0 ? "whole-model passes" : "blocks of " + blockElements + " elements (" + blocks() + " blocks)")
+                + ", " + scratch.length + " thread(s)";
+    }
+
     /** Runs a phase on every tile, spread over the workers by chunks; returns when all are done. */
     final void forEachTile(WorkerPool.Phase phase) {
         runChunks(0, nChunks, false, phase);

@@ -1,5 +1,6 @@
 package org.lars4j.engine.cuda;
 
+import java.lang.System.Logger.Level;
 import java.nio.FloatBuffer;
 import org.lars4j.BackendUnavailableException;
 import org.lars4j.LambConfig;
@@ -33,6 +34,15 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
      * experiments with {@code -Dlars4j.cuda.vectorLoads=false}.
      */
     static final boolean VECTOR_LOADS = Boolean.parseBoolean(System.getProperty("lars4j.cuda.vectorLoads", "true"));
+
+    /**
+     * Kernel variant (a) of issue 6: the LARS step as one cooperative launch (grid-wide barriers
+     * between the phases) instead of three launches. Same bits. Opt-in, read when a plan is made,
+     * until GPU measurements say when it pays: {@code -Dlars4j.cuda.cooperative=true}.
+     */
+    static final String COOPERATIVE_PROPERTY = "lars4j.cuda.cooperative";
+
+    private static final System.Logger LOG = System.getLogger("org.lars4j.engine");
 
     private final String engine;
     private final NativeLars.NativePlan plan;
@@ -68,6 +78,7 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
                         flag(c.nonFinitePolicy() == NonFinitePolicy.SKIP_STEP),
                         flag(VECTOR_LOADS),
                         flag(c.carryWeightNorms()),
+                        flag(Boolean.parseBoolean(System.getProperty(COOPERATIVE_PROPERTY, "false"))),
                     });
         }
         if (config instanceof LambConfig) {
@@ -113,11 +124,19 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
             plan.close();
             throw new BackendUnavailableException(engine + " engine cannot plan: " + why);
         }
+        if (!plan.variantNote().isEmpty()) LOG.log(Level.INFO, "lars4j: " + engine + " engine: " + plan.variantNote());
         stagedW = plan.hostParams().capacity(total).asBuffer();
         stagedG = plan.hostGrads().capacity(total).asBuffer();
         normW = new double[nSeg];
         normG = new double[nSeg];
         trust = new double[nSeg];
+    }
+
+    @Override
+    public String variant() {
+        int coop = plan.cooperativeBlocks();
+        String launches = stateBuffers == 2 ? "LAMB launches" : coop > 0 ? "one cooperative launch of " + coop + " blocks" : "three launches";
+        return launches + (VECTOR_LOADS ? ", float4 loads" : ", scalar loads");
     }
 
     /** {@code skipNonFinite} is part of the plan's constants here (the kernels decide on the device). */

@@ -63,6 +63,8 @@ public final class NativeLars {
         public native @StdString String lastError();
         public native long totalElements();
         public native int tiles();
+        public native int cooperativeBlocks();
+        public native @StdString String variantNote();
         public native FloatPointer hostParams();
         public native FloatPointer hostGrads();
         public native int stepHost(double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft);

@@ -1,0 +1,99 @@
+package org.lars4j.bench;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.lars4j.Backend;
+import org.lars4j.Lars;
+import org.lars4j.LarsPreset;
+import org.lars4j.LayerwiseOptimizer;
+import org.lars4j.engine.cpu.MemoryBandwidth;
+import org.lars4j.layout.ParamLayout;
+
+/**
+ * Interleaved A/B of the Java engine's LARS step variants inside one JVM, next to a triad taken
+ * in the same rounds. On a noisy machine (this project's VMs show ~14% steal) separate JMH forks
+ * disagree by more than the effects; here every variant and the triad share each round, so a slow
+ * phase of the machine hits them alike. All optimizers are built up front (MLPERF preset, flat
+ * form); each round times 3 steps of each variant (after 3 warm-up steps at the start) and 3
+ * triads; the report is the median over rounds of each round's median, and its ratio to the
+ * triad at 20 bytes per parameter (the same ratio as {@link Report}).
+ *
+ * <p>Variants: {@code whole} (blocks of 0 = whole-model passes), {@code blocks} (the default
+ * block size), {@code blocks:N} (N elements), and {@code +carry} on any of them.
+ *
+ * <pre>java -Xmx14g -cp bench/target/benchmarks.jar org.lars4j.bench.VariantAB bert-large 2 15 whole blocks blocks+carry</pre>
+ * (model, threads, rounds, variants...)
+ */
+public final class VariantAB {
+    private VariantAB() {}
+
+    public static void main(String[] args) throws Exception {
+        String model = args.length > 0 ? args[0] : "resnet50";
+        int threads = args.length > 1 ? LarsStepBenchmark.resolveThreads(args[1]) : Runtime.getRuntime().availableProcessors();
+        int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 9;
+        List<String> variants = args.length > 3 ? Arrays.asList(args).subList(3, args.length) : List.of("whole", "blocks");
+        ParamLayout layout = LarsStepBenchmark.layoutFor(model);
+        long n = layout.totalElements();
+        float[] w = new float[(int) n];
+        float[] g = new float[w.length];
+        LarsStepBenchmark.fillWeights(w, 1);
+        LarsStepBenchmark.fillGrads(g, 2);
+        List<LayerwiseOptimizer> opts = new ArrayList<>();
+        for (String v : variants) {
+            boolean carry = v.endsWith("+carry");
+            String blocks = carry ? v.substring(0, v.length() - "+carry".length()) : v;
+            if (blocks.equals("whole")) System.setProperty("lars4j.cpu.blockElements", "0");
+            else if (blocks.equals("blocks")) System.clearProperty("lars4j.cpu.blockElements");
+            else if (blocks.startsWith("blocks:")) System.setProperty("lars4j.cpu.blockElements", blocks.substring(7));
+            else throw new IllegalArgumentException("variant " + v + ": whole, blocks or blocks:N, optionally +carry");
+            LayerwiseOptimizer opt = Lars.builder(LarsPreset.MLPERF).learningRate(0.1).weightDecay(5e-5).carryWeightNorms(carry)
+                    .backend(Backend.CPU).threads(threads).build(layout);
+            System.out.printf("%-16s %s%n", v, opt.engineVariant());
+            for (int i = 0; i < 3; i++) opt.step(w, g);
+            opts.add(opt);
+        }
+        System.clearProperty("lars4j.cpu.blockElements");
+        double[][] perRound = new double[variants.size() + 1][rounds];
+        try (MemoryBandwidth triad = new MemoryBandwidth(threads, 1 << 25)) {
+            for (int i = 0; i < 3; i++) triad.triad();
+            for (int r = 0; r < rounds; r++) {
+                for (int v = 0; v < opts.size(); v++) {
+                    LayerwiseOptimizer opt = opts.get(v);
+                    perRound[v][r] = medianMs(() -> opt.step(w, g));
+                }
+                perRound[opts.size()][r] = medianMs(triad::triad);
+            }
+            double triadMs = median(perRound[opts.size()]);
+            double triadGBps = 12.0 * triad.elements() / (triadMs * 1e-3) / 1e9;
+            System.out.printf("%s, %,d parameters, %d thread(s), %d rounds; triad %.2f GB/s (12 B/elem, median of rounds)%n",
+                    model, n, threads, rounds, triadGBps);
+            for (int v = 0; v < opts.size(); v++) {
+                double ms = median(perRound[v]);
+                double gbps = 20.0 * n / (ms * 1e-3) / 1e9;
+                double[] sorted = perRound[v].clone();
+                Arrays.sort(sorted);
+                System.out.printf("  %-16s median %9.2f ms (rounds %.2f .. %.2f)  %6.2f GB/s at 20 B/param  ratio %.3f%n",
+                        variants.get(v), ms, sorted[0], sorted[sorted.length - 1], gbps, gbps / triadGBps);
+            }
+        } finally {
+            for (LayerwiseOptimizer o : opts) o.close();
+        }
+    }
+
+    private static double medianMs(Runnable r) {
+        double[] ms = new double[3];
+        for (int i = 0; i < ms.length; i++) {
+            long t0 = System.nanoTime();
+            r.run();
+            ms[i] = (System.nanoTime() - t0) / 1e6;
+        }
+        return median(ms);
+    }
+
+    private static double median(double[] x) {
+        double[] s = x.clone();
+        Arrays.sort(s);
+        return s[s.length / 2];
+    }
+}
