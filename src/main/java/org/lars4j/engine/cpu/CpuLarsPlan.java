@@ -138,6 +138,7 @@ final class CpuLarsPlan extends CpuTilePlan {
             carryReady = carry;   // the update left the new weights' partials in partW
             return true;
         } finally {
+            gradOnly = false;
             this.w = null;
             this.g = null;
         }
