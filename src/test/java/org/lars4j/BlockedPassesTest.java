@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -37,7 +36,6 @@ class BlockedPassesTest {
         try {
             ParamLayout layout = layout();
             float[][] w = TestModels.gaussian(layout, 3, 0.5);
-            List<int[]> out = new ArrayList<>();
             try (LayerwiseOptimizer opt = Lars.builder(preset).learningRate(0.3).weightDecay(0.02)
                     .nonFinitePolicy(policy).carryWeightNorms(carry).backend(Backend.CPU).threads(threads).build(layout)) {
                 for (int s = 0; s < 5; s++) {
@@ -47,15 +45,8 @@ class BlockedPassesTest {
                     boolean applied = opt.step(Arrays.asList(w), Arrays.asList(g));
                     assertEquals(!poisoned, applied, "step " + s);
                 }
-                for (int i = 0; i < layout.size(); i++) {
-                    float[] v = new float[w[i].length];
-                    opt.readState("momentum_buffer", i, v);
-                    out.add(DeterminismTest.raw(w[i]));
-                    out.add(DeterminismTest.raw(v));
-                    out.add(new int[] {Float.floatToRawIntBits((float) opt.lastTrustRatio(i))});
-                }
+                return CarryWeightNormsTest.records(opt, w);
             }
-            return out;
         } finally {
             if (before == null) System.clearProperty(BLOCKS);
             else System.setProperty(BLOCKS, before);

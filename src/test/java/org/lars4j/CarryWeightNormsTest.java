@@ -40,17 +40,21 @@ class CarryWeightNormsTest {
                 if (s == 5) ws = Arrays.asList(TestModels.copy(w));    // other memory, same values
                 assertEquals(s != 2, opt.step(ws, Arrays.asList(g)));
             }
-            float[][] last = ws.toArray(new float[0][]);
-            List<int[]> out = new java.util.ArrayList<>();
-            for (int i = 0; i < layout.size(); i++) {
-                float[] v = new float[last[i].length];
-                opt.readState("momentum_buffer", i, v);
-                out.add(DeterminismTest.raw(last[i]));
-                out.add(DeterminismTest.raw(v));
-                out.add(new int[] {Float.floatToRawIntBits((float) opt.lastTrustRatio(i))});
-            }
-            return out;
+            return records(opt, ws.toArray(new float[0][]));
         }
+    }
+
+    /** Per segment: the bits of the weights, the momentum and the last trust ratio (as float). */
+    static List<int[]> records(LayerwiseOptimizer opt, float[][] w) {
+        List<int[]> out = new java.util.ArrayList<>();
+        for (int i = 0; i < w.length; i++) {
+            float[] v = new float[w[i].length];
+            opt.readState("momentum_buffer", i, v);
+            out.add(DeterminismTest.raw(w[i]));
+            out.add(DeterminismTest.raw(v));
+            out.add(new int[] {Float.floatToRawIntBits((float) opt.lastTrustRatio(i))});
+        }
+        return out;
     }
 
     static void assertSame(List<int[]> a, List<int[]> b, String what) {

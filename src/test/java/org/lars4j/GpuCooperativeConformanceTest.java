@@ -1,11 +1,9 @@
 package org.lars4j;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.lars4j.engine.Engines;
 
 /** The cooperative variant's matrix on a real GPU; skipped where none is usable (every CI run). */
 class GpuCooperativeConformanceTest extends EmulatedCooperativeConformanceTest {
@@ -14,10 +12,7 @@ class GpuCooperativeConformanceTest extends EmulatedCooperativeConformanceTest {
 
     @BeforeEach
     @Override
-    void targetPresent() {
-        String why = Engines.unavailableReason(Backend.CUDA);
-        assumeTrue(why == null, "no GPU here: " + why);
-    }
+    void targetPresent() { TestModels.assumeCudaDevice(); }
 
     @Test
     @Override

@@ -1,9 +1,6 @@
 package org.lars4j;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
 import org.junit.jupiter.api.BeforeEach;
-import org.lars4j.engine.Engines;
 
 /**
  * The emulator's conformance matrix on a real GPU: CUDA engine == Java engine, bit for bit.
@@ -16,8 +13,5 @@ class GpuCudaConformanceTest extends EmulatedCudaConformanceTest {
 
     @BeforeEach
     @Override
-    void targetPresent() {
-        String why = Engines.unavailableReason(Backend.CUDA);
-        assumeTrue(why == null, "no GPU here: " + why);
-    }
+    void targetPresent() { TestModels.assumeCudaDevice(); }
 }

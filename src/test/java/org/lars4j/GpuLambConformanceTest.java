@@ -1,9 +1,6 @@
 package org.lars4j;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
 import org.junit.jupiter.api.BeforeEach;
-import org.lars4j.engine.Engines;
 
 /** The LAMB conformance matrix on a real GPU; skipped (with the reason) where CUDA cannot run. */
 class GpuLambConformanceTest extends EmulatedLambConformanceTest {
@@ -12,8 +9,5 @@ class GpuLambConformanceTest extends EmulatedLambConformanceTest {
 
     @BeforeEach
     @Override
-    void targetPresent() {
-        String why = Engines.unavailableReason(Backend.CUDA);
-        assumeTrue(why == null, "no GPU here: " + why);
-    }
+    void targetPresent() { TestModels.assumeCudaDevice(); }
 }

@@ -46,6 +46,12 @@ final class TestModels {
         return b.excludeFromWeightDecay("bias$").build();
     }
 
+    /** Skips the calling test (with the reason) where the CUDA engine cannot run: every CI machine. */
+    static void assumeCudaDevice() {
+        String why = org.lars4j.engine.Engines.unavailableReason(Backend.CUDA);
+        org.junit.jupiter.api.Assumptions.assumeTrue(why == null, "no GPU here: " + why);
+    }
+
     /** Per-segment Gaussian data with standard deviation {@code sigma}. */
     static float[][] gaussian(ParamLayout layout, long seed, double sigma) {
         SplittableRandom r = new SplittableRandom(seed);
