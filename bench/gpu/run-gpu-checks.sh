@@ -44,7 +44,8 @@ run_junit() {  # name, then --select-class arguments
 
 # 2. The matrix on the GPU.
 java -cp "$cp_main" org.lars4j.tool.Main info >"$results/info.txt" 2>&1
-run_junit gpu-conformance --select-class org.lars4j.GpuCudaConformanceTest --select-class org.lars4j.GpuLambConformanceTest
+run_junit gpu-conformance --select-class org.lars4j.GpuCudaConformanceTest --select-class org.lars4j.GpuCooperativeConformanceTest \
+  --select-class org.lars4j.GpuLambConformanceTest
 run_junit device-memory --select-class org.lars4j.DeviceTensorTest
 
 # 3. compute-sanitizer over a smaller run (the tile-boundary matrix).
