@@ -282,10 +282,15 @@ inline void BlockRunner::park(FiberState s) {
 
 inline const uint3& thread_index() { return runner().current->tid; }
 
-/** Executes {@code body} for every thread of every block; returns after the whole grid is done. */
-inline void launch(dim3 grid, dim3 block, std::function<void()> body) {
+/** What every launch accepts: 1-D grids and blocks of 1..1024 threads. */
+inline void check_launch_shape(const dim3& grid, const dim3& block) {
     if (grid.y != 1 || grid.z != 1 || block.y != 1 || block.z != 1) throw KernelFault("emulator: only 1-D grids and blocks");
     if (block.x == 0 || block.x > 1024) throw KernelFault("emulator: block size must be 1..1024");
+}
+
+/** Executes {@code body} for every thread of every block; returns after the whole grid is done. */
+inline void launch(dim3 grid, dim3 block, std::function<void()> body) {
+    check_launch_shape(grid, block);
     if (grid.x == 0) return;
     const Schedule schedule = static_cast<Schedule>(config().schedule.load());
     const unsigned seed = config().seed.load();
@@ -325,8 +330,7 @@ inline void launch(dim3 grid, dim3 block, std::function<void()> body) {
  * refused; here the limit is {@code maxBlocks} (the backend's stand-in for the occupancy limit).
  */
 inline void launch_cooperative(dim3 grid, dim3 block, unsigned maxBlocks, std::function<void()> body) {
-    if (grid.y != 1 || grid.z != 1 || block.y != 1 || block.z != 1) throw KernelFault("emulator: only 1-D grids and blocks");
-    if (block.x == 0 || block.x > 1024) throw KernelFault("emulator: block size must be 1..1024");
+    check_launch_shape(grid, block);
     if (grid.x == 0) return;
     if (grid.x > maxBlocks) {
         throw KernelFault("cooperative launch of " + std::to_string(grid.x) + " blocks, more than the "
