@@ -42,7 +42,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Warmup(iterations = 3, time = 2, timeUnit = TimeUnit.SECONDS)
 @Measurement(iterations = 5, time = 2, timeUnit = TimeUnit.SECONDS)
 // bert-large: 335M parameters -> w, g and the momentum buffer v are 1.34 GB each.
-@Fork(value = 1, jvmArgsAppend = {"-Xmx8g"})
+@Fork(value = 1, jvmArgsAppend = {"-Xmx8g", "--add-modules=jdk.incubator.vector"})
 public class LarsStepBenchmark {
 
     /** A bundled shape file ({@code resnet50}, {@code bert-large}, {@code vit-b16}) or {@code tiny-10k}. */

@@ -7,6 +7,7 @@ import org.lars4j.Backend;
 import org.lars4j.Lars;
 import org.lars4j.LarsPreset;
 import org.lars4j.LayerwiseOptimizer;
+import org.lars4j.NonFinitePolicy;
 import org.lars4j.engine.cpu.MemoryBandwidth;
 import org.lars4j.layout.ParamLayout;
 
@@ -20,9 +21,11 @@ import org.lars4j.layout.ParamLayout;
  * triad at 20 bytes per parameter (the same ratio as {@link Report}).
  *
  * <p>Variants: {@code whole} (blocks of 0 = whole-model passes), {@code blocks} (the default
- * block size), {@code blocks:N} (N elements), and {@code +carry} on any of them.
+ * block size), {@code blocks:N} (N elements), and {@code +carry} on any of them, then {@code +propagate}
+ * (NonFinitePolicy.PROPAGATE: no gradient pre-pass), then {@code +scalar} (the scalar tile
+ * kernels instead of the Vector API ones; run with {@code --add-modules jdk.incubator.vector}).
  *
- * <pre>java -Xmx14g -cp bench/target/benchmarks.jar org.lars4j.bench.VariantAB bert-large 2 15 whole blocks blocks+carry</pre>
+ * <pre>java -Xmx14g --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar org.lars4j.bench.VariantAB bert-large 2 15 whole blocks blocks+carry</pre>
  * (model, threads, rounds, variants...)
  */
 public final class VariantAB {
@@ -41,19 +44,28 @@ public final class VariantAB {
         LarsStepBenchmark.fillGrads(g, 2);
         List<LayerwiseOptimizer> opts = new ArrayList<>();
         for (String v : variants) {
-            boolean carry = v.endsWith("+carry");
-            String blocks = carry ? v.substring(0, v.length() - "+carry".length()) : v;
+            String blocks = v;
+            boolean scalar = blocks.endsWith("+scalar");
+            if (scalar) blocks = blocks.substring(0, blocks.length() - "+scalar".length());
+            boolean propagate = blocks.endsWith("+propagate");
+            if (propagate) blocks = blocks.substring(0, blocks.length() - "+propagate".length());
+            boolean carry = blocks.endsWith("+carry");
+            if (carry) blocks = blocks.substring(0, blocks.length() - "+carry".length());
             if (blocks.equals("whole")) System.setProperty("lars4j.cpu.blockElements", "0");
             else if (blocks.equals("blocks")) System.clearProperty("lars4j.cpu.blockElements");
             else if (blocks.startsWith("blocks:")) System.setProperty("lars4j.cpu.blockElements", blocks.substring(7));
-            else throw new IllegalArgumentException("variant " + v + ": whole, blocks or blocks:N, optionally +carry");
+            else throw new IllegalArgumentException("variant " + v + ": whole, blocks or blocks:N, optionally +carry, +propagate, +scalar in that order");
+            if (scalar) System.setProperty("lars4j.cpu.kernels", "scalar");
+            else System.clearProperty("lars4j.cpu.kernels");
             LayerwiseOptimizer opt = Lars.builder(LarsPreset.MLPERF).learningRate(0.1).weightDecay(5e-5).carryWeightNorms(carry)
+                    .nonFinitePolicy(propagate ? NonFinitePolicy.PROPAGATE : NonFinitePolicy.SKIP_STEP)
                     .backend(Backend.CPU).threads(threads).build(layout);
             System.out.printf("%-16s %s%n", v, opt.engineVariant());
             for (int i = 0; i < 3; i++) opt.step(w, g);
             opts.add(opt);
         }
         System.clearProperty("lars4j.cpu.blockElements");
+        System.clearProperty("lars4j.cpu.kernels");
         double[][] perRound = new double[variants.size() + 1][rounds];
         try (MemoryBandwidth triad = new MemoryBandwidth(threads, 1 << 25)) {
             for (int i = 0; i < 3; i++) triad.triad();

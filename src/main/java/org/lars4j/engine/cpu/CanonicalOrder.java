@@ -29,7 +29,7 @@ public final class CanonicalOrder {
 
     private CanonicalOrder() {}
 
-    /** Step 1 for one array: lanes accumulate {@code x[off .. off+n)}, n <= TILE. */
+    /** Step 1 for one array: lanes accumulate {@code x[off .. off+n)}, n <= TILE (lanes start at +0: the caller zeroes them). */
     static void accumulate(float[] lane, float[] x, int off, int n) {
         for (int base = 0; base < n; base += LANES) {
             int lim = Math.min(LANES, n - base);
@@ -41,32 +41,33 @@ public final class CanonicalOrder {
         }
     }
 
-    /** Steps 1-2 for one array: the tile partial of sum(x^2) over {@code x[off .. off+n)}, n <= TILE. */
-    static float tilePartial(float[] lane, float[] fold, float[] x, int off, int n) {
-        if (n == TILE) LarsKernels.fullTileG(lane, x, off);
-        else accumulate(lane, x, off, n);
-        return foldLanes(lane, fold);
-    }
-
     /**
-     * Steps 1-2 closing: folds 1024 lanes into the tile partial and zeroes the lanes for the next
-     * tile. {@code s} is 256 floats of scratch.
+     * Step 2: folds 1024 lanes into the tile partial. {@code s} is 256 floats of scratch; the
+     * lanes are left as they are. The tree is written out level by level (the loops of step 2
+     * with their bounds spelled out), which is what keeps it cheap next to a tile's loads.
      */
     static float foldLanes(float[] lane, float[] s) {
         for (int j = 0; j < THREADS; j++) {
             int i = 4 * j;
             s[j] = (lane[i] + lane[i + 1]) + (lane[i + 2] + lane[i + 3]);
         }
-        Arrays.fill(lane, 0f);
         for (int w = 0; w < THREADS; w += 32) {
-            for (int off = 16; off > 0; off >>= 1) {
-                for (int i = 0; i < off; i++) s[w + i] += s[w + i + off];
-            }
+            for (int i = 0; i < 16; i++) s[w + i] += s[w + i + 16];
+            for (int i = 0; i < 8; i++) s[w + i] += s[w + i + 8];
+            for (int i = 0; i < 4; i++) s[w + i] += s[w + i + 4];
+            s[w] += s[w + 2];
+            s[w + 1] += s[w + 3];
+            s[w] += s[w + 1];
         }
-        for (int off = 4; off > 0; off >>= 1) {
-            for (int i = 0; i < off; i++) s[32 * i] += s[32 * (i + off)];
-        }
-        return s[0];
+        // The 8 warp sums (off = 4, 2, 1).
+        float w0 = s[0], w1 = s[32], w2 = s[64], w3 = s[96], w4 = s[128], w5 = s[160], w6 = s[192], w7 = s[224];
+        w0 += w4;
+        w1 += w5;
+        w2 += w6;
+        w3 += w7;
+        w0 += w2;
+        w1 += w3;
+        return w0 + w1;
     }
 
     /** Step 3: the double total of {@code count} tile partials {@code p[first ..]}; acc is 256 doubles. */

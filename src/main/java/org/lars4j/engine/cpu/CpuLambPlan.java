@@ -74,7 +74,7 @@ final class CpuLambPlan extends CpuTilePlan {
 
     /** LAMB's passes are whole-model: its global gradient norm and clip precede every update. */
     @Override
-    public String variant() { return "whole-model passes, " + scratch.length + " thread(s)"; }
+    public String variant() { return "whole-model passes, " + scratch.length + " thread(s), " + kernels.name(); }
 
     @Override
     public boolean step(HostTensors params, HostTensors grads, StepScalars sc, boolean skipNonFinite) {
@@ -131,21 +131,20 @@ final class CpuLambPlan extends CpuTilePlan {
 
     private void gradTile(int k, Scratch sc) {
         viewG(k, sc);
-        partG[k] = CanonicalOrder.tilePartial(sc.l1, sc.fold, sc.ga, sc.go, tileLength(k));
+        partG[k] = kernels.tilePartial(sc.l1, sc.fold, sc.ga, sc.go, tileLength(k));
     }
 
     private void momentsTile(int k, Scratch sc) {
         int s = tileSeg[k];
         viewW(k, sc);
         viewG(k, sc);
+        Arrays.fill(sc.l0, 0f);   // the moments loops accumulate their lanes from +0
+        Arrays.fill(sc.l1, 0f);
         LambKernels.moments(sc.wa, sc.wo, sc.ga, sc.go, m[s], v[s], tileStart[k], tileLength(k), lamF[s], consts, sc.l0, sc.l1,
                 sc.l2, sc.l3);
         if (seg.adapt(s)) {
             partR[k] = CanonicalOrder.foldLanes(sc.l0, sc.fold);
             partW[k] = CanonicalOrder.foldLanes(sc.l1, sc.fold);
-        } else {
-            Arrays.fill(sc.l0, 0f);   // lanes start at +0 for the next tile
-            Arrays.fill(sc.l1, 0f);
         }
     }
 

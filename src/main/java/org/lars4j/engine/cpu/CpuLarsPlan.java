@@ -1,6 +1,5 @@
 package org.lars4j.engine.cpu;
 
-import static org.lars4j.engine.cpu.CanonicalOrder.TILE;
 import static org.lars4j.engine.LarsSegmentPlan.NORM_G;
 import static org.lars4j.engine.LarsSegmentPlan.NORM_NONE;
 import static org.lars4j.engine.LarsSegmentPlan.NORM_WG;
@@ -151,34 +150,30 @@ final class CpuLarsPlan extends CpuTilePlan {
         int mode = normMode[seg];
         if (mode == NORM_NONE) return;
         int n = tileLength(k);
-        boolean full = n == TILE;
         if (gradOnly) {
             // The SKIP_STEP pre-pass: every gradient partial before any block is updated.
             viewG(k, sc);
-            partG[k] = CanonicalOrder.tilePartial(sc.l1, sc.fold, sc.ga, sc.go, n);
+            partG[k] = kernels.tilePartial(sc.l1, sc.fold, sc.ga, sc.go, n);
             return;
         }
         boolean wCarried = mode == NORM_WG && useCarried;
         if (gradDone && (mode == NORM_G || wCarried)) return;
         if (gradDone && mode == NORM_WG) {
             viewW(k, sc);
-            partW[k] = CanonicalOrder.tilePartial(sc.l0, sc.fold, sc.wa, sc.wo, n);
+            partW[k] = kernels.tilePartial(sc.l0, sc.fold, sc.wa, sc.wo, n);
             return;
         }
         viewG(k, sc);
         if (mode == NORM_G || wCarried) {
             // g only: a segment that is not adapted, or ||w|| partials carried from the last update.
-            partG[k] = CanonicalOrder.tilePartial(sc.l1, sc.fold, sc.ga, sc.go, n);
+            partG[k] = kernels.tilePartial(sc.l1, sc.fold, sc.ga, sc.go, n);
             return;
         }
         viewW(k, sc);
         if (mode == NORM_WG) {
-            if (full) LarsKernels.fullTileWG(sc.l0, sc.l1, sc.wa, sc.wo, sc.ga, sc.go);
-            else LarsKernels.accumulateWG(sc.l0, sc.l1, sc.wa, sc.wo, sc.ga, sc.go, n);
+            kernels.squaresWG(sc.l0, sc.l1, sc.wa, sc.wo, sc.ga, sc.go, n);
         } else {
-            float lam = (float) lamD[seg];
-            if (full) LarsKernels.fullTileWGU(sc.l0, sc.l1, sc.l2, sc.wa, sc.wo, sc.ga, sc.go, lam);
-            else LarsKernels.accumulateWGU(sc.l0, sc.l1, sc.l2, sc.wa, sc.wo, sc.ga, sc.go, n, lam);
+            kernels.squaresWGU(sc.l0, sc.l1, sc.l2, sc.wa, sc.wo, sc.ga, sc.go, n, (float) lamD[seg]);
             partU[k] = CanonicalOrder.foldLanes(sc.l2, sc.fold);
         }
         partW[k] = CanonicalOrder.foldLanes(sc.l0, sc.fold);
@@ -251,24 +246,14 @@ final class CpuLarsPlan extends CpuTilePlan {
         viewG(k, sc);
         int vo = momentumOff[seg] + start;
         if (cfg.placement() == LrPlacement.INSIDE) {
-            if (sc.wo == vo && sc.go == vo) {
-                LarsKernels.updateInside(sc.wa, sc.ga, momentum[seg], vo, n, lamEff[seg], scale[seg], muF, cfg.nesterov());
-            } else {
-                LarsKernels.updateInside(sc.wa, sc.wo, sc.ga, sc.go, momentum[seg], vo, n,
-                        lamEff[seg], scale[seg], muF, cfg.nesterov());
-            }
+            kernels.updateInside(sc.wa, sc.wo, sc.ga, sc.go, momentum[seg], vo, n, lamEff[seg], scale[seg], muF, cfg.nesterov());
         } else {
-            if (sc.wo == vo && sc.go == vo) {
-                LarsKernels.updateOutside(sc.wa, sc.ga, momentum[seg], vo, n,
-                        lamEff[seg], scale[seg], muF, damp1F, negLrF, first, cfg.nesterov());
-            } else {
-                LarsKernels.updateOutside(sc.wa, sc.wo, sc.ga, sc.go, momentum[seg], vo, n,
-                        lamEff[seg], scale[seg], muF, damp1F, negLrF, first, cfg.nesterov());
-            }
+            kernels.updateOutside(sc.wa, sc.wo, sc.ga, sc.go, momentum[seg], vo, n,
+                    lamEff[seg], scale[seg], muF, damp1F, negLrF, first, cfg.nesterov());
         }
         if (carry && normMode[seg] == NORM_WG) {
             // The new weights' partials for the next step, from the tile still in L1 (same order).
-            partW[k] = CanonicalOrder.tilePartial(sc.l0, sc.fold, sc.wa, sc.wo, n);
+            partW[k] = kernels.tilePartial(sc.l0, sc.fold, sc.wa, sc.wo, n);
         }
         storeW(k, sc);
     }

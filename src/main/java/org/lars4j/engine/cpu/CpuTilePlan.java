@@ -71,6 +71,8 @@ abstract class CpuTilePlan implements EnginePlan {
     final int[] blockFirstSeg;
     private final int[] blockFirstChunk;
     final int blockElements;
+    /** The tile loops (Vector API or scalar), chosen when the plan is made. */
+    final TileKernels kernels = TileKernels.select();
     final Scratch[] scratch;
     private final WorkerPool pool;
     private final AtomicInteger nextChunk = new AtomicInteger();
@@ -156,7 +158,7 @@ abstract class CpuTilePlan implements EnginePlan {
     @Override
     public String variant() {
         return (blockElements == 0 ? "whole-model passes" : "blocks of " + blockElements + " elements (" + blocks() + " blocks)")
-                + ", " + scratch.length + " thread(s)";
+                + ", " + scratch.length + " thread(s), " + kernels.name();
     }
 
     /** Runs a phase on every tile, spread over the workers by chunks; returns when all are done. */

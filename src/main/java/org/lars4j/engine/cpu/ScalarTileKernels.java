@@ -1,0 +1,64 @@
+package org.lars4j.engine.cpu;
+
+import static org.lars4j.engine.cpu.CanonicalOrder.TILE;
+
+import java.util.Arrays;
+
+/** The plain-Java tile loops ({@link LarsKernels}); the reference and the fallback. */
+final class ScalarTileKernels implements TileKernels {
+    static final ScalarTileKernels INSTANCE = new ScalarTileKernels();
+
+    private ScalarTileKernels() {}
+
+    @Override
+    public String name() {
+        return "scalar kernels";
+    }
+
+    @Override
+    public void squares(float[] lane, float[] x, int off, int n) {
+        if (n == TILE) {
+            LarsKernels.fullTileG(lane, x, off);
+        } else {
+            Arrays.fill(lane, 0f);
+            CanonicalOrder.accumulate(lane, x, off, n);
+        }
+    }
+
+    @Override
+    public void squaresWG(float[] lw, float[] lg, float[] w, int ow, float[] g, int og, int n) {
+        if (n == TILE) {
+            LarsKernels.fullTileWG(lw, lg, w, ow, g, og);
+        } else {
+            Arrays.fill(lw, 0f);
+            Arrays.fill(lg, 0f);
+            LarsKernels.accumulateWG(lw, lg, w, ow, g, og, n);
+        }
+    }
+
+    @Override
+    public void squaresWGU(float[] lw, float[] lg, float[] lu, float[] w, int ow, float[] g, int og, int n, float lam) {
+        if (n == TILE) {
+            LarsKernels.fullTileWGU(lw, lg, lu, w, ow, g, og, lam);
+        } else {
+            Arrays.fill(lw, 0f);
+            Arrays.fill(lg, 0f);
+            Arrays.fill(lu, 0f);
+            LarsKernels.accumulateWGU(lw, lg, lu, w, ow, g, og, n, lam);
+        }
+    }
+
+    @Override
+    public void updateInside(float[] w, int ow, float[] g, int og, float[] v, int ov, int n,
+                             float lam, float scale, float mu, boolean nesterov) {
+        if (ow == ov && og == ov) LarsKernels.updateInside(w, g, v, ov, n, lam, scale, mu, nesterov);
+        else LarsKernels.updateInside(w, ow, g, og, v, ov, n, lam, scale, mu, nesterov);
+    }
+
+    @Override
+    public void updateOutside(float[] w, int ow, float[] g, int og, float[] v, int ov, int n,
+                              float lam, float tr, float mu, float damp1, float negLr, boolean first, boolean nesterov) {
+        if (ow == ov && og == ov) LarsKernels.updateOutside(w, g, v, ov, n, lam, tr, mu, damp1, negLr, first, nesterov);
+        else LarsKernels.updateOutside(w, ow, g, og, v, ov, n, lam, tr, mu, damp1, negLr, first, nesterov);
+    }
+}

@@ -1,0 +1,93 @@
+package org.lars4j.engine.cpu;
+
+import java.lang.System.Logger.Level;
+
+/**
+ * The Java engine's per-tile loops behind one interface, in the style of Lucene's vectorization
+ * provider: {@link ScalarTileKernels} (plain Java, always there) and {@link VectorTileKernels}
+ * (the JDK's incubating Vector API, 256-bit lanes), chosen once per plan by {@link #select()}.
+ * Both perform the identical float operations in the identical order of docs/CANONICAL_ORDER.md
+ * (lane-wise {@code fma}, {@code *}, {@code -}, IEEE-exact in either form), so the choice changes
+ * speed, never a bit of the result; {@code TileKernelsTest} holds them to that.
+ *
+ * <p>Why two: a tile's norm loops read the tile and write a scratch lane array at another offset,
+ * which C2 does not vectorise (it cannot rule out that the two arrays are one), so the scalar
+ * form runs about one element per cycle: the norm passes were compute-bound. The Vector API form
+ * streams them near memory speed. It needs {@code --add-modules jdk.incubator.vector} on the
+ * command line (the ./lars4j launcher, the tests and the benchmarks pass it); without it, or on a
+ * CPU without 256-bit vectors, the scalar form runs and the reason is logged once.
+ */
+interface TileKernels {
+    /** System property: {@code auto} (default: vector when available) or {@code scalar}. */
+    String PROPERTY = "lars4j.cpu.kernels";
+
+    /** Short description for {@code engineVariant()}. */
+    String name();
+
+    /**
+     * Step 1 of the canonical reduction for {@code x[off .. off+n)}, n <= TILE: sets all 1024
+     * lanes (lane i = fma-sum of x_e^2 over e = i, i+1024, .. < n, from +0).
+     */
+    void squares(float[] lane, float[] x, int off, int n);
+
+    /** {@link #squares} of w and of g. */
+    default void squaresWG(float[] lw, float[] lg, float[] w, int ow, float[] g, int og, int n) {
+        squares(lw, w, ow, n);
+        squares(lg, g, og, n);
+    }
+
+    /** {@link #squares} of w, of g and of u = fma(lam, w, g). */
+    void squaresWGU(float[] lw, float[] lg, float[] lu, float[] w, int ow, float[] g, int og, int n, float lam);
+
+    /** The tile partial of sum(x^2): {@link #squares} then {@link CanonicalOrder#foldLanes}. */
+    default float tilePartial(float[] lane, float[] fold, float[] x, int off, int n) {
+        squares(lane, x, off, n);
+        return CanonicalOrder.foldLanes(lane, fold);
+    }
+
+    /** LR_INSIDE update of n elements; see {@link LarsKernels#updateInside(float[], int, float[], int, float[], int, int, float, float, float, boolean)}. */
+    void updateInside(float[] w, int ow, float[] g, int og, float[] v, int ov, int n,
+                      float lam, float scale, float mu, boolean nesterov);
+
+    /** LR_OUTSIDE update of n elements; see {@link LarsKernels#updateOutside(float[], int, float[], int, float[], int, int, float, float, float, float, float, boolean, boolean)}. */
+    void updateOutside(float[] w, int ow, float[] g, int og, float[] v, int ov, int n,
+                       float lam, float tr, float mu, float damp1, float negLr, boolean first, boolean nesterov);
+
+    /** The kernels {@link #PROPERTY} and this JVM allow (read on every call, so tests can switch). */
+    static TileKernels select() {
+        String mode = System.getProperty(PROPERTY, "auto");
+        if (mode.equals("scalar")) return ScalarTileKernels.INSTANCE;
+        if (!mode.equals("auto")) {
+            throw new IllegalArgumentException("system property " + PROPERTY + "=" + mode + ": expected auto or scalar");
+        }
+        return Provider.BEST;
+    }
+
+    /** Decides once per JVM; logs why when it falls back. */
+    final class Provider {
+        private Provider() {}
+
+        static final TileKernels BEST = probe();
+
+        private static TileKernels probe() {
+            String why;
+            if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
+                why = "the Vector API module is not enabled (run java with --add-modules jdk.incubator.vector)";
+            } else {
+                try {
+                    // Loaded only now: its class refers to jdk.incubator.vector.
+                    TileKernels k = (TileKernels) Class.forName("org.lars4j.engine.cpu.VectorTileKernels")
+                            .getDeclaredField("INSTANCE").get(null);
+                    String unusable = ((VectorTileKernels) k).unusableReason();
+                    if (unusable == null) return k;
+                    why = unusable;
+                } catch (ReflectiveOperationException | LinkageError e) {
+                    why = "the Vector API kernels did not load: " + e;
+                }
+            }
+            System.getLogger("org.lars4j.engine").log(Level.INFO,
+                    "lars4j: Java engine uses its scalar tile kernels: " + why);
+            return ScalarTileKernels.INSTANCE;
+        }
+    }
+}

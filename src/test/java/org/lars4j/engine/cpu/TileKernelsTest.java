@@ -1,0 +1,212 @@
+package org.lars4j.engine.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Both tile-kernel implementations against a literal transcription of docs/CANONICAL_ORDER.md
+ * (written here, not shared with either), bit for bit, on every tile length class (partial
+ * vectors, partial rounds, full tiles), odd offsets, and inputs with NaN, infinities, signed
+ * zeros, subnormals and values whose squares overflow. The tests run with
+ * {@code --add-modules jdk.incubator.vector} (surefire's argLine), so the Vector API kernels are
+ * the ones the provider picks here.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class TileKernelsTest {
+    private static final int[] LENGTHS = {1, 7, 8, 9, 15, 1000, 1023, 1024, 1025, 2047, 3071, 4095, 4096};
+    private static final int[] OFFSETS = {0, 3, 13};
+
+    private TileKernels vector() {
+        TileKernels best = TileKernels.Provider.BEST;
+        assumeTrue(best instanceof VectorTileKernels, "Vector API kernels not available on this JVM/CPU");
+        return best;
+    }
+
+    private TileKernels[] both() {
+        return new TileKernels[] {ScalarTileKernels.INSTANCE, vector()};
+    }
+
+    @Test
+    void theTestJvmGetsTheVectorKernelsWhereTheCpuAllows() {
+        assertTrue(ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent(),
+                "surefire's argLine must pass --add-modules jdk.incubator.vector");
+        TileKernels best = TileKernels.Provider.BEST;
+        if (best instanceof ScalarTileKernels) {
+            // Only a CPU without 256-bit vectors may send us to the scalar kernels here.
+            assertTrue(FloatVectorWidth.bits() < 256, "scalar kernels chosen although the module is enabled");
+        }
+    }
+
+    @Test
+    void thePropertyChoosesAndRejectsBadValues() {
+        try {
+            System.setProperty(TileKernels.PROPERTY, "scalar");
+            assertSame(ScalarTileKernels.INSTANCE, TileKernels.select());
+            System.setProperty(TileKernels.PROPERTY, "simd");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, TileKernels::select);
+            assertTrue(e.getMessage().contains(TileKernels.PROPERTY) && e.getMessage().contains("simd"), e.getMessage());
+        } finally {
+            System.clearProperty(TileKernels.PROPERTY);
+        }
+        assertSame(TileKernels.Provider.BEST, TileKernels.select());
+    }
+
+    /** Random values with a sprinkling of the edge cases, at scale {@code s}. */
+    private static float[] data(long seed, int n, double s, boolean edges) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] x = new float[n];
+        float[] special = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, -0f, 0f, Float.MIN_VALUE,
+            -Float.MIN_NORMAL / 3, 3e19f, -2e30f, Float.MAX_VALUE};
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) (r.nextGaussian() * s * Math.exp(r.nextGaussian()));
+            if (edges && r.nextInt(97) == 0) x[i] = special[r.nextInt(special.length)];
+        }
+        return x;
+    }
+
+    /** Step 1 as documented: lane i accumulates fma(x, x, a) over elements i + 1024 r, from +0. */
+    private static float[] documentedLanes(float[] x, int off, int n) {
+        float[] a = new float[1024];
+        for (int i = 0; i < 1024; i++) {
+            for (int r = 0; r < 4; r++) {
+                int e = i + 1024 * r;
+                if (e < n) a[i] = Math.fma(x[off + e], x[off + e], a[i]);
+            }
+        }
+        return a;
+    }
+
+    private static int[] bits(float[] x) {
+        int[] b = new int[x.length];
+        for (int i = 0; i < x.length; i++) b[i] = Float.floatToIntBits(x[i]); // NaNs alike, -0 != +0
+        return b;
+    }
+
+    private static float[] garbageLanes() {
+        float[] l = new float[1024];
+        Arrays.fill(l, 12345f);   // a kernel must set every lane, not accumulate onto what is there
+        return l;
+    }
+
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void squaresAreTheDocumentedLanes(boolean edges) {
+        for (TileKernels k : both()) {
+            for (int n : LENGTHS) {
+                for (int off : OFFSETS) {
+                    float[] x = data(n * 31L + off, off + n + 5, 1.0, edges);
+                    float[] w = data(n * 37L + off + 1, off + n + 5, 0.1, edges);
+                    float[] want = documentedLanes(x, off, n);
+                    String at = k.name() + " n=" + n + " off=" + off;
+                    float[] l = garbageLanes();
+                    k.squares(l, x, off, n);
+                    assertArrayEquals(bits(want), bits(l), at);
+                    float[] lw = garbageLanes();
+                    float[] lg = garbageLanes();
+                    k.squaresWG(lw, lg, w, off + 2, x, off, n);
+                    assertArrayEquals(bits(documentedLanes(w, off + 2, n)), bits(lw), at + " WG/w");
+                    assertArrayEquals(bits(want), bits(lg), at + " WG/g");
+                    for (float lam : new float[] {0f, 1e-4f, -0.5f}) {
+                        float[] u = new float[n];
+                        for (int i = 0; i < n; i++) u[i] = Math.fma(lam, w[off + 2 + i], x[off + i]);
+                        float[] lu = garbageLanes();
+                        lw = garbageLanes();
+                        lg = garbageLanes();
+                        k.squaresWGU(lw, lg, lu, w, off + 2, x, off, n, lam);
+                        assertArrayEquals(bits(documentedLanes(u, 0, n)), bits(lu), at + " WGU/u lam=" + lam);
+                        assertArrayEquals(bits(want), bits(lg), at + " WGU/g");
+                        assertArrayEquals(bits(documentedLanes(w, off + 2, n)), bits(lw), at + " WGU/w");
+                    }
+                }
+            }
+        }
+    }
+
+    /** Step 2 as documented, thread by thread: the fold that CanonicalOrder.foldLanes spells out. */
+    private static float documentedFold(float[] a) {
+        float[] s = new float[256];
+        for (int j = 0; j < 256; j++) s[j] = (a[4 * j] + a[4 * j + 1]) + (a[4 * j + 2] + a[4 * j + 3]);
+        for (int w = 0; w < 256; w += 32) {
+            for (int off = 16; off > 0; off >>= 1) {
+                for (int i = 0; i < off; i++) s[w + i] = s[w + i] + s[w + i + off];
+            }
+        }
+        for (int off = 4; off > 0; off >>= 1) {
+            for (int i = 0; i < off; i++) s[32 * i] = s[32 * i] + s[32 * (i + off)];
+        }
+        return s[0];
+    }
+
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void foldIsTheDocumentedTree(boolean edges) {
+        float[] scratch = new float[256];
+        for (int t = 0; t < 300; t++) {
+            float[] lanes = data(1000 + t, 1024, t % 3 == 0 ? 1e-20 : 1e3, edges);
+            float[] copy = lanes.clone();
+            float got = CanonicalOrder.foldLanes(lanes, scratch);
+            assertEquals(Float.floatToIntBits(documentedFold(copy)), Float.floatToIntBits(got), "trial " + t);
+            assertArrayEquals(bits(copy), bits(lanes), "the fold leaves the lanes alone");
+        }
+    }
+
+    private interface Update {
+        void run(TileKernels k, float[] w, int ow, float[] g, int og, float[] v, int ov, int n);
+    }
+
+    /** The scalar loops of each update, element by element, as LarsKernels documents them. */
+    @ParameterizedTest
+    @ValueSource(strings = {"inside", "inside-nesterov", "outside-first", "outside-first-nesterov", "outside", "outside-nesterov"})
+    void updatesMatchTheDocumentedElementRule(String kind) {
+        boolean nesterov = kind.endsWith("nesterov");
+        boolean first = kind.contains("first");
+        float lam = 1e-4f, scale = 0.37f, mu = 0.9f, damp1 = 0.75f, negLr = -0.1f;
+        Update update = kind.startsWith("inside")
+                ? (k, w, ow, g, og, v, ov, n) -> k.updateInside(w, ow, g, og, v, ov, n, lam, scale, mu, nesterov)
+                : (k, w, ow, g, og, v, ov, n) -> k.updateOutside(w, ow, g, og, v, ov, n, lam, scale, mu, damp1, negLr, first, nesterov);
+        for (TileKernels k : both()) {
+            for (int n : LENGTHS) {
+                for (int[] offs : new int[][] {{0, 0, 0}, {5, 5, 5}, {3, 11, 0}}) {  // flat form and list form
+                    int len = n + 16;
+                    float[] w = data(n + 1, len, 1.0, true);
+                    float[] g = data(n + 2, len, 0.01, true);
+                    float[] v = data(n + 3, len, 0.1, true);
+                    float[] ew = w.clone();
+                    float[] ev = v.clone();
+                    for (int i = 0; i < n; i++) {
+                        float wv = ew[offs[0] + i];
+                        float u = Math.fma(lam, wv, g[offs[1] + i]);
+                        float vn;
+                        float nw;
+                        if (kind.startsWith("inside")) {
+                            float s = scale * u;
+                            vn = Math.fma(mu, ev[offs[2] + i], s);
+                            nw = wv - (nesterov ? Math.fma(mu, vn, s) : vn);
+                        } else {
+                            float d = scale * u;
+                            vn = first ? d : Math.fma(mu, ev[offs[2] + i], damp1 * d);
+                            nw = Math.fma(negLr, nesterov ? Math.fma(mu, vn, d) : vn, wv);
+                        }
+                        ev[offs[2] + i] = vn;
+                        ew[offs[0] + i] = nw;
+                    }
+                    update.run(k, w, offs[0], g, offs[1], v, offs[2], n);
+                    String at = k.name() + " " + kind + " n=" + n + " offsets=" + Arrays.toString(offs);
+                    assertArrayEquals(bits(ew), bits(w), at + " w");
+                    assertArrayEquals(bits(ev), bits(v), at + " v");
+                }
+            }
+        }
+    }
+}
