@@ -10,7 +10,7 @@ import jdk.incubator.vector.VectorSpecies;
  * {@link TileKernels} on the Vector API, 8 float lanes (256 bits) at a time. Every line is the
  * lane-wise form of the scalar loop it replaces ({@link LarsKernels}, {@link CanonicalOrder}):
  * same operations, same operands, same order, so the same bits. Elements past the last whole
- * vector go through the scalar loops.
+ * vector go through the scalar loops. Only the norm loops are here; see the note on the updates.
  *
  * <p>The norm loops walk a tile in address order (round r = 0..3 outer, lanes inner, lane i
  * accumulating element i + 1024 r into scratch lane i): each lane still sees its rounds in order,
@@ -101,70 +101,19 @@ final class VectorTileKernels implements TileKernels {
         }
     }
 
+    // The updates stay on ScalarTileKernels' loops: in the flat form (one index for w, g and v)
+    // C2 vectorises and unrolls them itself, and that measured about twice as fast as the same
+    // update written on the Vector API under JDK 17 (bench/RESULTS.md, "Tile kernels").
+
     @Override
     public void updateInside(float[] w, int ow, float[] g, int og, float[] v, int ov, int n,
                              float lam, float scale, float mu, boolean nesterov) {
-        FloatVector lamV = FloatVector.broadcast(S, lam);
-        FloatVector muV = FloatVector.broadcast(S, mu);
-        FloatVector scaleV = FloatVector.broadcast(S, scale);
-        int i = 0;
-        int end = S.loopBound(n);
-        if (nesterov) {
-            for (; i < end; i += V) {
-                FloatVector wv = FloatVector.fromArray(S, w, ow + i);
-                FloatVector s = scaleV.mul(lamV.fma(wv, FloatVector.fromArray(S, g, og + i))); // scale * (g + lam*w)
-                FloatVector vn = muV.fma(FloatVector.fromArray(S, v, ov + i), s);              // v' = mu*v + s
-                vn.intoArray(v, ov + i);
-                wv.sub(muV.fma(vn, s)).intoArray(w, ow + i);                                   // w - (mu*v' + s)
-            }
-        } else {
-            for (; i < end; i += V) {
-                FloatVector wv = FloatVector.fromArray(S, w, ow + i);
-                FloatVector s = scaleV.mul(lamV.fma(wv, FloatVector.fromArray(S, g, og + i))); // scale * (g + lam*w)
-                FloatVector vn = muV.fma(FloatVector.fromArray(S, v, ov + i), s);              // v' = mu*v + s
-                vn.intoArray(v, ov + i);
-                wv.sub(vn).intoArray(w, ow + i);                                               // w - v'
-            }
-        }
-        if (i < n) LarsKernels.updateInside(w, ow + i, g, og + i, v, ov + i, n - i, lam, scale, mu, nesterov);
+        ScalarTileKernels.INSTANCE.updateInside(w, ow, g, og, v, ov, n, lam, scale, mu, nesterov);
     }
 
     @Override
     public void updateOutside(float[] w, int ow, float[] g, int og, float[] v, int ov, int n,
                               float lam, float tr, float mu, float damp1, float negLr, boolean first, boolean nesterov) {
-        FloatVector lamV = FloatVector.broadcast(S, lam);
-        FloatVector muV = FloatVector.broadcast(S, mu);
-        FloatVector negLrV = FloatVector.broadcast(S, negLr);
-        FloatVector trV = FloatVector.broadcast(S, tr);
-        FloatVector damp1V = FloatVector.broadcast(S, damp1);
-        int i = 0;
-        int end = S.loopBound(n);
-        if (first) {
-            for (; i < end; i += V) {
-                FloatVector wv = FloatVector.fromArray(S, w, ow + i);
-                FloatVector d = trV.mul(lamV.fma(wv, FloatVector.fromArray(S, g, og + i)));    // tr * (g + lam*w)
-                d.intoArray(v, ov + i);                                                        // buffer = d
-                negLrV.fma(nesterov ? muV.fma(d, d) : d, wv).intoArray(w, ow + i);             // w - lr*(d or mu*d + d)
-            }
-        } else if (nesterov) {
-            for (; i < end; i += V) {
-                FloatVector wv = FloatVector.fromArray(S, w, ow + i);
-                FloatVector d = trV.mul(lamV.fma(wv, FloatVector.fromArray(S, g, og + i)));    // tr * (g + lam*w)
-                FloatVector vn = muV.fma(FloatVector.fromArray(S, v, ov + i), damp1V.mul(d));   // mu*v + (1-damp)*d
-                vn.intoArray(v, ov + i);
-                negLrV.fma(muV.fma(vn, d), wv).intoArray(w, ow + i);                           // w - lr*(mu*v' + d)
-            }
-        } else {
-            for (; i < end; i += V) {
-                FloatVector wv = FloatVector.fromArray(S, w, ow + i);
-                FloatVector d = trV.mul(lamV.fma(wv, FloatVector.fromArray(S, g, og + i)));    // tr * (g + lam*w)
-                FloatVector vn = muV.fma(FloatVector.fromArray(S, v, ov + i), damp1V.mul(d));   // mu*v + (1-damp)*d
-                vn.intoArray(v, ov + i);
-                negLrV.fma(vn, wv).intoArray(w, ow + i);                                       // w - lr*v'
-            }
-        }
-        if (i < n) {
-            LarsKernels.updateOutside(w, ow + i, g, og + i, v, ov + i, n - i, lam, tr, mu, damp1, negLr, first, nesterov);
-        }
+        ScalarTileKernels.INSTANCE.updateOutside(w, ow, g, og, v, ov, n, lam, tr, mu, damp1, negLr, first, nesterov);
     }
 }
