@@ -14,7 +14,13 @@ final class WorkerPool implements AutoCloseable {
         void run(int worker);
     }
 
-    private static final int SPINS = 2_000;
+    /**
+     * How long a waiting thread spins before it parks. A LARS step runs a few hundred short phases
+     * (two per block); waking a parked thread costs tens to hundreds of microseconds on a VM,
+     * more than a block's phase itself, so waits inside a step must not park. After a step the
+     * workers park once this has passed.
+     */
+    private static final long SPIN_NANOS = 200_000;
 
     private final Thread[] threads;
     private final AtomicInteger remaining = new AtomicInteger();
@@ -55,9 +61,9 @@ final class WorkerPool implements AutoCloseable {
         } catch (Throwable t) {
             mine = t;
         }
-        int spins = 0;
+        long spinUntil = System.nanoTime() + SPIN_NANOS;
         while (remaining.get() != 0) {
-            if (++spins < SPINS) Thread.onSpinWait();
+            if (System.nanoTime() - spinUntil < 0) Thread.onSpinWait();
             else LockSupport.park(this);
         }
         phase = null;
@@ -70,9 +76,9 @@ final class WorkerPool implements AutoCloseable {
     private void loop(int worker) {
         int seen = 0;
         while (true) {
-            int spins = 0;
+            long spinUntil = System.nanoTime() + SPIN_NANOS;
             while (generation == seen && !closed) {
-                if (++spins < SPINS) Thread.onSpinWait();
+                if (System.nanoTime() - spinUntil < 0) Thread.onSpinWait();
                 else LockSupport.park(this);
             }
             if (closed) return;
