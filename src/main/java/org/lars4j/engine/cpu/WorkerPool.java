@@ -20,7 +20,7 @@ final class WorkerPool implements AutoCloseable {
      * more than a block's phase itself, so waits inside a step must not park. After a step the
      * workers park once this has passed.
      */
-    private static final long SPIN_NANOS = 200_000;
+    private final long SPIN_NANOS = Long.getLong("lars4j.cpu.spinNanos", 200_000);
 
     private final Thread[] threads;
     private final AtomicInteger remaining = new AtomicInteger();
@@ -61,11 +61,8 @@ final class WorkerPool implements AutoCloseable {
         } catch (Throwable t) {
             mine = t;
         }
-        long spinUntil = System.nanoTime() + SPIN_NANOS;
-        while (remaining.get() != 0) {
-            if (System.nanoTime() - spinUntil < 0) Thread.onSpinWait();
-            else LockSupport.park(this);
-        }
+        long start = System.nanoTime();
+        while (remaining.get() != 0) pause(start);
         phase = null;
         Throwable f = mine != null ? mine : failure;
         if (f instanceof RuntimeException) throw (RuntimeException) f;
@@ -73,14 +70,19 @@ final class WorkerPool implements AutoCloseable {
         if (f != null) throw new IllegalStateException(f);
     }
 
+    /** One wait step of a thread that has waited since {@code start}: spin, then yield, then park. */
+    private void pause(long start) {
+        long waited = System.nanoTime() - start;
+        if (waited < SPIN_NANOS / 10) Thread.onSpinWait();
+        else if (waited < SPIN_NANOS) Thread.yield(); // lets a thread that shares this CPU finish its part
+        else LockSupport.park(this);
+    }
+
     private void loop(int worker) {
         int seen = 0;
         while (true) {
-            long spinUntil = System.nanoTime() + SPIN_NANOS;
-            while (generation == seen && !closed) {
-                if (System.nanoTime() - spinUntil < 0) Thread.onSpinWait();
-                else LockSupport.park(this);
-            }
+            long start = System.nanoTime();
+            while (generation == seen && !closed) pause(start);
             if (closed) return;
             seen = generation;
             try {
