@@ -2,14 +2,18 @@ package org.lars4j;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.lars4j.layout.ParamLayout;
 
 /**
  * The Java engine's two tile-kernel implementations (Vector API and scalar, property
  * {@code lars4j.cpu.kernels}) give the same bits for whole optimizer runs: every LARS preset,
- * skipped steps, weights written from outside, other memory (CarryWeightNormsTest's scenario).
+ * skipped steps, weights written from outside, other memory (CarryWeightNormsTest's scenario);
+ * every LAMB preset over a few steps, one of them skipped.
  */
 class KernelChoiceTest {
     private static List<int[]> withKernels(String kernels, LarsPreset preset, boolean carry) {
@@ -31,5 +35,37 @@ class KernelChoiceTest {
             CarryWeightNormsTest.assertSame(withKernels("scalar", preset, carry), withKernels("auto", preset, carry),
                     preset + (carry ? " carry" : ""));
         }
+    }
+
+    private static List<int[]> lambRun(String kernels, LambPreset preset) {
+        System.setProperty("lars4j.cpu.kernels", kernels);
+        ParamLayout layout = CarryWeightNormsTest.layout();
+        float[][] w = TestModels.gaussian(layout, 3, 0.5);
+        try (LayerwiseOptimizer opt = Lamb.builder(preset).learningRate(1e-3).weightDecay(0.01)
+                .backend(Backend.CPU).threads(2).build(layout)) {
+            for (int s = 0; s < 4; s++) {
+                float[][] g = TestModels.gaussian(layout, 20 + s, 0.01);
+                if (s == 1) g[1][7] = Float.POSITIVE_INFINITY;   // a skipped step
+                opt.step(Arrays.asList(w), Arrays.asList(g));
+            }
+            List<int[]> out = new ArrayList<>();
+            for (int i = 0; i < w.length; i++) {
+                out.add(DeterminismTest.raw(w[i]));
+                for (String buffer : new String[] {"exp_avg", "exp_avg_sq"}) {
+                    float[] x = new float[w[i].length];
+                    opt.readState(buffer, i, x);
+                    out.add(DeterminismTest.raw(x));
+                }
+            }
+            return out;
+        } finally {
+            System.clearProperty("lars4j.cpu.kernels");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(LambPreset.class)
+    void lambGivesTheSameBitsWithEitherKernels(LambPreset preset) {
+        CarryWeightNormsTest.assertSame(lambRun("scalar", preset), lambRun("auto", preset), "LAMB " + preset);
     }
 }

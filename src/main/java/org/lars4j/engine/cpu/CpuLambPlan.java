@@ -140,7 +140,7 @@ final class CpuLambPlan extends CpuTilePlan {
         viewG(k, sc);
         Arrays.fill(sc.l0, 0f);   // the moments loops accumulate their lanes from +0
         Arrays.fill(sc.l1, 0f);
-        LambKernels.moments(sc.wa, sc.wo, sc.ga, sc.go, m[s], v[s], tileStart[k], tileLength(k), lamF[s], consts, sc.l0, sc.l1,
+        kernels.lambMoments(sc.wa, sc.wo, sc.ga, sc.go, m[s], v[s], tileStart[k], tileLength(k), lamF[s], consts, sc.l0, sc.l1,
                 sc.l2, sc.l3);
         if (seg.adapt(s)) {
             partR[k] = CanonicalOrder.foldLanes(sc.l0, sc.fold);
@@ -151,7 +151,7 @@ final class CpuLambPlan extends CpuTilePlan {
     private void applyTile(int k, Scratch sc) {
         int s = tileSeg[k];
         viewW(k, sc);
-        LambKernels.apply(sc.wa, sc.wo, m[s], v[s], tileStart[k], tileLength(k), lamF[s], consts, negScale[s], sc.l2, sc.l3);
+        kernels.lambApply(sc.wa, sc.wo, m[s], v[s], tileStart[k], tileLength(k), lamF[s], consts, negScale[s], sc.l2, sc.l3);
         storeW(k, sc);
     }
 

@@ -61,4 +61,16 @@ final class ScalarTileKernels implements TileKernels {
         if (ow == ov && og == ov) LarsKernels.updateOutside(w, g, v, ov, n, lam, tr, mu, damp1, negLr, first, nesterov);
         else LarsKernels.updateOutside(w, ow, g, og, v, ov, n, lam, tr, mu, damp1, negLr, first, nesterov);
     }
+
+    @Override
+    public void lambMoments(float[] w, int ow, float[] g, int og, float[] m, float[] v, int os, int n, float lam,
+                            LambKernels.Consts c, float[] lr, float[] lw, float[] tmpM, float[] tmpV) {
+        LambKernels.moments(w, ow, g, og, m, v, os, n, lam, c, lr, lw, tmpM, tmpV);
+    }
+
+    @Override
+    public void lambApply(float[] w, int ow, float[] m, float[] v, int os, int n, float lam, LambKernels.Consts c,
+                          float negScale, float[] tmpM, float[] tmpV) {
+        LambKernels.apply(w, ow, m, v, os, n, lam, c, negScale, tmpM, tmpV);
+    }
 }

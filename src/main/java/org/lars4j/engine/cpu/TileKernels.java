@@ -53,6 +53,14 @@ interface TileKernels {
     void updateOutside(float[] w, int ow, float[] g, int og, float[] v, int ov, int n,
                        float lam, float tr, float mu, float damp1, float negLr, boolean first, boolean nesterov);
 
+    /** LAMB's moments pass on one tile; see {@link LambKernels#moments}. */
+    void lambMoments(float[] w, int ow, float[] g, int og, float[] m, float[] v, int os, int n, float lam,
+                     LambKernels.Consts c, float[] lr, float[] lw, float[] tmpM, float[] tmpV);
+
+    /** LAMB's apply pass on one tile; see {@link LambKernels#apply}. */
+    void lambApply(float[] w, int ow, float[] m, float[] v, int os, int n, float lam, LambKernels.Consts c, float negScale,
+                   float[] tmpM, float[] tmpV);
+
     /** The kernels {@link #PROPERTY} and this JVM allow (read on every call, so tests can switch). */
     static TileKernels select() {
         String mode = System.getProperty(PROPERTY, "auto");

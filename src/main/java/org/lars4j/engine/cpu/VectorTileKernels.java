@@ -116,4 +116,78 @@ final class VectorTileKernels implements TileKernels {
                               float lam, float tr, float mu, float damp1, float negLr, boolean first, boolean nesterov) {
         ScalarTileKernels.INSTANCE.updateOutside(w, ow, g, og, v, ov, n, lam, tr, mu, damp1, negLr, first, nesterov);
     }
+
+    // LAMB: the divisions and square roots make its loops compute-bound in scalar form; here they
+    // run 8 lanes per instruction (vdivps / vsqrtps are IEEE correctly rounded, like the scalar
+    // ones: a float square root taken in double and rounded once is the correctly rounded one).
+
+    @Override
+    public void lambMoments(float[] w, int ow, float[] g, int og, float[] m, float[] v, int os, int n, float lam,
+                            LambKernels.Consts c, float[] lr, float[] lw, float[] tmpM, float[] tmpV) {
+        FloatVector clip = FloatVector.broadcast(S, c.clip);
+        FloatVector b1 = FloatVector.broadcast(S, c.b1);
+        FloatVector b3 = FloatVector.broadcast(S, c.b3);
+        FloatVector b2 = FloatVector.broadcast(S, c.b2);
+        FloatVector omb2 = FloatVector.broadcast(S, c.omb2);
+        FloatVector bc1 = FloatVector.broadcast(S, c.bc1);
+        FloatVector bc2 = FloatVector.broadcast(S, c.bc2);
+        FloatVector eps = FloatVector.broadcast(S, c.eps);
+        FloatVector lamV = FloatVector.broadcast(S, lam);
+        boolean adamW = c.adamW;
+        for (int base = 0; base < n; base += LANES) {
+            int lim = Math.min(LANES, n - base);
+            int wo = ow + base;
+            int go = og + base;
+            int so = os + base;
+            int i = 0;
+            for (int end = S.loopBound(lim); i < end; i += V) {
+                FloatVector wv = FloatVector.fromArray(S, w, wo + i);
+                FloatVector gs = FloatVector.fromArray(S, g, go + i).div(clip);             // g / clip
+                if (!adamW) gs = lamV.fma(wv, gs);                                           // L2: g + lam*w
+                FloatVector mn = b1.fma(FloatVector.fromArray(S, m, so + i), b3.mul(gs));     // m' = b1*m + b3*gs
+                FloatVector vn = b2.fma(FloatVector.fromArray(S, v, so + i), omb2.mul(gs.mul(gs))); // v' = b2*v + (1-b2)*gs^2
+                mn.intoArray(m, so + i);
+                vn.intoArray(v, so + i);
+                FloatVector r = mn.div(bc1).div(vn.div(bc2).sqrt().add(eps));                // (m'/bc1) / (sqrt(v'/bc2) + eps)
+                if (adamW) r = lamV.fma(wv, r);                                              // AdamW: r + lam*w
+                r.fma(r, FloatVector.fromArray(S, lr, i)).intoArray(lr, i);                   // lane += r^2
+                wv.fma(wv, FloatVector.fromArray(S, lw, i)).intoArray(lw, i);                 // lane += w^2
+            }
+            for (; i < lim; i++) {
+                // Past the last whole vector: the same operations one lane at a time.
+                float wv = w[wo + i];
+                float gs = g[go + i] / c.clip;
+                if (!adamW) gs = Math.fma(lam, wv, gs);
+                float mn = Math.fma(c.b1, m[so + i], c.b3 * gs);
+                float vn = Math.fma(c.b2, v[so + i], c.omb2 * (gs * gs));
+                m[so + i] = mn;
+                v[so + i] = vn;
+                float r = (mn / c.bc1) / ((float) Math.sqrt(vn / c.bc2) + c.eps);
+                if (adamW) r = Math.fma(lam, wv, r);
+                lr[i] = Math.fma(r, r, lr[i]);
+                lw[i] = Math.fma(wv, wv, lw[i]);
+            }
+        }
+    }
+
+    @Override
+    public void lambApply(float[] w, int ow, float[] m, float[] v, int os, int n, float lam, LambKernels.Consts c,
+                          float negScale, float[] tmpM, float[] tmpV) {
+        FloatVector bc1 = FloatVector.broadcast(S, c.bc1);
+        FloatVector bc2 = FloatVector.broadcast(S, c.bc2);
+        FloatVector eps = FloatVector.broadcast(S, c.eps);
+        FloatVector lamW = FloatVector.broadcast(S, c.adamW ? lam : 0f);
+        FloatVector neg = FloatVector.broadcast(S, negScale);
+        boolean adamW = c.adamW;
+        int i = 0;
+        for (int end = S.loopBound(n); i < end; i += V) {
+            FloatVector wv = FloatVector.fromArray(S, w, ow + i);
+            FloatVector mq = FloatVector.fromArray(S, m, os + i).div(bc1);                    // m'/bc1
+            FloatVector vq = FloatVector.fromArray(S, v, os + i).div(bc2).sqrt();             // sqrt(v'/bc2)
+            FloatVector r = mq.div(vq.add(eps));                                              // r (Adam direction)
+            if (adamW) r = lamW.fma(wv, r);                                                   // + lam*w
+            neg.fma(r, wv).intoArray(w, ow + i);                                              // w - lr*tr*r
+        }
+        if (i < n) LambKernels.apply(w, ow + i, m, v, os + i, n - i, lam, c, negScale, tmpM, tmpV);
+    }
 }

@@ -209,4 +209,62 @@ class TileKernelsTest {
             }
         }
     }
+
+    /** LAMB's moments and apply passes against their element rule (LambKernels' javadoc), lane sums included. */
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void lambPassesMatchTheDocumentedElementRule(boolean adamW) {
+        LambKernels.Consts c = new LambKernels.Consts();
+        c.clip = 1.7f;
+        c.b1 = 0.9f;
+        c.b3 = 0.1f;
+        c.b2 = 0.999f;
+        c.omb2 = 0.001f;
+        c.bc1 = 0.271f;
+        c.bc2 = 0.00299f;
+        c.eps = 1e-6f;
+        c.adamW = adamW;
+        float lam = 0.01f;
+        float negScale = -0.003f;
+        for (TileKernels k : both()) {
+            for (int n : LENGTHS) {
+                int[] offs = {3, 11, 5};   // w, g, state: the list form's independent offsets
+                int len = n + 16;
+                float[] w = data(n + 11, len, 1.0, true);
+                float[] g = data(n + 12, len, 0.01, true);
+                float[] m = data(n + 13, len, 0.001, true);
+                float[] v = data(n + 14, len, 1e-6, false);
+                for (int i = 0; i < len; i++) v[i] = Math.abs(v[i]);   // a second moment is never negative
+                float[] em = m.clone();
+                float[] ev = v.clone();
+                float[] ew = w.clone();
+                float[] elr = new float[1024];
+                float[] elw = new float[1024];
+                for (int e = 0; e < n; e++) {
+                    float wv = w[offs[0] + e];
+                    float gs = g[offs[1] + e] / c.clip;
+                    if (!adamW) gs = Math.fma(lam, wv, gs);
+                    float mn = Math.fma(c.b1, em[offs[2] + e], c.b3 * gs);
+                    float vn = Math.fma(c.b2, ev[offs[2] + e], c.omb2 * (gs * gs));
+                    em[offs[2] + e] = mn;
+                    ev[offs[2] + e] = vn;
+                    float r = (mn / c.bc1) / ((float) Math.sqrt(vn / c.bc2) + c.eps);
+                    if (adamW) r = Math.fma(lam, wv, r);
+                    elr[e % 1024] = Math.fma(r, r, elr[e % 1024]);
+                    elw[e % 1024] = Math.fma(wv, wv, elw[e % 1024]);
+                    ew[offs[0] + e] = Math.fma(negScale, r, wv);
+                }
+                float[] lr = new float[1024];
+                float[] lw = new float[1024];
+                String at = k.name() + (adamW ? " adamW" : " L2") + " n=" + n;
+                k.lambMoments(w, offs[0], g, offs[1], m, v, offs[2], n, lam, c, lr, lw, new float[1024], new float[1024]);
+                assertArrayEquals(bits(em), bits(m), at + " m");
+                assertArrayEquals(bits(ev), bits(v), at + " v");
+                assertArrayEquals(bits(elr), bits(lr), at + " r lanes");
+                assertArrayEquals(bits(elw), bits(lw), at + " w lanes");
+                k.lambApply(w, offs[0], m, v, offs[2], n, lam, c, negScale, new float[1024], new float[1024]);
+                assertArrayEquals(bits(ew), bits(w), at + " w");
+            }
+        }
+    }
 }
