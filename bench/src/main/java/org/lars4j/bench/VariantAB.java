@@ -45,8 +45,6 @@ public final class VariantAB {
         List<LayerwiseOptimizer> opts = new ArrayList<>();
         for (String v : variants) {
             String blocks = v;
-            if (blocks.contains("@spin")) { System.setProperty("lars4j.cpu.spinNanos", blocks.substring(blocks.indexOf("@spin") + 5)); blocks = blocks.substring(0, blocks.indexOf("@spin")); }
-            else System.clearProperty("lars4j.cpu.spinNanos");
             boolean scalar = blocks.endsWith("+scalar");
             if (scalar) blocks = blocks.substring(0, blocks.length() - "+scalar".length());
             boolean propagate = blocks.endsWith("+propagate");

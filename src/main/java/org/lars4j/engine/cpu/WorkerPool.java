@@ -5,7 +5,7 @@ import java.util.concurrent.locks.LockSupport;
 
 /**
  * A fixed set of worker threads that run one phase at a time, allocation-free: the caller is
- * worker 0, publishes the phase through a volatile generation counter, and waits (spin, then
+ * worker 0, publishes the phase through a volatile generation counter, and waits (spin, yield, then
  * park) until every worker has finished. No futures, no locks, no garbage per step.
  */
 final class WorkerPool implements AutoCloseable {
@@ -20,7 +20,7 @@ final class WorkerPool implements AutoCloseable {
      * more than a block's phase itself, so waits inside a step must not park. After a step the
      * workers park once this has passed.
      */
-    private final long SPIN_NANOS = Long.getLong("lars4j.cpu.spinNanos", 200_000);
+    private static final long SPIN_NANOS = 200_000;
 
     private final Thread[] threads;
     private final AtomicInteger remaining = new AtomicInteger();
