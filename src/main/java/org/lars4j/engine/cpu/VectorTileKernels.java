@@ -10,7 +10,7 @@ import jdk.incubator.vector.VectorSpecies;
  * {@link TileKernels} on the Vector API, 8 float lanes (256 bits) at a time. Every line is the
  * lane-wise form of the scalar loop it replaces ({@link LarsKernels}, {@link CanonicalOrder}):
  * same operations, same operands, same order, so the same bits. Elements past the last whole
- * vector go through the scalar loops. Only the norm loops are here; see the note on the updates.
+ * vector go through the scalar loops. See the note on the updates for when they run here.
  *
  * <p>The norm loops walk a tile in address order (round r = 0..3 outer, lanes inner, lane i
  * accumulating element i + 1024 r into scratch lane i): each lane still sees its rounds in order,
@@ -101,20 +101,118 @@ final class VectorTileKernels implements TileKernels {
         }
     }
 
-    // The updates stay on ScalarTileKernels' loops: in the flat form (one index for w, g and v)
-    // C2 vectorises and unrolls them itself, and that measured about twice as fast as the same
-    // update written on the Vector API under JDK 17 (bench/RESULTS.md, "Tile kernels").
+    // The updates. In the flat form (w, g and v at one index: DL4J's flat buffer) C2 vectorises
+    // and unrolls the scalar loops itself, and they measured faster than any Vector API form, so
+    // they run there. With three different offsets (tensors handed one by one, momentum in one
+    // flat array) C2 leaves the scalar loops scalar, about 6x slower; there the Vector API loops
+    // below run, four 8-lane groups per iteration, loads first (26 GB/s against 18 for one group
+    // per iteration and 5 for the scalar loop; bench/RESULTS.md). Each group is the lane-wise form
+    // of LarsKernels' loop.
+
+    private static final int UNROLL = 4 * V;
 
     @Override
     public void updateInside(float[] w, int ow, float[] g, int og, float[] v, int ov, int n,
                              float lam, float scale, float mu, boolean nesterov) {
-        ScalarTileKernels.INSTANCE.updateInside(w, ow, g, og, v, ov, n, lam, scale, mu, nesterov);
+        if (ow == ov && og == ov) {
+            LarsKernels.updateInside(w, g, v, ov, n, lam, scale, mu, nesterov);
+            return;
+        }
+        FloatVector lamV = FloatVector.broadcast(S, lam);
+        FloatVector muV = FloatVector.broadcast(S, mu);
+        FloatVector scaleV = FloatVector.broadcast(S, scale);
+        int i = 0;
+        for (int end = n - UNROLL + 1; i < end; i += UNROLL) {
+            // Four groups side by side: all loads first, then the arithmetic, then the stores.
+            int a = ow + i;
+            int b = og + i;
+            int c = ov + i;
+            FloatVector w0 = FloatVector.fromArray(S, w, a);
+            FloatVector w1 = FloatVector.fromArray(S, w, a + V);
+            FloatVector w2 = FloatVector.fromArray(S, w, a + 2 * V);
+            FloatVector w3 = FloatVector.fromArray(S, w, a + 3 * V);
+            FloatVector s0 = scaleV.mul(lamV.fma(w0, FloatVector.fromArray(S, g, b)));          // s = scale * fma(lam, w, g)
+            FloatVector s1 = scaleV.mul(lamV.fma(w1, FloatVector.fromArray(S, g, b + V)));
+            FloatVector s2 = scaleV.mul(lamV.fma(w2, FloatVector.fromArray(S, g, b + 2 * V)));
+            FloatVector s3 = scaleV.mul(lamV.fma(w3, FloatVector.fromArray(S, g, b + 3 * V)));
+            FloatVector v0 = muV.fma(FloatVector.fromArray(S, v, c), s0);                      // v' = fma(mu, v, s)
+            FloatVector v1 = muV.fma(FloatVector.fromArray(S, v, c + V), s1);
+            FloatVector v2 = muV.fma(FloatVector.fromArray(S, v, c + 2 * V), s2);
+            FloatVector v3 = muV.fma(FloatVector.fromArray(S, v, c + 3 * V), s3);
+            v0.intoArray(v, c);
+            v1.intoArray(v, c + V);
+            v2.intoArray(v, c + 2 * V);
+            v3.intoArray(v, c + 3 * V);
+            if (nesterov) {                                                                     // w' = w - fma(mu, v', s)
+                w0.sub(muV.fma(v0, s0)).intoArray(w, a);
+                w1.sub(muV.fma(v1, s1)).intoArray(w, a + V);
+                w2.sub(muV.fma(v2, s2)).intoArray(w, a + 2 * V);
+                w3.sub(muV.fma(v3, s3)).intoArray(w, a + 3 * V);
+            } else {                                                                            // w' = w - v'
+                w0.sub(v0).intoArray(w, a);
+                w1.sub(v1).intoArray(w, a + V);
+                w2.sub(v2).intoArray(w, a + 2 * V);
+                w3.sub(v3).intoArray(w, a + 3 * V);
+            }
+        }
+        if (i < n) LarsKernels.updateInside(w, ow + i, g, og + i, v, ov + i, n - i, lam, scale, mu, nesterov);
     }
 
     @Override
     public void updateOutside(float[] w, int ow, float[] g, int og, float[] v, int ov, int n,
                               float lam, float tr, float mu, float damp1, float negLr, boolean first, boolean nesterov) {
-        ScalarTileKernels.INSTANCE.updateOutside(w, ow, g, og, v, ov, n, lam, tr, mu, damp1, negLr, first, nesterov);
+        if (ow == ov && og == ov) {
+            LarsKernels.updateOutside(w, g, v, ov, n, lam, tr, mu, damp1, negLr, first, nesterov);
+            return;
+        }
+        FloatVector lamV = FloatVector.broadcast(S, lam);
+        FloatVector trV = FloatVector.broadcast(S, tr);
+        FloatVector muV = FloatVector.broadcast(S, mu);
+        FloatVector damp1V = FloatVector.broadcast(S, damp1);
+        FloatVector negLrV = FloatVector.broadcast(S, negLr);
+        int i = 0;
+        for (int end = n - UNROLL + 1; i < end; i += UNROLL) {
+            // Four groups side by side: all loads first, then the arithmetic, then the stores.
+            int a = ow + i;
+            int b = og + i;
+            int c = ov + i;
+            FloatVector w0 = FloatVector.fromArray(S, w, a);
+            FloatVector w1 = FloatVector.fromArray(S, w, a + V);
+            FloatVector w2 = FloatVector.fromArray(S, w, a + 2 * V);
+            FloatVector w3 = FloatVector.fromArray(S, w, a + 3 * V);
+            FloatVector d0 = trV.mul(lamV.fma(w0, FloatVector.fromArray(S, g, b)));             // d = tr * fma(lam, w, g)
+            FloatVector d1 = trV.mul(lamV.fma(w1, FloatVector.fromArray(S, g, b + V)));
+            FloatVector d2 = trV.mul(lamV.fma(w2, FloatVector.fromArray(S, g, b + 2 * V)));
+            FloatVector d3 = trV.mul(lamV.fma(w3, FloatVector.fromArray(S, g, b + 3 * V)));
+            FloatVector v0 = d0;                                                                // first step: v' = d
+            FloatVector v1 = d1;
+            FloatVector v2 = d2;
+            FloatVector v3 = d3;
+            if (!first) {                                                                       // v' = fma(mu, v, damp1 * d)
+                v0 = muV.fma(FloatVector.fromArray(S, v, c), damp1V.mul(d0));
+                v1 = muV.fma(FloatVector.fromArray(S, v, c + V), damp1V.mul(d1));
+                v2 = muV.fma(FloatVector.fromArray(S, v, c + 2 * V), damp1V.mul(d2));
+                v3 = muV.fma(FloatVector.fromArray(S, v, c + 3 * V), damp1V.mul(d3));
+            }
+            v0.intoArray(v, c);
+            v1.intoArray(v, c + V);
+            v2.intoArray(v, c + 2 * V);
+            v3.intoArray(v, c + 3 * V);
+            if (nesterov) {                                                                     // w' = fma(-lr, fma(mu, v', d), w)
+                negLrV.fma(muV.fma(v0, d0), w0).intoArray(w, a);
+                negLrV.fma(muV.fma(v1, d1), w1).intoArray(w, a + V);
+                negLrV.fma(muV.fma(v2, d2), w2).intoArray(w, a + 2 * V);
+                negLrV.fma(muV.fma(v3, d3), w3).intoArray(w, a + 3 * V);
+            } else {                                                                            // w' = fma(-lr, v', w)
+                negLrV.fma(v0, w0).intoArray(w, a);
+                negLrV.fma(v1, w1).intoArray(w, a + V);
+                negLrV.fma(v2, w2).intoArray(w, a + 2 * V);
+                negLrV.fma(v3, w3).intoArray(w, a + 3 * V);
+            }
+        }
+        if (i < n) {
+            LarsKernels.updateOutside(w, ow + i, g, og + i, v, ov + i, n - i, lam, tr, mu, damp1, negLr, first, nesterov);
+        }
     }
 
     // LAMB: the divisions and square roots make its loops compute-bound in scalar form; here they
