@@ -1,6 +1,9 @@
 package org.lars4j.bench;
 
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
@@ -64,12 +67,23 @@ public class LarsStepBenchmark {
     @Param({"default"})
     public String blocks;
 
+    /**
+     * How the tensors are handed over: {@code flat} (one float[] for the whole model at the
+     * layout's offsets, as DL4J keeps them) or {@code list} (one float[] per tensor, as DJL and
+     * Tribuo hand them over; the momentum stays one flat array, so w, g and v sit at different
+     * offsets in the update loops).
+     */
+    @Param({"flat"})
+    public String form;
+
     /** Worker threads of the engine: a number, or {@code all} = available processors. */
     @Param({"1", "all"})
     public String threads;
 
     private float[] w;
     private float[] g;
+    private List<float[]> wList;
+    private List<float[]> gList;
     private LayerwiseOptimizer opt;
 
     @Setup(Level.Trial)
@@ -81,6 +95,14 @@ public class LarsStepBenchmark {
         g = new float[(int) n];
         fillWeights(w, 0x5EED_0001L);
         fillGrads(g, 0x5EED_0002L);
+        if (form.equals("list")) {
+            wList = split(layout, w);
+            gList = split(layout, g);
+            w = null;
+            g = null;
+        } else if (!form.equals("flat")) {
+            throw new IllegalArgumentException("form must be flat or list, got " + form);
+        }
         int t = resolveThreads(threads);
         if (blocks.equals("default")) System.clearProperty("lars4j.cpu.blockElements");
         else System.setProperty("lars4j.cpu.blockElements", Integer.toString(Integer.parseInt(blocks.strip())));
@@ -90,14 +112,24 @@ public class LarsStepBenchmark {
                         .backend(Backend.CPU).threads(t).build(layout);
         // One step outside the measurement: the momentum buffers are now touched and non-zero,
         // and a step that the non-finite policy skips would make the numbers meaningless.
-        if (!opt.step(w, g)) throw new IllegalStateException("the first step was skipped (non-finite values?)");
+        if (!step()) throw new IllegalStateException("the first step was skipped (non-finite values?)");
         System.out.printf("%n# lars4j step: %s%s, model=%s, %d segments, %d parameters, engine %s (%s)%n",
                 optimizer, carry ? " (carried ||w||)" : "", model, layout.size(), n, opt.engineName(), opt.engineVariant());
     }
 
     @Benchmark
     public boolean step() {
-        return opt.step(w, g);
+        return w != null ? opt.step(w, g) : opt.step(wList, gList);
+    }
+
+    /** One array per tensor, copied out of the flat array. */
+    static List<float[]> split(ParamLayout layout, float[] flat) {
+        List<float[]> out = new ArrayList<>(layout.size());
+        for (int i = 0; i < layout.size(); i++) {
+            int from = (int) layout.offset(i);
+            out.add(Arrays.copyOfRange(flat, from, from + layout.segment(i).length()));
+        }
+        return out;
     }
 
     @TearDown(Level.Trial)
@@ -107,6 +139,8 @@ public class LarsStepBenchmark {
         opt = null;
         w = null;
         g = null;
+        wList = null;
+        gList = null;
         if (skipped != 0) throw new IllegalStateException(skipped + " steps were skipped: the measurement is not a LARS step");
     }
 

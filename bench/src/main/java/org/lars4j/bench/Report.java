@@ -173,6 +173,7 @@ public final class Report {
             String threads = r.param("threads");
             String optimizer = (r.param("optimizer").isEmpty() ? "lars" : r.param("optimizer"))
                     + (r.param("carry").equals("true") ? "+carry" : "")
+                    + (r.param("form").equals("list") ? " list" : "")
                     + (r.param("blocks").isEmpty() || r.param("blocks").equals("default") ? "" : " blocks=" + r.param("blocks"));
             int bytesPerParam = optimizer.startsWith("lamb") ? LAMB_STEP_BYTES : STEP_BYTES;
             long params = parameters(model);

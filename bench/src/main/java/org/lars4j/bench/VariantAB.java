@@ -23,7 +23,8 @@ import org.lars4j.layout.ParamLayout;
  * <p>Variants: {@code whole} (blocks of 0 = whole-model passes), {@code blocks} (the default
  * block size), {@code blocks:N} (N elements), and {@code +carry} on any of them, then {@code +propagate}
  * (NonFinitePolicy.PROPAGATE: no gradient pre-pass), then {@code +scalar} (the scalar tile
- * kernels instead of the Vector API ones; run with {@code --add-modules jdk.incubator.vector}).
+ * kernels instead of the Vector API ones; run with {@code --add-modules jdk.incubator.vector}),
+ * then {@code +list} (tensors handed over one array each instead of one flat array).
  *
  * <pre>java -Xmx14g --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar org.lars4j.bench.VariantAB bert-large 2 15 whole blocks blocks+carry</pre>
  * (model, threads, rounds, variants...)
@@ -43,8 +44,13 @@ public final class VariantAB {
         LarsStepBenchmark.fillWeights(w, 1);
         LarsStepBenchmark.fillGrads(g, 2);
         List<LayerwiseOptimizer> opts = new ArrayList<>();
+        List<Runnable> steps = new ArrayList<>();
+        List<float[]> wList = null;
+        List<float[]> gList = null;
         for (String v : variants) {
             String blocks = v;
+            boolean list = blocks.endsWith("+list");
+            if (list) blocks = blocks.substring(0, blocks.length() - "+list".length());
             boolean scalar = blocks.endsWith("+scalar");
             if (scalar) blocks = blocks.substring(0, blocks.length() - "+scalar".length());
             boolean propagate = blocks.endsWith("+propagate");
@@ -54,15 +60,29 @@ public final class VariantAB {
             if (blocks.equals("whole")) System.setProperty("lars4j.cpu.blockElements", "0");
             else if (blocks.equals("blocks")) System.clearProperty("lars4j.cpu.blockElements");
             else if (blocks.startsWith("blocks:")) System.setProperty("lars4j.cpu.blockElements", blocks.substring(7));
-            else throw new IllegalArgumentException("variant " + v + ": whole, blocks or blocks:N, optionally +carry, +propagate, +scalar in that order");
+            else throw new IllegalArgumentException("variant " + v + ": whole, blocks or blocks:N, optionally +carry, +propagate, +scalar, +list in that order");
             if (scalar) System.setProperty("lars4j.cpu.kernels", "scalar");
             else System.clearProperty("lars4j.cpu.kernels");
             LayerwiseOptimizer opt = Lars.builder(LarsPreset.MLPERF).learningRate(0.1).weightDecay(5e-5).carryWeightNorms(carry)
                     .nonFinitePolicy(propagate ? NonFinitePolicy.PROPAGATE : NonFinitePolicy.SKIP_STEP)
                     .backend(Backend.CPU).threads(threads).build(layout);
             System.out.printf("%-16s %s%n", v, opt.engineVariant());
-            for (int i = 0; i < 3; i++) opt.step(w, g);
+            Runnable step;
+            if (list) {
+                // One array per tensor (DJL/Tribuo's form), copied once and shared by the list variants.
+                if (wList == null) {
+                    wList = LarsStepBenchmark.split(layout, w);
+                    gList = LarsStepBenchmark.split(layout, g);
+                }
+                List<float[]> ws = wList;
+                List<float[]> gs = gList;
+                step = () -> opt.step(ws, gs);
+            } else {
+                step = () -> opt.step(w, g);
+            }
+            for (int i = 0; i < 3; i++) step.run();
             opts.add(opt);
+            steps.add(step);
         }
         System.clearProperty("lars4j.cpu.blockElements");
         System.clearProperty("lars4j.cpu.kernels");
@@ -72,7 +92,7 @@ public final class VariantAB {
             for (int r = 0; r < rounds; r++) {
                 for (int v = 0; v < opts.size(); v++) {
                     LayerwiseOptimizer opt = opts.get(v);
-                    perRound[v][r] = medianMs(() -> opt.step(w, g));
+                    perRound[v][r] = medianMs(steps.get(v));
                 }
                 perRound[opts.size()][r] = medianMs(triad::triad);
             }
