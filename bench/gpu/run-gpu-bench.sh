@@ -12,7 +12,7 @@ export PATH="$root/.carry/jre/bin:$PATH"
 models=${MODELS:-resnet50,bert-large,tiny-10k}
 { nvidia-smi; java -version; python3 -c 'import torch, jax; print("torch", torch.__version__, "jax", jax.__version__)'; } \
   >"$results/machine.txt" 2>&1
-java -Xmx24g -cp bench/target/benchmarks.jar org.lars4j.bench.GpuStepHarness --models "$models" \
+java -Xmx24g --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar org.lars4j.bench.GpuStepHarness --models "$models" \
   --json "$results/lars4j.json" 2>&1 | tee "$results/lars4j.txt"
 PYTHONUNBUFFERED=1 python3 bench/gpu/peers.py --models "$models" --lars4j "$results/lars4j.json" \
   --json "$results/peers.json" 2>&1 | tee "$results/table.txt"

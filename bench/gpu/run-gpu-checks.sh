@@ -37,13 +37,13 @@ fi
 
 run_junit() {  # name, then --select-class arguments
   local name=$1; shift
-  java -jar "$console" execute -cp "$cp_main" --details=tree --disable-banner "$@" >"$results/$name.log" 2>&1
+  java --add-modules jdk.incubator.vector -jar "$console" execute -cp "$cp_main" --details=tree --disable-banner "$@" >"$results/$name.log" 2>&1
   local rc=$?
   summary+=("$name: exit $rc, $(grep -E 'tests (successful|failed|skipped|aborted)' "$results/$name.log" | tr -s ' ' | tr '\n' ' ')")
 }
 
 # 2. The matrix on the GPU.
-java -cp "$cp_main" org.lars4j.tool.Main info >"$results/info.txt" 2>&1
+java --add-modules jdk.incubator.vector -cp "$cp_main" org.lars4j.tool.Main info >"$results/info.txt" 2>&1
 run_junit gpu-conformance --select-class org.lars4j.GpuCudaConformanceTest --select-class org.lars4j.GpuCooperativeConformanceTest \
   --select-class org.lars4j.GpuLambConformanceTest
 run_junit device-memory --select-class org.lars4j.DeviceTensorTest
@@ -52,7 +52,7 @@ run_junit device-memory --select-class org.lars4j.DeviceTensorTest
 if command -v compute-sanitizer >/dev/null 2>&1; then
   for tool in memcheck racecheck; do
     compute-sanitizer --tool "$tool" --error-exitcode 99 --target-processes all \
-      java -jar "$console" execute -cp "$cp_main" --disable-banner \
+      java --add-modules jdk.incubator.vector -jar "$console" execute -cp "$cp_main" --disable-banner \
       --select-method 'org.lars4j.GpuCudaConformanceTest#everyStorageFormAndOption' \
       >"$results/sanitizer-$tool.log" 2>&1
     summary+=("compute-sanitizer $tool: exit $? ($(grep -E 'ERROR SUMMARY' "$results/sanitizer-$tool.log" | tail -1))")
