@@ -15,7 +15,8 @@ final class WorkerPool implements AutoCloseable {
     }
 
     /**
-     * How long a waiting thread spins before it parks. A LARS step runs a few hundred short phases
+     * How long a waiting thread stays awake (spinning for the first tenth, then yielding) before
+     * it parks. A LARS step runs a few hundred short phases
      * (two per block); waking a parked thread costs tens to hundreds of microseconds on a VM,
      * more than a block's phase itself, so waits inside a step must not park. After a step the
      * workers park once this has passed.
