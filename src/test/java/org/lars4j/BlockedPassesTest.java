@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -15,7 +16,7 @@ import org.lars4j.layout.ParamLayout;
  * data is in cache; system property {@code lars4j.cpu.blockElements}). Any block size must give
  * the bits of whole-model passes ({@code 0}), for every thread count, both non-finite policies,
  * with and without carried norms; and with SKIP_STEP a non-finite gradient in the last block must
- * still leave every earlier block untouched.
+ * still leave every earlier block untouched. The same for LAMB's blocked moments and apply passes.
  */
 class BlockedPassesTest {
     private static final String BLOCKS = "lars4j.cpu.blockElements";
@@ -92,6 +93,56 @@ class BlockedPassesTest {
         } finally {
             if (before == null) System.clearProperty(BLOCKS);
             else System.setProperty(BLOCKS, before);
+        }
+    }
+
+    /** LAMB: weights, both moments and trust ratios after 4 steps (step 1 poisoned under SKIP). */
+    static List<int[]> lambRun(LambPreset preset, int blockElements, int threads, NonFinitePolicy policy, double maxGradNorm) {
+        String before = System.getProperty(BLOCKS);
+        System.setProperty(BLOCKS, Integer.toString(blockElements));
+        try {
+            ParamLayout layout = layout();
+            float[][] w = TestModels.gaussian(layout, 3, 0.5);
+            try (LayerwiseOptimizer opt = Lamb.builder(preset).learningRate(1e-2).weightDecay(0.01).maxGradNorm(maxGradNorm)
+                    .nonFinitePolicy(policy).backend(Backend.CPU).threads(threads).build(layout)) {
+                for (int s = 0; s < 4; s++) {
+                    float[][] g = TestModels.gaussian(layout, 40 + s, 0.01);
+                    boolean poisoned = s == 1 && policy == NonFinitePolicy.SKIP_STEP;
+                    if (poisoned) g[layout.size() - 1][2] = Float.NaN;
+                    assertEquals(!poisoned, opt.step(Arrays.asList(w), Arrays.asList(g)), "step " + s);
+                }
+                List<int[]> out = new ArrayList<>();
+                for (int i = 0; i < w.length; i++) {
+                    out.add(DeterminismTest.raw(w[i]));
+                    for (String buffer : new String[] {"exp_avg", "exp_avg_sq"}) {
+                        float[] x = new float[w[i].length];
+                        opt.readState(buffer, i, x);
+                        out.add(DeterminismTest.raw(x));
+                    }
+                    out.add(new int[] {Float.floatToRawIntBits((float) opt.lastTrustRatio(i))});
+                }
+                return out;
+            }
+        } finally {
+            if (before == null) System.clearProperty(BLOCKS);
+            else System.setProperty(BLOCKS, before);
+        }
+    }
+
+    /** LAMB's moments and apply passes run block by block too; with or without a global clip (block order differs). */
+    @ParameterizedTest
+    @EnumSource(LambPreset.class)
+    void lambAnyBlockSizeGivesTheBitsOfWholeModelPasses(LambPreset preset) {
+        for (NonFinitePolicy policy : NonFinitePolicy.values()) {
+            for (double clip : new double[] {0.0, 1e-3}) {
+                List<int[]> whole = lambRun(preset, 0, 1, policy, clip);
+                for (int block : new int[] {1, 5000, 20000}) {
+                    for (int threads : new int[] {1, 3}) {
+                        String what = "LAMB " + preset + " " + policy + " clip=" + clip + " block=" + block + " threads=" + threads;
+                        CarryWeightNormsTest.assertSame(whole, lambRun(preset, block, threads, policy, clip), what);
+                    }
+                }
+            }
         }
     }
 }

@@ -4,6 +4,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.lars4j.Backend;
+import org.lars4j.Lamb;
+import org.lars4j.LambPreset;
 import org.lars4j.Lars;
 import org.lars4j.LarsPreset;
 import org.lars4j.LayerwiseOptimizer;
@@ -24,7 +26,8 @@ import org.lars4j.layout.ParamLayout;
  * block size), {@code blocks:N} (N elements), and {@code +carry} on any of them, then {@code +propagate}
  * (NonFinitePolicy.PROPAGATE: no gradient pre-pass), then {@code +scalar} (the scalar tile
  * kernels instead of the Vector API ones; run with {@code --add-modules jdk.incubator.vector}),
- * then {@code +list} (tensors handed over one array each instead of one flat array).
+ * then {@code +list} (tensors handed over one array each instead of one flat array). A variant
+ * prefixed {@code lamb:} runs LAMB (APEX preset, 28 bytes per parameter) instead of LARS.
  *
  * <pre>java -Xmx14g --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar org.lars4j.bench.VariantAB bert-large 2 15 whole blocks blocks+carry</pre>
  * (model, threads, rounds, variants...)
@@ -47,8 +50,11 @@ public final class VariantAB {
         List<Runnable> steps = new ArrayList<>();
         List<float[]> wList = null;
         List<float[]> gList = null;
+        List<Integer> bytesPerParam = new ArrayList<>();
         for (String v : variants) {
             String blocks = v;
+            boolean lamb = blocks.startsWith("lamb:");
+            if (lamb) blocks = blocks.substring("lamb:".length());
             boolean list = blocks.endsWith("+list");
             if (list) blocks = blocks.substring(0, blocks.length() - "+list".length());
             boolean scalar = blocks.endsWith("+scalar");
@@ -60,12 +66,15 @@ public final class VariantAB {
             if (blocks.equals("whole")) System.setProperty("lars4j.cpu.blockElements", "0");
             else if (blocks.equals("blocks")) System.clearProperty("lars4j.cpu.blockElements");
             else if (blocks.startsWith("blocks:")) System.setProperty("lars4j.cpu.blockElements", blocks.substring(7));
-            else throw new IllegalArgumentException("variant " + v + ": whole, blocks or blocks:N, optionally +carry, +propagate, +scalar, +list in that order");
+            else throw new IllegalArgumentException("variant " + v + ": whole, blocks or blocks:N, optionally +carry, +propagate, +scalar, +list in that order, and lamb: before");
             if (scalar) System.setProperty("lars4j.cpu.kernels", "scalar");
             else System.clearProperty("lars4j.cpu.kernels");
-            LayerwiseOptimizer opt = Lars.builder(LarsPreset.MLPERF).learningRate(0.1).weightDecay(5e-5).carryWeightNorms(carry)
-                    .nonFinitePolicy(propagate ? NonFinitePolicy.PROPAGATE : NonFinitePolicy.SKIP_STEP)
-                    .backend(Backend.CPU).threads(threads).build(layout);
+            NonFinitePolicy policy = propagate ? NonFinitePolicy.PROPAGATE : NonFinitePolicy.SKIP_STEP;
+            LayerwiseOptimizer opt = lamb
+                    ? Lamb.builder(LambPreset.APEX).learningRate(1e-3).nonFinitePolicy(policy).backend(Backend.CPU).threads(threads).build(layout)
+                    : Lars.builder(LarsPreset.MLPERF).learningRate(0.1).weightDecay(5e-5).carryWeightNorms(carry)
+                            .nonFinitePolicy(policy).backend(Backend.CPU).threads(threads).build(layout);
+            bytesPerParam.add(lamb ? 28 : 20);
             System.out.printf("%-16s %s%n", v, opt.engineVariant());
             Runnable step;
             if (list) {
@@ -102,11 +111,12 @@ public final class VariantAB {
                     model, n, threads, rounds, triadGBps);
             for (int v = 0; v < opts.size(); v++) {
                 double ms = median(perRound[v]);
-                double gbps = 20.0 * n / (ms * 1e-3) / 1e9;
+                int bytes = bytesPerParam.get(v);
+                double gbps = bytes * (double) n / (ms * 1e-3) / 1e9;
                 double[] sorted = perRound[v].clone();
                 Arrays.sort(sorted);
-                System.out.printf("  %-16s median %9.2f ms (rounds %.2f .. %.2f)  %6.2f GB/s at 20 B/param  ratio %.3f%n",
-                        variants.get(v), ms, sorted[0], sorted[sorted.length - 1], gbps, gbps / triadGBps);
+                System.out.printf("  %-16s median %9.2f ms (rounds %.2f .. %.2f)  %6.2f GB/s at %d B/param  ratio %.3f%n",
+                        variants.get(v), ms, sorted[0], sorted[sorted.length - 1], gbps, bytes, gbps / triadGBps);
             }
         } finally {
             for (LayerwiseOptimizer o : opts) o.close();

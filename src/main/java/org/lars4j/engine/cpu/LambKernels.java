@@ -27,12 +27,13 @@ final class LambKernels {
      * r  = (m' / bc1) / (sqrt(v' / bc2) + eps)  // bc = 1 - beta^t, or 1 without bias correction
      * r  = adamW ? fma(lam, w, r) : r           // decoupled weight decay
      * lanes: lr += r*r, lw += w*w (fma)         // used only for adapted segments
+     * rOut[or + e] = r                          // for the apply pass of the same block
      * </pre>
      * Two loops (AdamW / L2) with the constants in locals and no branch inside, so that C2
      * vectorises the divisions and square roots.
      */
     static void moments(float[] w, int ow, float[] g, int og, float[] m, float[] v, int os, int n, float lam,
-                        Consts c, float[] lr, float[] lw, float[] tmpM, float[] tmpV) {
+                        Consts c, float[] lr, float[] lw, float[] tmpM, float[] tmpV, float[] rOut, int or) {
         final float clip = c.clip, b1 = c.b1, b3 = c.b3, b2 = c.b2, omb2 = c.omb2, bc1 = c.bc1, bc2 = c.bc2, eps = c.eps;
         final boolean adamW = c.adamW;
         for (int base = 0; base < n; base += LANES) {
@@ -40,6 +41,7 @@ final class LambKernels {
             final int wo = ow + base;
             final int go = og + base;
             final int so = os + base;
+            final int ro = or + base;
             // Three loops with the same operations per element: the middle one holds the square
             // root, which C2 cannot vectorise through float->double->float; the others vectorise.
             if (adamW) {
@@ -68,6 +70,7 @@ final class LambKernels {
                 for (int i = 0; i < lim; i++) {
                     float wv = w[wo + i];
                     float r = Math.fma(lam, wv, tmpM[i] / (tmpV[i] + eps));
+                    rOut[ro + i] = r;
                     lr[i] = Math.fma(r, r, lr[i]);
                     lw[i] = Math.fma(wv, wv, lw[i]);
                 }
@@ -75,6 +78,7 @@ final class LambKernels {
                 for (int i = 0; i < lim; i++) {
                     float wv = w[wo + i];
                     float r = tmpM[i] / (tmpV[i] + eps);
+                    rOut[ro + i] = r;
                     lr[i] = Math.fma(r, r, lr[i]);
                     lw[i] = Math.fma(wv, wv, lw[i]);
                 }
@@ -82,31 +86,12 @@ final class LambKernels {
         }
     }
 
-    /** Apply pass: r as in {@link #moments} from the stored m', v'; then w' = fma(-(float)(lr*tr), r, w). */
-    static void apply(float[] w, int ow, float[] m, float[] v, int os, int n, float lam, Consts c, float negScale,
-                      float[] tmpM, float[] tmpV) {
-        final float bc1 = c.bc1, bc2 = c.bc2, eps = c.eps;
-        final float lamW = c.adamW ? lam : 0f;
-        for (int base = 0; base < n; base += LANES) {
-            final int lim = Math.min(LANES, n - base);
-            final int wo = ow + base;
-            final int so = os + base;
-            for (int i = 0; i < lim; i++) {
-                tmpM[i] = m[so + i] / bc1;
-                tmpV[i] = v[so + i] / bc2;
-            }
-            for (int i = 0; i < lim; i++) tmpV[i] = (float) Math.sqrt(tmpV[i]);
-            if (c.adamW) {
-                for (int i = 0; i < lim; i++) {
-                    float wv = w[wo + i];
-                    w[wo + i] = Math.fma(negScale, Math.fma(lamW, wv, tmpM[i] / (tmpV[i] + eps)), wv);
-                }
-            } else {
-                for (int i = 0; i < lim; i++) {
-                    float wv = w[wo + i];
-                    w[wo + i] = Math.fma(negScale, tmpM[i] / (tmpV[i] + eps), wv);
-                }
-            }
-        }
+    /**
+     * Apply pass: {@code w' = fma(negScale, r, w)}, negScale = -(float)(lr * tr), with the r the
+     * moments pass stored — the same bits as recomputing it from m', v' and w (the CUDA kernels
+     * do that; here it would cost three divisions and a square root per element twice).
+     */
+    static void applyR(float[] w, int ow, float[] r, int or, int n, float negScale) {
+        for (int i = 0; i < n; i++) w[ow + i] = Math.fma(negScale, r[or + i], w[ow + i]);
     }
 }

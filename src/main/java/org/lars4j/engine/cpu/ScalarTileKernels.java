@@ -64,13 +64,12 @@ final class ScalarTileKernels implements TileKernels {
 
     @Override
     public void lambMoments(float[] w, int ow, float[] g, int og, float[] m, float[] v, int os, int n, float lam,
-                            LambKernels.Consts c, float[] lr, float[] lw, float[] tmpM, float[] tmpV) {
-        LambKernels.moments(w, ow, g, og, m, v, os, n, lam, c, lr, lw, tmpM, tmpV);
+                            LambKernels.Consts c, float[] lr, float[] lw, float[] tmpM, float[] tmpV, float[] rOut, int or) {
+        LambKernels.moments(w, ow, g, og, m, v, os, n, lam, c, lr, lw, tmpM, tmpV, rOut, or);
     }
 
     @Override
-    public void lambApply(float[] w, int ow, float[] m, float[] v, int os, int n, float lam, LambKernels.Consts c,
-                          float negScale, float[] tmpM, float[] tmpV) {
-        LambKernels.apply(w, ow, m, v, os, n, lam, c, negScale, tmpM, tmpV);
+    public void lambApply(float[] w, int ow, float[] r, int or, int n, float negScale) {
+        LambKernels.applyR(w, ow, r, or, n, negScale);
     }
 }

@@ -55,13 +55,12 @@ interface TileKernels {
     void updateOutside(float[] w, int ow, float[] g, int og, float[] v, int ov, int n,
                        float lam, float tr, float mu, float damp1, float negLr, boolean first, boolean nesterov);
 
-    /** LAMB's moments pass on one tile; see {@link LambKernels#moments}. */
+    /** LAMB's moments pass on one tile, r stored at {@code rOut[or ..]}; see {@link LambKernels#moments}. */
     void lambMoments(float[] w, int ow, float[] g, int og, float[] m, float[] v, int os, int n, float lam,
-                     LambKernels.Consts c, float[] lr, float[] lw, float[] tmpM, float[] tmpV);
+                     LambKernels.Consts c, float[] lr, float[] lw, float[] tmpM, float[] tmpV, float[] rOut, int or);
 
-    /** LAMB's apply pass on one tile; see {@link LambKernels#apply}. */
-    void lambApply(float[] w, int ow, float[] m, float[] v, int os, int n, float lam, LambKernels.Consts c, float negScale,
-                   float[] tmpM, float[] tmpV);
+    /** LAMB's apply pass on one tile from the stored r; see {@link LambKernels#applyR}. */
+    void lambApply(float[] w, int ow, float[] r, int or, int n, float negScale);
 
     /** The kernels {@link #PROPERTY} and this JVM allow (read on every call, so tests can switch). */
     static TileKernels select() {

@@ -215,13 +215,13 @@ final class VectorTileKernels implements TileKernels {
         }
     }
 
-    // LAMB: the divisions and square roots make its loops compute-bound in scalar form; here they
-    // run 8 lanes per instruction (vdivps / vsqrtps are IEEE correctly rounded, like the scalar
-    // ones: a float square root taken in double and rounded once is the correctly rounded one).
+    // LAMB: the divisions and square roots make the moments loop compute-bound in scalar form; here
+    // they run 8 lanes per instruction (vdivps / vsqrtps are IEEE correctly rounded, like the
+    // scalar ones: a float square root taken in double and rounded once is the correctly rounded one).
 
     @Override
     public void lambMoments(float[] w, int ow, float[] g, int og, float[] m, float[] v, int os, int n, float lam,
-                            LambKernels.Consts c, float[] lr, float[] lw, float[] tmpM, float[] tmpV) {
+                            LambKernels.Consts c, float[] lr, float[] lw, float[] tmpM, float[] tmpV, float[] rOut, int or) {
         FloatVector clip = FloatVector.broadcast(S, c.clip);
         FloatVector b1 = FloatVector.broadcast(S, c.b1);
         FloatVector b3 = FloatVector.broadcast(S, c.b3);
@@ -237,6 +237,7 @@ final class VectorTileKernels implements TileKernels {
             int wo = ow + base;
             int go = og + base;
             int so = os + base;
+            int ro = or + base;
             int i = 0;
             for (int end = S.loopBound(lim); i < end; i += V) {
                 FloatVector wv = FloatVector.fromArray(S, w, wo + i);
@@ -248,6 +249,7 @@ final class VectorTileKernels implements TileKernels {
                 vn.intoArray(v, so + i);
                 FloatVector r = mn.div(bc1).div(vn.div(bc2).sqrt().add(eps));                // (m'/bc1) / (sqrt(v'/bc2) + eps)
                 if (adamW) r = lamV.fma(wv, r);                                              // AdamW: r + lam*w
+                r.intoArray(rOut, ro + i);                                                   // for the apply pass
                 r.fma(r, FloatVector.fromArray(S, lr, i)).intoArray(lr, i);                   // lane += r^2
                 wv.fma(wv, FloatVector.fromArray(S, lw, i)).intoArray(lw, i);                 // lane += w^2
             }
@@ -262,6 +264,7 @@ final class VectorTileKernels implements TileKernels {
                 v[so + i] = vn;
                 float r = (mn / c.bc1) / ((float) Math.sqrt(vn / c.bc2) + c.eps);
                 if (adamW) r = Math.fma(lam, wv, r);
+                rOut[ro + i] = r;
                 lr[i] = Math.fma(r, r, lr[i]);
                 lw[i] = Math.fma(wv, wv, lw[i]);
             }
@@ -269,23 +272,13 @@ final class VectorTileKernels implements TileKernels {
     }
 
     @Override
-    public void lambApply(float[] w, int ow, float[] m, float[] v, int os, int n, float lam, LambKernels.Consts c,
-                          float negScale, float[] tmpM, float[] tmpV) {
-        FloatVector bc1 = FloatVector.broadcast(S, c.bc1);
-        FloatVector bc2 = FloatVector.broadcast(S, c.bc2);
-        FloatVector eps = FloatVector.broadcast(S, c.eps);
-        FloatVector lamW = FloatVector.broadcast(S, c.adamW ? lam : 0f);
+    public void lambApply(float[] w, int ow, float[] r, int or, int n, float negScale) {
         FloatVector neg = FloatVector.broadcast(S, negScale);
-        boolean adamW = c.adamW;
         int i = 0;
         for (int end = S.loopBound(n); i < end; i += V) {
             FloatVector wv = FloatVector.fromArray(S, w, ow + i);
-            FloatVector mq = FloatVector.fromArray(S, m, os + i).div(bc1);                    // m'/bc1
-            FloatVector vq = FloatVector.fromArray(S, v, os + i).div(bc2).sqrt();             // sqrt(v'/bc2)
-            FloatVector r = mq.div(vq.add(eps));                                              // r (Adam direction)
-            if (adamW) r = lamW.fma(wv, r);                                                   // + lam*w
-            neg.fma(r, wv).intoArray(w, ow + i);                                              // w - lr*tr*r
+            neg.fma(FloatVector.fromArray(S, r, or + i), wv).intoArray(w, ow + i);              // w' = fma(-lr*tr, r, w)
         }
-        if (i < n) LambKernels.apply(w, ow + i, m, v, os + i, n - i, lam, c, negScale, tmpM, tmpV);
+        if (i < n) LambKernels.applyR(w, ow + i, r, or + i, n - i, negScale);
     }
 }

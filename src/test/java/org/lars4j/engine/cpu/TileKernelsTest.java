@@ -210,7 +210,7 @@ class TileKernelsTest {
         }
     }
 
-    /** LAMB's moments and apply passes against their element rule (LambKernels' javadoc), lane sums included. */
+    /** LAMB's moments and apply passes against their element rule (LambKernels' javadoc), lane sums and stored r included. */
     @ParameterizedTest
     @ValueSource(booleans = {false, true})
     void lambPassesMatchTheDocumentedElementRule(boolean adamW) {
@@ -238,6 +238,7 @@ class TileKernelsTest {
                 float[] em = m.clone();
                 float[] ev = v.clone();
                 float[] ew = w.clone();
+                float[] er = new float[n + 9];   // r stored at offset 9 - 2 = 7 of a longer buffer
                 float[] elr = new float[1024];
                 float[] elw = new float[1024];
                 for (int e = 0; e < n; e++) {
@@ -252,17 +253,20 @@ class TileKernelsTest {
                     if (adamW) r = Math.fma(lam, wv, r);
                     elr[e % 1024] = Math.fma(r, r, elr[e % 1024]);
                     elw[e % 1024] = Math.fma(wv, wv, elw[e % 1024]);
+                    er[7 + e] = r;
                     ew[offs[0] + e] = Math.fma(negScale, r, wv);
                 }
                 float[] lr = new float[1024];
                 float[] lw = new float[1024];
                 String at = k.name() + (adamW ? " adamW" : " L2") + " n=" + n;
-                k.lambMoments(w, offs[0], g, offs[1], m, v, offs[2], n, lam, c, lr, lw, new float[1024], new float[1024]);
+                float[] rOut = new float[n + 9];
+                k.lambMoments(w, offs[0], g, offs[1], m, v, offs[2], n, lam, c, lr, lw, new float[1024], new float[1024], rOut, 7);
                 assertArrayEquals(bits(em), bits(m), at + " m");
                 assertArrayEquals(bits(ev), bits(v), at + " v");
                 assertArrayEquals(bits(elr), bits(lr), at + " r lanes");
                 assertArrayEquals(bits(elw), bits(lw), at + " w lanes");
-                k.lambApply(w, offs[0], m, v, offs[2], n, lam, c, negScale, new float[1024], new float[1024]);
+                assertArrayEquals(bits(er), bits(rOut), at + " stored r");
+                k.lambApply(w, offs[0], rOut, 7, n, negScale);
                 assertArrayEquals(bits(ew), bits(w), at + " w");
             }
         }
