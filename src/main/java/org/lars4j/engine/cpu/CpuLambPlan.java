@@ -98,7 +98,6 @@ final class CpuLambPlan extends CpuTilePlan {
         consts.adamW = cfg.adamWMode();
     }
 
-
     @Override
     public boolean step(HostTensors params, HostTensors grads, StepScalars sc, boolean skipNonFinite) {
         this.w = params;

@@ -4,8 +4,9 @@ import static org.lars4j.engine.cpu.CanonicalOrder.LANES;
 
 /**
  * LAMB's element-wise loops on one tile, in the canonical float32 sequence of
- * docs/CANONICAL_ORDER.md (LAMB section). The same r is computed twice — in the moments pass
- * (for ||r||) and in the apply pass — from the same stored m', v' and w, hence the same bits.
+ * docs/CANONICAL_ORDER.md (LAMB section). The moments pass computes r once (for ||r||) and
+ * stores it; the apply pass uses the stored r, the same bits as the CUDA kernels' recomputation
+ * from the same m', v' and w.
  */
 final class LambKernels {
     private LambKernels() {}
@@ -89,7 +90,7 @@ final class LambKernels {
     /**
      * Apply pass: {@code w' = fma(negScale, r, w)}, negScale = -(float)(lr * tr), with the r the
      * moments pass stored — the same bits as recomputing it from m', v' and w (the CUDA kernels
-     * do that; here it would cost three divisions and a square root per element twice).
+     * do that; on the CPU it would repeat the moments pass's divisions and square root).
      */
     static void applyR(float[] w, int ow, float[] r, int or, int n, float negScale) {
         for (int i = 0; i < n; i++) w[ow + i] = Math.fma(negScale, r[or + i], w[ow + i]);
