@@ -20,8 +20,9 @@ import java.util.Map;
  * Reads a JMH JSON result file ({@code -rf json}) and prints, for every
  * {@link LarsStepBenchmark} row, the time per step, the effective bandwidth of the step
  * (20 bytes per parameter), the triad bandwidth of the same thread count from the same file
- * (12 bytes per element, STREAM's count) and their ratio; then the bandwidth yardsticks and the
- * machine facts.
+ * (12 bytes per element, STREAM's count) and their ratio — from JMH's means, and again from the
+ * medians of the measured iterations, which one slow phase of a shared machine does not move —
+ * then the bandwidth yardsticks and the machine facts.
  *
  * <pre>
  * java -cp bench/target/benchmarks.jar org.lars4j.bench.Report [--markdown] [--command CMD] [results.json]
@@ -44,7 +45,7 @@ public final class Report {
 
     /** One result row: a benchmark, its parameters and its score as seconds per operation. */
     record Row(String benchmark, Map<String, String> params, double secondsPerOp, double errorSecondsPerOp,
-               double score, double scoreError, String unit) {
+               double score, double scoreError, String unit, double medianSecondsPerOp) {
         String method() { return benchmark.substring(benchmark.lastIndexOf('.', benchmark.lastIndexOf('.') - 1) + 1); }
         String param(String name) { return params.getOrDefault(name, ""); }
     }
@@ -102,19 +103,23 @@ public final class Report {
             double score = number(pm.path("score"));
             double err = number(pm.path("scoreError"));
             String unit = pm.path("scoreUnit").asText();
+            double median = number(pm.path("scorePercentiles").path("50.0"));   // of the measured iterations
             double sec;
             double errSec;
+            double medianSec;
             if (mode.equals("thrpt")) { // ops per time unit
                 String[] u = unit.split("/");
                 double perSecond = score / seconds(u.length == 2 ? u[1] : "s");
                 sec = 1 / perSecond;
                 errSec = sec * (err / score);
+                medianSec = 1 / (median / seconds(u.length == 2 ? u[1] : "s"));
             } else { // avgt, sample, ss: time per op
                 double f = seconds(unit.split("/")[0]);
                 sec = score * f;
                 errSec = err * f;
+                medianSec = median * f;
             }
-            out.add(new Row(bench, params, sec, errSec, score, err, unit));
+            out.add(new Row(bench, params, sec, errSec, score, err, unit, medianSec));
         }
         return out;
     }
@@ -181,6 +186,11 @@ public final class Report {
             Row triad = yardstick(rows, "triad", threads);
             double triadGb = triad == null ? Double.NaN
                     : gbPerSecond((double) TRIAD_BYTES * Long.parseLong(triad.param("size")), triad.secondsPerOp());
+            // The same ratio from the medians of the measured iterations: on a machine with slow
+            // phases (this project's VMs) one slow iteration moves a mean, not a median.
+            double medianRatio = params < 0 || triad == null ? Double.NaN
+                    : gbPerSecond((double) bytesPerParam * params, r.medianSecondsPerOp())
+                            / gbPerSecond((double) TRIAD_BYTES * Long.parseLong(triad.param("size")), triad.medianSecondsPerOp());
             steps.add(new String[] {
                 model,
                 optimizer,
@@ -191,6 +201,7 @@ public final class Report {
                 fmt(stepGb, 2),
                 fmt(triadGb, 2),
                 fmt(stepGb / triadGb, 3),
+                fmt(medianRatio, 3),
             });
         }
         List<String[]> sticks = new ArrayList<>();
@@ -209,7 +220,7 @@ public final class Report {
                 fmt(gbPerSecond((double) bytes * n, r.secondsPerOp()), 2),
             });
         }
-        String[] stepHead = {"model", "optimizer", "threads", "params", "us/step", "B/param", "step GB/s", "triad GB/s (12 B/elem)", "ratio"};
+        String[] stepHead = {"model", "optimizer", "threads", "params", "us/step", "B/param", "step GB/s", "triad GB/s (12 B/elem)", "ratio", "ratio of medians"};
         String[] stickHead = {"kernel", "threads", "elements", "B/elem", "us/op", "GB/s"};
 
         StringBuilder sb = new StringBuilder();
@@ -217,7 +228,7 @@ public final class Report {
             sb.append("### Run of ").append(runTime(file).format(DateTimeFormatter.ISO_LOCAL_DATE)).append("\n\n");
             if (command != null) sb.append("Command:\n\n```\n").append(command).append("\n```\n\n");
             sb.append("Step (LARS: MLPerf preset; LAMB: apex preset; cpu engine, flat form) against the triad of the same thread count:\n\n");
-            sb.append(markdownTable(stepHead, steps, new boolean[] {false, false, false, true, true, true, true, true, true}));
+            sb.append(markdownTable(stepHead, steps, new boolean[] {false, false, false, true, true, true, true, true, true, true}));
             sb.append("\nBandwidth yardsticks (STREAM byte counts, no write-allocate traffic):\n\n");
             sb.append(markdownTable(stickHead, sticks, new boolean[] {false, false, true, true, true, true}));
             sb.append("\nMachine and settings:\n\n");
