@@ -14,13 +14,14 @@ import org.lars4j.engine.cpu.MemoryBandwidth;
 import org.lars4j.layout.ParamLayout;
 
 /**
- * Interleaved A/B of the Java engine's LARS step variants inside one JVM, next to a triad taken
+ * Interleaved A/B of the Java engine's step variants inside one JVM, next to a triad taken
  * in the same rounds. On a noisy machine (this project's VMs show ~14% steal) separate JMH forks
  * disagree by more than the effects; here every variant and the triad share each round, so a slow
- * phase of the machine hits them alike. All optimizers are built up front (MLPERF preset, flat
- * form); each round times 3 steps of each variant (after 3 warm-up steps at the start) and 3
- * triads; the report is the median over rounds of each round's median, and its ratio to the
- * triad at 20 bytes per parameter (the same ratio as {@link Report}).
+ * phase of the machine hits them alike. All optimizers are built up front (LARS: MLPERF preset;
+ * LAMB: APEX; flat form unless {@code +list}); each round times 3 steps of each variant (after 3
+ * warm-up steps at the start) and 3 triads; the report is the median over rounds of each round's
+ * median, and its ratio to the triad at 20 (LARS) or 28 (LAMB) bytes per parameter (the same
+ * ratio as {@link Report}).
  *
  * <p>Variants: {@code whole} (blocks of 0 = whole-model passes), {@code blocks} (the default
  * block size), {@code blocks:N} (N elements), and {@code +carry} on any of them, then {@code +propagate}
@@ -99,10 +100,7 @@ public final class VariantAB {
         try (MemoryBandwidth triad = new MemoryBandwidth(threads, 1 << 25)) {
             for (int i = 0; i < 3; i++) triad.triad();
             for (int r = 0; r < rounds; r++) {
-                for (int v = 0; v < opts.size(); v++) {
-                    LayerwiseOptimizer opt = opts.get(v);
-                    perRound[v][r] = medianMs(steps.get(v));
-                }
+                for (int v = 0; v < opts.size(); v++) perRound[v][r] = medianMs(steps.get(v));
                 perRound[opts.size()][r] = medianMs(triad::triad);
             }
             double triadMs = median(perRound[opts.size()]);
