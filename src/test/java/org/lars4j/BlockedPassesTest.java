@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.Supplier;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.lars4j.layout.ParamLayout;
@@ -30,11 +31,21 @@ class BlockedPassesTest {
                 .excludeFromWeightDecay("bias$").build();
     }
 
-    /** Weights, momentum, trust ratios and step results after 5 steps (step 2 has a NaN in the last segment under SKIP). */
-    static List<int[]> run(LarsPreset preset, int blockElements, int threads, NonFinitePolicy policy, boolean carry) {
+    /** Runs {@code body} with the block-size property set, then restores it. */
+    static <T> T withBlockElements(int blockElements, Supplier<T> body) {
         String before = System.getProperty(BLOCKS);
         System.setProperty(BLOCKS, Integer.toString(blockElements));
         try {
+            return body.get();
+        } finally {
+            if (before == null) System.clearProperty(BLOCKS);
+            else System.setProperty(BLOCKS, before);
+        }
+    }
+
+    /** Weights, momentum, trust ratios and step results after 5 steps (step 2 has a NaN in the last segment under SKIP). */
+    static List<int[]> run(LarsPreset preset, int blockElements, int threads, NonFinitePolicy policy, boolean carry) {
+        return withBlockElements(blockElements, () -> {
             ParamLayout layout = layout();
             float[][] w = TestModels.gaussian(layout, 3, 0.5);
             try (LayerwiseOptimizer opt = Lars.builder(preset).learningRate(0.3).weightDecay(0.02)
@@ -48,10 +59,7 @@ class BlockedPassesTest {
                 }
                 return CarryWeightNormsTest.records(opt, w);
             }
-        } finally {
-            if (before == null) System.clearProperty(BLOCKS);
-            else System.setProperty(BLOCKS, before);
-        }
+        });
     }
 
     @ParameterizedTest
@@ -98,9 +106,7 @@ class BlockedPassesTest {
 
     /** LAMB: weights, both moments and trust ratios after 4 steps (step 1 poisoned under SKIP). */
     static List<int[]> lambRun(LambPreset preset, int blockElements, int threads, NonFinitePolicy policy, double maxGradNorm) {
-        String before = System.getProperty(BLOCKS);
-        System.setProperty(BLOCKS, Integer.toString(blockElements));
-        try {
+        return withBlockElements(blockElements, () -> {
             ParamLayout layout = layout();
             float[][] w = TestModels.gaussian(layout, 3, 0.5);
             try (LayerwiseOptimizer opt = Lamb.builder(preset).learningRate(1e-2).weightDecay(0.01).maxGradNorm(maxGradNorm)
@@ -111,22 +117,24 @@ class BlockedPassesTest {
                     if (poisoned) g[layout.size() - 1][2] = Float.NaN;
                     assertEquals(!poisoned, opt.step(Arrays.asList(w), Arrays.asList(g)), "step " + s);
                 }
-                List<int[]> out = new ArrayList<>();
-                for (int i = 0; i < w.length; i++) {
-                    out.add(DeterminismTest.raw(w[i]));
-                    for (String buffer : new String[] {"exp_avg", "exp_avg_sq"}) {
-                        float[] x = new float[w[i].length];
-                        opt.readState(buffer, i, x);
-                        out.add(DeterminismTest.raw(x));
-                    }
-                    out.add(new int[] {Float.floatToRawIntBits((float) opt.lastTrustRatio(i))});
-                }
-                return out;
+                return lambRecords(opt, w);
             }
-        } finally {
-            if (before == null) System.clearProperty(BLOCKS);
-            else System.setProperty(BLOCKS, before);
+        });
+    }
+
+    /** Per segment: the bits of the weights, both LAMB moments and the last trust ratio (as float). */
+    static List<int[]> lambRecords(LayerwiseOptimizer opt, float[][] w) {
+        List<int[]> out = new ArrayList<>();
+        for (int i = 0; i < w.length; i++) {
+            out.add(DeterminismTest.raw(w[i]));
+            for (String buffer : new String[] {"exp_avg", "exp_avg_sq"}) {
+                float[] x = new float[w[i].length];
+                opt.readState(buffer, i, x);
+                out.add(DeterminismTest.raw(x));
+            }
+            out.add(new int[] {Float.floatToRawIntBits((float) opt.lastTrustRatio(i))});
         }
+        return out;
     }
 
     /** LAMB's moments and apply passes run block by block too; with or without a global clip (block order differs). */

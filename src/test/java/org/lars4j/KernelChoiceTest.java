@@ -2,7 +2,6 @@ package org.lars4j;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -48,16 +47,7 @@ class KernelChoiceTest {
                 if (s == 1) g[1][7] = Float.POSITIVE_INFINITY;   // a skipped step
                 opt.step(Arrays.asList(w), Arrays.asList(g));
             }
-            List<int[]> out = new ArrayList<>();
-            for (int i = 0; i < w.length; i++) {
-                out.add(DeterminismTest.raw(w[i]));
-                for (String buffer : new String[] {"exp_avg", "exp_avg_sq"}) {
-                    float[] x = new float[w[i].length];
-                    opt.readState(buffer, i, x);
-                    out.add(DeterminismTest.raw(x));
-                }
-            }
-            return out;
+            return BlockedPassesTest.lambRecords(opt, w);
         } finally {
             System.clearProperty("lars4j.cpu.kernels");
         }
