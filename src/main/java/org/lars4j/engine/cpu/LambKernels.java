@@ -30,8 +30,9 @@ final class LambKernels {
      * lanes: lr += r*r, lw += w*w (fma)         // used only for adapted segments
      * rOut[or + e] = r                          // for the apply pass of the same block
      * </pre>
-     * Two loops (AdamW / L2) with the constants in locals and no branch inside, so that C2
-     * vectorises the divisions and square roots.
+     * Two loops (AdamW / L2) with the constants in locals and no branch inside. C2 vectorises
+     * them only where w, g and the state share one index, which the tile layout rarely gives;
+     * {@link VectorTileKernels#lambMoments} is the fast form.
      */
     static void moments(float[] w, int ow, float[] g, int og, float[] m, float[] v, int os, int n, float lam,
                         Consts c, float[] lr, float[] lw, float[] tmpM, float[] tmpV, float[] rOut, int or) {
@@ -44,7 +45,8 @@ final class LambKernels {
             final int so = os + base;
             final int ro = or + base;
             // Three loops with the same operations per element: the middle one holds the square
-            // root, which C2 cannot vectorise through float->double->float; the others vectorise.
+            // root, which C2 cannot vectorise through float->double->float; the others can, where the
+            // indexes line up.
             if (adamW) {
                 for (int i = 0; i < lim; i++) {
                     float gs = g[go + i] / clip;

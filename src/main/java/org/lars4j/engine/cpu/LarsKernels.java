@@ -4,7 +4,9 @@ import static org.lars4j.engine.cpu.CanonicalOrder.LANES;
 
 /**
  * The element-wise loops of the LARS step on one tile, in the canonical float32 sequences of
- * docs/CANONICAL_ORDER.md. Plain counted loops over arrays so that C2 vectorises them; every
+ * docs/CANONICAL_ORDER.md: the scalar tile kernels ({@link ScalarTileKernels}) and the reference
+ * the Vector API ones ({@link VectorTileKernels}) must match. C2 vectorises only the one-index
+ * update loops; the others (lanes and tile at different offsets) stay scalar. Every
  * operation is IEEE correctly rounded ({@code Math.fma}, {@code *}, {@code -}), and Java never
  * contracts {@code a * b + c} on its own, so the CUDA kernels can reproduce each bit.
  */
@@ -13,7 +15,8 @@ final class LarsKernels {
 
     // Full tiles (4096 elements): each lane's four rounds in one loop body, lanes written once.
     // The same operations in the same order as the general loops below (a = fma(x_r, x_r, a),
-    // r = 0..3, from +0), but one pass over the lanes instead of four, which C2 vectorises well.
+    // r = 0..3, from +0), but one pass over the lanes instead of four (fewer lane loads and
+    // stores; C2 still leaves them scalar, bench/RESULTS.md "Vector API tile kernels").
 
     /** Full tile, g only. */
     static void fullTileG(float[] lg, float[] g, int og) {
