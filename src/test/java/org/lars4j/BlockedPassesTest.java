@@ -33,13 +33,18 @@ class BlockedPassesTest {
 
     /** Runs {@code body} with the block-size property set, then restores it. */
     static <T> T withBlockElements(int blockElements, Supplier<T> body) {
-        String before = System.getProperty(BLOCKS);
-        System.setProperty(BLOCKS, Integer.toString(blockElements));
+        return withProperty(BLOCKS, Integer.toString(blockElements), body);
+    }
+
+    /** Runs {@code body} with a system property set, then restores it. */
+    static <T> T withProperty(String key, String value, Supplier<T> body) {
+        String before = System.getProperty(key);
+        System.setProperty(key, value);
         try {
             return body.get();
         } finally {
-            if (before == null) System.clearProperty(BLOCKS);
-            else System.setProperty(BLOCKS, before);
+            if (before == null) System.clearProperty(key);
+            else System.setProperty(key, before);
         }
     }
 
@@ -150,6 +155,27 @@ class BlockedPassesTest {
                         CarryWeightNormsTest.assertSame(whole, lambRun(preset, block, threads, policy, clip), what);
                     }
                 }
+            }
+        }
+    }
+
+    /**
+     * Which worker runs which chunk (a part per worker, the default, or one shared queue) never
+     * changes a bit, also with more workers than a block has chunks (empty parts, all stolen).
+     */
+    @ParameterizedTest
+    @EnumSource(NonFinitePolicy.class)
+    void chunkScheduleDoesNotChangeTheBits(NonFinitePolicy policy) {
+        List<int[]> lars = run(LarsPreset.MLPERF, 0, 1, policy, false);
+        List<int[]> lamb = lambRun(LambPreset.APEX, 0, 1, policy, 1e-3);
+        for (String claims : new String[] {"parts", "shared"}) {
+            for (int threads : new int[] {2, 3, 8}) {
+                String what = policy + " claims=" + claims + " threads=" + threads;
+                withProperty("lars4j.cpu.claims", claims, () -> {
+                    CarryWeightNormsTest.assertSame(lars, run(LarsPreset.MLPERF, 5000, threads, policy, false), "LARS " + what);
+                    CarryWeightNormsTest.assertSame(lamb, lambRun(LambPreset.APEX, 5000, threads, policy, 1e-3), "LAMB " + what);
+                    return null;
+                });
             }
         }
     }

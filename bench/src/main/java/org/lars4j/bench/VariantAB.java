@@ -21,14 +21,16 @@ import org.lars4j.layout.ParamLayout;
  * LAMB: APEX; flat form unless {@code +list}); each round times 3 steps of each variant (after 3
  * warm-up steps at the start) and 3 triads; the report is the median over rounds of each round's
  * median, and its ratio to the triad at 20 (LARS) or 28 (LAMB) bytes per parameter (the same
- * ratio as {@link Report}).
+ * ratio as {@link Report}). Next to it, the median of each round's own ratio (step and triad of
+ * the same round); {@code -Dvariantab.rounds=true} also prints every round's time.
  *
  * <p>Variants: {@code whole} (blocks of 0 = whole-model passes), {@code blocks} (the default
  * block size), {@code blocks:N} (N elements), and {@code +carry} on any of them, then {@code +propagate}
  * (NonFinitePolicy.PROPAGATE: no gradient pre-pass), then {@code +scalar} (the scalar tile
  * kernels instead of the Vector API ones; run with {@code --add-modules jdk.incubator.vector}),
- * then {@code +list} (tensors handed over one array each instead of one flat array). A variant
- * prefixed {@code lamb:} runs LAMB (APEX preset, 28 bytes per parameter) instead of LARS.
+ * then {@code +shared} (one shared chunk queue instead of a part per worker), then {@code +list}
+ * (tensors handed over one array each instead of one flat array). A variant prefixed
+ * {@code lamb:} runs LAMB (APEX preset, 28 bytes per parameter) instead of LARS.
  *
  * <pre>java -Xmx14g --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar org.lars4j.bench.VariantAB bert-large 2 15 whole blocks blocks+carry</pre>
  * (model, threads, rounds, variants...)
@@ -58,6 +60,8 @@ public final class VariantAB {
             if (lamb) blocks = blocks.substring("lamb:".length());
             boolean list = blocks.endsWith("+list");
             if (list) blocks = blocks.substring(0, blocks.length() - "+list".length());
+            boolean shared = blocks.endsWith("+shared");
+            if (shared) blocks = blocks.substring(0, blocks.length() - "+shared".length());
             boolean scalar = blocks.endsWith("+scalar");
             if (scalar) blocks = blocks.substring(0, blocks.length() - "+scalar".length());
             boolean propagate = blocks.endsWith("+propagate");
@@ -67,9 +71,11 @@ public final class VariantAB {
             if (blocks.equals("whole")) System.setProperty("lars4j.cpu.blockElements", "0");
             else if (blocks.equals("blocks")) System.clearProperty("lars4j.cpu.blockElements");
             else if (blocks.startsWith("blocks:")) System.setProperty("lars4j.cpu.blockElements", blocks.substring(7));
-            else throw new IllegalArgumentException("variant " + v + ": whole, blocks or blocks:N, optionally +carry, +propagate, +scalar, +list in that order, and lamb: before");
+            else throw new IllegalArgumentException("variant " + v + ": whole, blocks or blocks:N, optionally +carry, +propagate, +scalar, +shared, +list in that order, and lamb: before");
             if (scalar) System.setProperty("lars4j.cpu.kernels", "scalar");
             else System.clearProperty("lars4j.cpu.kernels");
+            if (shared) System.setProperty("lars4j.cpu.claims", "shared");
+            else System.clearProperty("lars4j.cpu.claims");
             NonFinitePolicy policy = propagate ? NonFinitePolicy.PROPAGATE : NonFinitePolicy.SKIP_STEP;
             LayerwiseOptimizer opt = lamb
                     ? Lamb.builder(LambPreset.APEX).learningRate(1e-3).nonFinitePolicy(policy).backend(Backend.CPU).threads(threads).build(layout)
@@ -96,6 +102,7 @@ public final class VariantAB {
         }
         System.clearProperty("lars4j.cpu.blockElements");
         System.clearProperty("lars4j.cpu.kernels");
+        System.clearProperty("lars4j.cpu.claims");
         double[][] perRound = new double[variants.size() + 1][rounds];
         try (MemoryBandwidth triad = new MemoryBandwidth(threads, 1 << 25)) {
             for (int i = 0; i < 3; i++) triad.triad();
@@ -113,8 +120,26 @@ public final class VariantAB {
                 double gbps = bytes * (double) n / (ms * 1e-3) / 1e9;
                 double[] sorted = perRound[v].clone();
                 Arrays.sort(sorted);
-                System.out.printf("  %-16s median %9.2f ms (rounds %.2f .. %.2f)  %6.2f GB/s at %d B/param  ratio %.3f%n",
-                        variants.get(v), ms, sorted[0], sorted[sorted.length - 1], gbps, bytes, gbps / triadGBps);
+                // Each round's own ratio (step and triad of the same round): a slow phase of the
+                // machine that hits both cancels out here, not in the ratio of the medians.
+                double[] roundRatio = new double[rounds];
+                for (int r = 0; r < rounds; r++) {
+                    roundRatio[r] = (bytes * (double) n / perRound[v][r]) / (12.0 * triad.elements() / perRound[opts.size()][r]);
+                }
+                double[] rr = roundRatio.clone();
+                Arrays.sort(rr);
+                System.out.printf("  %-16s median %9.2f ms (rounds %.2f .. %.2f)  %6.2f GB/s at %d B/param  ratio %.3f;"
+                                + " per-round ratio median %.3f (%.3f .. %.3f)%n",
+                        variants.get(v), ms, sorted[0], sorted[sorted.length - 1], gbps, bytes, gbps / triadGBps,
+                        median(roundRatio), rr[0], rr[rr.length - 1]);
+            }
+            if (Boolean.getBoolean("variantab.rounds")) {
+                // Every round's median ms, in time order: shows whether slow phases hit all alike.
+                for (int v = 0; v <= opts.size(); v++) {
+                    System.out.printf("  %-16s", v < opts.size() ? variants.get(v) : "triad");
+                    for (int r = 0; r < rounds; r++) System.out.printf(" %7.1f", perRound[v][r]);
+                    System.out.println();
+                }
             }
         } finally {
             for (LayerwiseOptimizer o : opts) o.close();

@@ -6,7 +6,7 @@ import static org.lars4j.engine.cpu.CanonicalOrder.TILE;
 
 import java.nio.FloatBuffer;
 import java.util.Arrays;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import org.lars4j.engine.EnginePlan;
 import org.lars4j.engine.HostTensors;
 
@@ -22,6 +22,14 @@ import org.lars4j.engine.HostTensors;
  * is what keeps a LARS step near 20 bytes per parameter instead of 28 (ALGORITHMS.md section 4;
  * 24 under SKIP_STEP, whose gradient-only pre-pass CpuLarsPlan explains).
  * Chunks never straddle a block. Blocking changes which tiles run when, never what a tile computes.
+ *
+ * <p>Affinity: a phase's chunks are cut into one contiguous part per worker, and worker t runs
+ * part t first (then helps with the others' leftovers). Two phases over the same block therefore
+ * give each core the chunks it touched itself, so the update finds them in its own L2/L3. With
+ * chunks handed out first come, first served instead, the other core's cache held half of them,
+ * and this project's 2-vCPU VM had long phases in which such an update ran 3-4x slower than one
+ * reading everything from DRAM (likely cross-die cache-to-cache transfers, not verified;
+ * bench/RESULTS.md, "worker affinity").
  */
 abstract class CpuTilePlan implements EnginePlan {
     /** A chunk (unit of work claimed by a thread) holds whole tiles, about this many elements. */
@@ -75,7 +83,17 @@ abstract class CpuTilePlan implements EnginePlan {
     final TileKernels kernels = TileKernels.select();
     final Scratch[] scratch;
     private final WorkerPool pool;
-    private final AtomicInteger nextChunk = new AtomicInteger();
+    /**
+     * System property: {@code parts} (default: each worker its own part first, see the class
+     * comment) or {@code shared} (one queue, first come first served: the pre-affinity schedule,
+     * kept for A/B measurements).
+     */
+    static final String CLAIMS_PROPERTY = "lars4j.cpu.claims";
+    /** True: one shared queue of chunks instead of one part per worker. */
+    private final boolean sharedQueue;
+    /** Claim counter of each worker's part, {@link #CLAIM_STRIDE} ints apart (a cache line each). */
+    private final AtomicIntegerArray claimed;
+    private static final int CLAIM_STRIDE = 16;
     // The chunk range of the running phase and its direction, published by WorkerPool.run.
     private int chunkLo;
     private int chunkHi;
@@ -146,6 +164,12 @@ abstract class CpuTilePlan implements EnginePlan {
         int workers = Math.max(1, Math.min(threads, nChunks));
         scratch = new Scratch[workers];
         for (int i = 0; i < workers; i++) scratch[i] = new Scratch();
+        claimed = new AtomicIntegerArray(workers * CLAIM_STRIDE);
+        String claims = System.getProperty(CLAIMS_PROPERTY, "parts");
+        if (!claims.equals("parts") && !claims.equals("shared")) {
+            throw new IllegalArgumentException(CLAIMS_PROPERTY + " must be parts or shared, got " + claims);
+        }
+        sharedQueue = claims.equals("shared");
         pool = new WorkerPool(workers, "lars4j-cpu");
     }
 
@@ -158,7 +182,7 @@ abstract class CpuTilePlan implements EnginePlan {
     @Override
     public String variant() {
         return (blockElements == 0 ? "whole-model passes" : "blocks of " + blockElements + " elements (" + blocks() + " blocks)")
-                + ", " + scratch.length + " thread(s), " + kernels.name();
+                + ", " + scratch.length + " thread(s)" + (sharedQueue ? " (one shared chunk queue)" : "") + ", " + kernels.name();
     }
 
     /** Runs a phase on every tile, spread over the workers by chunks; returns when all are done. */
@@ -179,18 +203,27 @@ abstract class CpuTilePlan implements EnginePlan {
         chunkLo = lo;
         chunkHi = hi;
         backwards = back;
-        nextChunk.set(0);
+        for (int t = 0; t < scratch.length; t++) claimed.set(t * CLAIM_STRIDE, 0);
         pool.run(phase);
     }
 
-    /** The loop of a phase: claim chunks, run {@code body} on their tiles. */
+    /**
+     * The loop of a phase: claim chunks of this worker's own part (in the phase's direction), then
+     * of the other parts, and run {@code body} on their tiles. Part t of a range is always the
+     * same chunks, whatever the phase, which is what keeps a block's chunks on one core.
+     */
     final void claimTiles(int worker, TileBody body) {
         Scratch sc = scratch[worker];
-        int lo = chunkLo;
-        int count = chunkHi - lo;
-        for (int i = nextChunk.getAndIncrement(); i < count; i = nextChunk.getAndIncrement()) {
-            int c = backwards ? lo + count - 1 - i : lo + i;
-            for (int k = chunkFirstTile[c]; k < chunkFirstTile[c + 1]; k++) body.run(k, sc);
+        int parts = sharedQueue ? 1 : scratch.length;
+        long count = chunkHi - chunkLo;
+        for (int p = 0, part = sharedQueue ? 0 : worker; p < parts; p++, part = part + 1 == parts ? 0 : part + 1) {
+            int first = chunkLo + (int) (count * part / parts);
+            int n = chunkLo + (int) (count * (part + 1) / parts) - first;
+            int slot = part * CLAIM_STRIDE;
+            for (int i = claimed.getAndIncrement(slot); i < n; i = claimed.getAndIncrement(slot)) {
+                int c = backwards ? first + n - 1 - i : first + i;
+                for (int k = chunkFirstTile[c]; k < chunkFirstTile[c + 1]; k++) body.run(k, sc);
+            }
         }
     }
 
