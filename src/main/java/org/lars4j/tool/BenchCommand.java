@@ -22,7 +22,8 @@ import picocli.CommandLine.Option;
  * {@code ./lars4j bench}: times the optimizer step on a model's shapes and compares it with a
  * bandwidth floor measured in the same run: a STREAM triad on the CPU (and for the emulator),
  * a device-to-device copy on the GPU. Effective bandwidth counts 20 bytes per parameter for LARS
- * and 28 for LAMB (ALGORITHMS.md section 4).
+ * and 28 for LAMB (ALGORITHMS.md section 4). On the CPU it also times a plain fused momentum-SGD
+ * step (20 bytes per element) and reports the step's cost in such steps.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Time the optimizer step on a model's shapes against a bandwidth floor measured in the same run.")
@@ -68,12 +69,14 @@ final class BenchCommand implements Callable<Integer> {
             progress("measuring the floor ...");
             double floor;
             String floorKind;
+            double sgd = Double.NaN;
             if (device) {
                 floor = DeviceBuffers.copyBandwidth(engine, 512L << 20, 20);
                 floorKind = "device-to-device copy (read + write bytes)";
             } else {
                 try (MemoryBandwidth stream = new MemoryBandwidth(threads, 32 << 20)) {
                     floor = stream.triadGBps(7);
+                    sgd = stream.momentumSgdGBps(7);
                 }
                 floorKind = "STREAM triad, " + threads + " thread(s) (12 bytes/element)";
             }
@@ -127,6 +130,11 @@ final class BenchCommand implements Callable<Integer> {
             out.put("floor_kind", floorKind);
             out.put("floor_gbps", round(floor));
             out.put("ratio_to_floor", Math.round(gbps / floor * 1000) / 1000.0);
+            if (!device) {
+                // A plain fused momentum-SGD step (20 B/element) in the same run: the step's cost in such steps.
+                out.put("momentum_sgd_gbps", round(sgd));
+                out.put("cost_in_momentum_sgd_steps", round(sgd / 20.0 / (gbps / bytesPerParam)));
+            }
             out.put("timing", device ? "host clock around each step + device synchronise" : "host clock around each step");
             System.out.printf("%s, %s %s on the %s engine%s: %d parameters in %d tensors%n", modelName, opt.config().algorithm(),
                     opt.config().preset(), opt.engineName(), device ? "" : " (" + threads + " threads)", total, layout.size());
@@ -135,6 +143,10 @@ final class BenchCommand implements Callable<Integer> {
                     median, steps, us[0], us[steps - 1], gbps, bytesPerParam);
             System.out.printf("  floor  %10s     %s                   %8.2f GB/s%n", "", floorKind, floor);
             System.out.printf("  ratio  %.3f%n", gbps / floor);
+            if (!device) {
+                System.out.printf("  sgd    %10s     plain momentum SGD, same threads (20 bytes/element) %8.2f GB/s%n", "", sgd);
+                System.out.printf("  cost   %.2f momentum-SGD steps of as many elements%n", sgd / 20.0 / (gbps / bytesPerParam));
+            }
             if (json != null) {
                 Files.writeString(json, new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(out) + "\n");
             }

@@ -209,6 +209,10 @@ class ToolTest {
             assertEquals(optimizer.equals("lars") ? 20 : 28, n.get("bytes_per_param").asInt());
             assertTrue(n.get("floor_gbps").asDouble() > 0);
             assertEquals(n.get("gbps").asDouble() / n.get("floor_gbps").asDouble(), n.get("ratio_to_floor").asDouble(), 0.01);
+            // Cost in momentum-SGD steps: (time per parameter) / (SGD time per element).
+            double perParam = n.get("bytes_per_param").asDouble() / n.get("gbps").asDouble();
+            double sgdPerElement = 20.0 / n.get("momentum_sgd_gbps").asDouble();
+            assertEquals(perParam / sgdPerElement, n.get("cost_in_momentum_sgd_steps").asDouble(), 0.02 * perParam / sgdPerElement + 0.01);
         }
     }
 

@@ -22,7 +22,9 @@ import java.util.Map;
  * (20 bytes per parameter), the triad bandwidth of the same thread count from the same file
  * (12 bytes per element, STREAM's count) and their ratio — from JMH's means, and again from the
  * medians of the measured iterations, which one slow phase of a shared machine does not move —
- * then the bandwidth yardsticks and the machine facts.
+ * and the step's cost in plain momentum-SGD steps of the same size ({@code TriadBenchmark.momentumSgd},
+ * same thread count: 1.0 means the step costs what a norm-free fused momentum step costs), then the
+ * bandwidth yardsticks and the machine facts.
  *
  * <pre>
  * java -cp bench/target/benchmarks.jar org.lars4j.bench.Report [--markdown] [--command CMD] [results.json]
@@ -40,6 +42,8 @@ public final class Report {
     static final int TRIAD_BYTES = 12;
     /** STREAM's count for copy (read b; write a). */
     static final int COPY_BYTES = 8;
+    /** A momentum-SGD step: read w, g, v; write w, v. */
+    static final int SGD_BYTES = 20;
 
     private Report() {}
 
@@ -156,7 +160,7 @@ public final class Report {
 
     static double gbPerSecond(double bytes, double seconds) { return bytes / seconds / 1e9; }
 
-    /** The row of {@code method} (triad or copy) with these threads; the largest size wins. */
+    /** The row of {@code method} (triad, copy or momentumSgd) with these threads; the largest size wins. */
     static Row yardstick(List<Row> rows, String method, String threads) {
         Row best = null;
         for (Row r : rows) {
@@ -191,6 +195,10 @@ public final class Report {
             double medianRatio = params < 0 || triad == null ? Double.NaN
                     : gbPerSecond((double) bytesPerParam * params, r.medianSecondsPerOp())
                             / gbPerSecond((double) TRIAD_BYTES * Long.parseLong(triad.param("size")), triad.medianSecondsPerOp());
+            // Cost in momentum-SGD steps: seconds per parameter over the SGD's seconds per element.
+            Row sgd = yardstick(rows, "momentumSgd", threads);
+            double sgdSteps = params < 0 || sgd == null ? Double.NaN
+                    : (r.secondsPerOp() / params) / (sgd.secondsPerOp() / Long.parseLong(sgd.param("size")));
             steps.add(new String[] {
                 model,
                 optimizer,
@@ -202,17 +210,19 @@ public final class Report {
                 fmt(triadGb, 2),
                 fmt(stepGb / triadGb, 3),
                 fmt(medianRatio, 3),
+                fmt(sgdSteps, 2),
             });
         }
         List<String[]> sticks = new ArrayList<>();
         for (Row r : rows) {
             boolean triad = r.method().equals("TriadBenchmark.triad");
             boolean copy = r.method().equals("TriadBenchmark.copy");
-            if (!triad && !copy) continue;
+            boolean sgd = r.method().equals("TriadBenchmark.momentumSgd");
+            if (!triad && !copy && !sgd) continue;
             long n = Long.parseLong(r.param("size"));
-            int bytes = triad ? TRIAD_BYTES : COPY_BYTES;
+            int bytes = triad ? TRIAD_BYTES : copy ? COPY_BYTES : SGD_BYTES;
             sticks.add(new String[] {
-                triad ? "triad a=b+s*c" : "copy a=b",
+                triad ? "triad a=b+s*c" : copy ? "copy a=b" : "momentum SGD v=0.9v+g, w-=lr*v",
                 threadsLabel(r.param("threads"), cpus),
                 String.format(Locale.ROOT, "%,d", n),
                 Integer.toString(bytes),
@@ -220,7 +230,7 @@ public final class Report {
                 fmt(gbPerSecond((double) bytes * n, r.secondsPerOp()), 2),
             });
         }
-        String[] stepHead = {"model", "optimizer", "threads", "params", "us/step", "B/param", "step GB/s", "triad GB/s (12 B/elem)", "ratio", "ratio of medians"};
+        String[] stepHead = {"model", "optimizer", "threads", "params", "us/step", "B/param", "step GB/s", "triad GB/s (12 B/elem)", "ratio", "ratio of medians", "x SGD step"};
         String[] stickHead = {"kernel", "threads", "elements", "B/elem", "us/op", "GB/s"};
 
         StringBuilder sb = new StringBuilder();
@@ -228,8 +238,9 @@ public final class Report {
             sb.append("### Run of ").append(runTime(file).format(DateTimeFormatter.ISO_LOCAL_DATE)).append("\n\n");
             if (command != null) sb.append("Command:\n\n```\n").append(command).append("\n```\n\n");
             sb.append("Step (LARS: MLPerf preset; LAMB: apex preset; cpu engine, flat form) against the triad of the same thread count:\n\n");
-            sb.append(markdownTable(stepHead, steps, new boolean[] {false, false, false, true, true, true, true, true, true, true}));
-            sb.append("\nBandwidth yardsticks (STREAM byte counts, no write-allocate traffic):\n\n");
+            sb.append(markdownTable(stepHead, steps, new boolean[] {false, false, false, true, true, true, true, true, true, true, true}));
+            sb.append("\n\"x SGD step\": the step's time over that of a plain momentum-SGD step of as many elements (same thread count).\n");
+            sb.append("\nBandwidth yardsticks (STREAM byte counts, no write-allocate traffic; momentum SGD 20 B/elem):\n\n");
             sb.append(markdownTable(stickHead, sticks, new boolean[] {false, false, true, true, true, true}));
             sb.append("\nMachine and settings:\n\n");
             for (String[] f : facts(root, file, cpus)) sb.append("- ").append(f[0]).append(": ").append(f[1]).append('\n');

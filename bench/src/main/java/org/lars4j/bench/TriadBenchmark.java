@@ -17,9 +17,9 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * The memory-bandwidth yardstick for {@link LarsStepBenchmark}: STREAM's triad
- * {@code a[i] = b[i] + s * c[i]} (counted as 12 bytes per element) and copy {@code a[i] = b[i]}
- * (8 bytes per element) over float arrays far larger than the last-level cache (default 32M
+ * The memory-bandwidth yardsticks for {@link LarsStepBenchmark}: STREAM's triad
+ * {@code a[i] = b[i] + s * c[i]} (counted as 12 bytes per element), copy {@code a[i] = b[i]}
+ * (8 bytes per element) and a plain momentum-SGD step (20 bytes per element) over float arrays far larger than the last-level cache (default 32M
  * floats = 128 MiB each), run by the library's {@link MemoryBandwidth} (the same floor that
  * `./lars4j bench` measures): persistent threads, contiguous cache-line aligned slices, no thread
  * created in the measured method.
@@ -61,6 +61,16 @@ public class TriadBenchmark {
     @Benchmark
     public float copy() {
         stream.copy();
+        return stream.probe();
+    }
+
+    /**
+     * A plain fused momentum-SGD step over the arrays (v = 0.9 v + g; w -= lr v): 20 bytes per
+     * element, the traffic of a LARS update pass, no norms. The cost a LARS step is compared with.
+     */
+    @Benchmark
+    public float momentumSgd() {
+        stream.momentumSgd();
         return stream.probe();
     }
 

@@ -22,7 +22,8 @@ import org.lars4j.layout.ParamLayout;
  * warm-up steps at the start) and 3 triads; the report is the median over rounds of each round's
  * median, and its ratio to the triad at 20 (LARS) or 28 (LAMB) bytes per parameter (the same
  * ratio as {@link Report}). Next to it, the median of each round's own ratio (step and triad of
- * the same round); {@code -Dvariantab.rounds=true} also prints every round's time.
+ * the same round), and the step's cost in plain momentum-SGD steps of as many elements (timed in
+ * the same rounds); {@code -Dvariantab.rounds=true} also prints every round's time.
  *
  * <p>Variants: {@code whole} (blocks of 0 = whole-model passes), {@code blocks} (the default
  * block size), {@code blocks:N} (N elements), and {@code +carry} on any of them, then {@code +propagate}
@@ -103,17 +104,25 @@ public final class VariantAB {
         System.clearProperty("lars4j.cpu.blockElements");
         System.clearProperty("lars4j.cpu.kernels");
         System.clearProperty("lars4j.cpu.claims");
-        double[][] perRound = new double[variants.size() + 1][rounds];
+        // Rows: the variants, then the triad, then a plain momentum-SGD step over the triad's arrays.
+        double[][] perRound = new double[variants.size() + 2][rounds];
         try (MemoryBandwidth triad = new MemoryBandwidth(threads, 1 << 25)) {
-            for (int i = 0; i < 3; i++) triad.triad();
+            for (int i = 0; i < 3; i++) {
+                triad.triad();
+                triad.momentumSgd();
+            }
+            int sgdRow = opts.size() + 1;
             for (int r = 0; r < rounds; r++) {
                 for (int v = 0; v < opts.size(); v++) perRound[v][r] = medianMs(steps.get(v));
                 perRound[opts.size()][r] = medianMs(triad::triad);
+                perRound[sgdRow][r] = medianMs(triad::momentumSgd);
             }
             double triadMs = median(perRound[opts.size()]);
             double triadGBps = 12.0 * triad.elements() / (triadMs * 1e-3) / 1e9;
-            System.out.printf("%s, %,d parameters, %d thread(s), %d rounds; triad %.2f GB/s (12 B/elem, median of rounds)%n",
-                    model, n, threads, rounds, triadGBps);
+            double sgdMs = median(perRound[sgdRow]);
+            System.out.printf("%s, %,d parameters, %d thread(s), %d rounds; triad %.2f GB/s (12 B/elem), momentum SGD %.2f GB/s"
+                            + " (20 B/elem; medians of rounds)%n",
+                    model, n, threads, rounds, triadGBps, 20.0 * triad.elements() / (sgdMs * 1e-3) / 1e9);
             for (int v = 0; v < opts.size(); v++) {
                 double ms = median(perRound[v]);
                 int bytes = bytesPerParam.get(v);
@@ -128,15 +137,18 @@ public final class VariantAB {
                 }
                 double[] rr = roundRatio.clone();
                 Arrays.sort(rr);
+                // Cost in momentum-SGD steps of as many elements, per round, then the median.
+                double[] sgdSteps = new double[rounds];
+                for (int r = 0; r < rounds; r++) sgdSteps[r] = (perRound[v][r] / n) / (perRound[sgdRow][r] / triad.elements());
                 System.out.printf("  %-16s median %9.2f ms (rounds %.2f .. %.2f)  %6.2f GB/s at %d B/param  ratio %.3f;"
-                                + " per-round ratio median %.3f (%.3f .. %.3f)%n",
+                                + " per-round ratio median %.3f (%.3f .. %.3f); x SGD step %.2f%n",
                         variants.get(v), ms, sorted[0], sorted[sorted.length - 1], gbps, bytes, gbps / triadGBps,
-                        median(roundRatio), rr[0], rr[rr.length - 1]);
+                        median(roundRatio), rr[0], rr[rr.length - 1], median(sgdSteps));
             }
             if (Boolean.getBoolean("variantab.rounds")) {
                 // Every round's median ms, in time order: shows whether slow phases hit all alike.
-                for (int v = 0; v <= opts.size(); v++) {
-                    System.out.printf("  %-16s", v < opts.size() ? variants.get(v) : "triad");
+                for (int v = 0; v < perRound.length; v++) {
+                    System.out.printf("  %-16s", v < opts.size() ? variants.get(v) : v == opts.size() ? "triad" : "momentum SGD");
                     for (int r = 0; r < rounds; r++) System.out.printf(" %7.1f", perRound[v][r]);
                     System.out.println();
                 }

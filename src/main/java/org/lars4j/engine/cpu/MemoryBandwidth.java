@@ -9,18 +9,25 @@ import java.util.SplittableRandom;
  * contiguous cache-line-aligned slices over the same allocation-free worker pool the Java engine
  * uses: the CPU bandwidth floor that `./lars4j bench` and the JMH benchmarks compare a step with.
  * STREAM's counts leave out write-allocate traffic (a triad really moves 16 bytes per element).
+ *
+ * <p>Beside them, a plain fused momentum-SGD step over the same arrays (PyTorch's
+ * {@code SGD(momentum=0.9)}: {@code v = 0.9 v + g; w -= lr v}, with w = a, g = b, v = c): 20 bytes
+ * per element, all of them real (w and v are updated in place), the same traffic as a LARS update
+ * pass. It answers "what does a step cost that has no norms at all" on the same machine and run.
  */
 public final class MemoryBandwidth implements AutoCloseable {
     /** Slice boundaries are multiples of this many floats (one 64-byte cache line). */
     private static final int ALIGN = 16;
 
-    private final float[] a;
-    private final float[] b;
-    private final float[] c;
+    // Package-private for MemoryBandwidthTest.
+    final float[] a;
+    final float[] b;
+    final float[] c;
     private final int[] bounds;
     private final WorkerPool pool;
     private final WorkerPool.Phase triad;
     private final WorkerPool.Phase copy;
+    private final WorkerPool.Phase sgd;
 
     public MemoryBandwidth(int threads, int elements) {
         if (threads < 1 || elements < threads * ALIGN) throw new IllegalArgumentException("threads " + threads + ", elements " + elements);
@@ -42,6 +49,13 @@ public final class MemoryBandwidth implements AutoCloseable {
         copy = w -> {
             for (int i = bounds[w]; i < bounds[w + 1]; i++) a[i] = b[i];
         };
+        sgd = w -> {
+            for (int i = bounds[w]; i < bounds[w + 1]; i++) {
+                float v = Math.fma(0.9f, c[i], b[i]);
+                c[i] = v;
+                a[i] -= 1e-3f * v;
+            }
+        };
     }
 
     /** One triad over all elements, on all threads. */
@@ -50,6 +64,9 @@ public final class MemoryBandwidth implements AutoCloseable {
     /** One copy over all elements, on all threads. */
     public void copy() { pool.run(copy); }
 
+    /** One momentum-SGD step over all elements (20 bytes each), on all threads. */
+    public void momentumSgd() { pool.run(sgd); }
+
     /** An element of the output, for a benchmark's blackhole. */
     public float probe() { return a[a.length - 1]; }
 
@@ -57,15 +74,24 @@ public final class MemoryBandwidth implements AutoCloseable {
 
     /** Median triad bandwidth in GB/s (STREAM's 12 bytes per element) of {@code reps} runs after 2 warm-ups. */
     public double triadGBps(int reps) {
+        return 12.0 * a.length / medianSeconds(reps, this::triad) / 1e9;
+    }
+
+    /** Median momentum-SGD bandwidth in GB/s (20 bytes per element) of {@code reps} runs after 2 warm-ups. */
+    public double momentumSgdGBps(int reps) {
+        return 20.0 * a.length / medianSeconds(reps, this::momentumSgd) / 1e9;
+    }
+
+    private static double medianSeconds(int reps, Runnable op) {
         double[] s = new double[reps];
         for (int r = -2; r < reps; r++) {
             long t0 = System.nanoTime();
-            triad();
+            op.run();
             long t1 = System.nanoTime();
             if (r >= 0) s[r] = (t1 - t0) / 1e9;
         }
         Arrays.sort(s);
-        return 12.0 * a.length / s[reps / 2] / 1e9;
+        return s[reps / 2];
     }
 
     @Override

@@ -1,0 +1,29 @@
+package org.lars4j.engine.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.junit.jupiter.api.Test;
+
+/** The yardstick kernels compute what their byte counts claim, on every element of every slice. */
+class MemoryBandwidthTest {
+    @Test
+    void triadCopyAndMomentumSgdTouchEveryElement() {
+        for (int threads : new int[] {1, 3}) {
+            try (MemoryBandwidth m = new MemoryBandwidth(threads, 1000)) {
+                float[] b = m.b.clone();
+                float[] c = m.c.clone();
+                m.triad();
+                for (int i = 0; i < 1000; i++) assertEquals(b[i] + 3.0f * c[i], m.a[i], "triad element " + i);
+                m.copy();
+                for (int i = 0; i < 1000; i++) assertEquals(b[i], m.a[i], "copy element " + i);
+                m.momentumSgd();
+                for (int i = 0; i < 1000; i++) {
+                    double v = 0.9 * c[i] + b[i];              // float64 reference, then the float rounding
+                    assertEquals((float) v, m.c[i], Math.ulp((float) v), "momentum of element " + i);
+                    assertEquals(b[i] - 1e-3 * v, m.a[i], 1e-6, "weight of element " + i);
+                }
+                assertEquals(m.a[999], m.probe());
+            }
+        }
+    }
+}
