@@ -163,7 +163,7 @@ final class CpuLambPlan extends CpuTilePlan {
 
     private void gradTile(int k, Scratch sc) {
         viewG(k, sc);
-        partG[k] = kernels.tilePartial(sc.l1, sc.fold, sc.ga, sc.go, tileLength(k));
+        partG[k] = kernels.tilePartial(sc.l1, sc.ga, sc.go, tileLength(k));
     }
 
     private void momentsTile(int k, Scratch sc) {
@@ -175,8 +175,8 @@ final class CpuLambPlan extends CpuTilePlan {
         kernels.lambMoments(sc.wa, sc.wo, sc.ga, sc.go, m[s], v[s], tileStart[k], tileLength(k), lamF[s], consts, sc.l0, sc.l1,
                 sc.l2, sc.l3, rBlock, rOff[s] + tileStart[k]);
         if (seg.adapt(s)) {
-            partR[k] = CanonicalOrder.foldLanes(sc.l0, sc.fold);
-            partW[k] = CanonicalOrder.foldLanes(sc.l1, sc.fold);
+            partR[k] = CanonicalOrder.foldLanes(sc.l0);
+            partW[k] = CanonicalOrder.foldLanes(sc.l1);
         }
     }
 

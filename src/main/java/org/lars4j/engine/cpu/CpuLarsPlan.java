@@ -153,20 +153,20 @@ final class CpuLarsPlan extends CpuTilePlan {
         if (gradOnly) {
             // The SKIP_STEP pre-pass: every gradient partial before any block is updated.
             viewG(k, sc);
-            partG[k] = kernels.tilePartial(sc.l1, sc.fold, sc.ga, sc.go, n);
+            partG[k] = kernels.tilePartial(sc.l1, sc.ga, sc.go, n);
             return;
         }
         boolean wCarried = mode == NORM_WG && useCarried;
         if (gradDone && (mode == NORM_G || wCarried)) return;
         if (gradDone && mode == NORM_WG) {
             viewW(k, sc);
-            partW[k] = kernels.tilePartial(sc.l0, sc.fold, sc.wa, sc.wo, n);
+            partW[k] = kernels.tilePartial(sc.l0, sc.wa, sc.wo, n);
             return;
         }
         viewG(k, sc);
         if (mode == NORM_G || wCarried) {
             // g only: a segment that is not adapted, or ||w|| partials carried from the last update.
-            partG[k] = kernels.tilePartial(sc.l1, sc.fold, sc.ga, sc.go, n);
+            partG[k] = kernels.tilePartial(sc.l1, sc.ga, sc.go, n);
             return;
         }
         viewW(k, sc);
@@ -174,10 +174,10 @@ final class CpuLarsPlan extends CpuTilePlan {
             kernels.squaresWG(sc.l0, sc.l1, sc.wa, sc.wo, sc.ga, sc.go, n);
         } else {
             kernels.squaresWGU(sc.l0, sc.l1, sc.l2, sc.wa, sc.wo, sc.ga, sc.go, n, (float) lamD[seg]);
-            partU[k] = CanonicalOrder.foldLanes(sc.l2, sc.fold);
+            partU[k] = CanonicalOrder.foldLanes(sc.l2);
         }
-        partW[k] = CanonicalOrder.foldLanes(sc.l0, sc.fold);
-        partG[k] = CanonicalOrder.foldLanes(sc.l1, sc.fold);
+        partW[k] = CanonicalOrder.foldLanes(sc.l0);
+        partG[k] = CanonicalOrder.foldLanes(sc.l1);
     }
 
     // ---- phase 2: per-segment scalars (float64, docs/CANONICAL_ORDER.md section 4) ----------
@@ -253,7 +253,7 @@ final class CpuLarsPlan extends CpuTilePlan {
         }
         if (carry && normMode[seg] == NORM_WG) {
             // The new weights' partials for the next step, from the tile still in L1 (same order).
-            partW[k] = kernels.tilePartial(sc.l0, sc.fold, sc.wa, sc.wo, n);
+            partW[k] = kernels.tilePartial(sc.l0, sc.wa, sc.wo, n);
         }
         storeW(k, sc);
     }

@@ -52,12 +52,11 @@ abstract class CpuTilePlan implements EnginePlan {
         void run(int tile, Scratch sc);
     }
 
-    /** Per-worker scratch: lanes, fold buffer, staging for direct buffers, the current tile's views. */
+    /** Per-worker scratch: lanes, staging for direct buffers, the current tile's views. */
     static final class Scratch {
         final float[] l0 = new float[LANES];
         final float[] l1 = new float[LANES];
         final float[] l2 = new float[LANES];
-        final float[] fold = new float[THREADS];
         final float[] l3 = new float[LANES];
         final float[] stageW = new float[TILE];
         final float[] stageG = new float[TILE];

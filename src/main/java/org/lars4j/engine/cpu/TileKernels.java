@@ -42,9 +42,9 @@ interface TileKernels {
     void squaresWGU(float[] lw, float[] lg, float[] lu, float[] w, int ow, float[] g, int og, int n, float lam);
 
     /** The tile partial of sum(x^2): {@link #squares} then {@link CanonicalOrder#foldLanes}. */
-    default float tilePartial(float[] lane, float[] fold, float[] x, int off, int n) {
+    default float tilePartial(float[] lane, float[] x, int off, int n) {
         squares(lane, x, off, n);
-        return CanonicalOrder.foldLanes(lane, fold);
+        return CanonicalOrder.foldLanes(lane);
     }
 
     /** LR_INSIDE update of n elements; see {@link LarsKernels#updateInside(float[], int, float[], int, float[], int, int, float, float, float, boolean)}. */
