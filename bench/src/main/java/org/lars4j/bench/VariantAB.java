@@ -22,8 +22,8 @@ import org.lars4j.layout.ParamLayout;
  * warm-up steps at the start) and 3 triads; the report is the median over rounds of each round's
  * median, and its ratio to the triad at 20 (LARS) or 28 (LAMB) bytes per parameter (the same
  * ratio as {@link Report}). Next to it, the median of each round's own ratio (step and triad of
- * the same round), and the step's cost in plain momentum-SGD steps of as many elements (timed in
- * the same rounds); {@code -Dvariantab.rounds=true} also prints every round's time.
+ * the same round), and the step's cost in plain momentum-SGD steps over arrays of the model's
+ * size (timed in the same rounds); {@code -Dvariantab.rounds=true} also prints every round's time.
  *
  * <p>Variants: {@code whole} (blocks of 0 = whole-model passes), {@code blocks} (the default
  * block size), {@code blocks:N} (N elements), and {@code +carry} on any of them, then {@code +propagate}
@@ -33,7 +33,7 @@ import org.lars4j.layout.ParamLayout;
  * (tensors handed over one array each instead of one flat array). A variant prefixed
  * {@code lamb:} runs LAMB (APEX preset, 28 bytes per parameter) instead of LARS.
  *
- * <pre>java -Xmx14g --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar org.lars4j.bench.VariantAB bert-large 2 15 whole blocks blocks+carry</pre>
+ * <pre>java -Xmx18g --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar org.lars4j.bench.VariantAB bert-large 2 15 whole blocks blocks+carry</pre>
  * (model, threads, rounds, variants...)
  */
 public final class VariantAB {
@@ -106,23 +106,26 @@ public final class VariantAB {
         System.clearProperty("lars4j.cpu.claims");
         // Rows: the variants, then the triad, then a plain momentum-SGD step over the triad's arrays.
         double[][] perRound = new double[variants.size() + 2][rounds];
-        try (MemoryBandwidth triad = new MemoryBandwidth(threads, 1 << 25)) {
+        // The triad on 32M floats per array (as in TriadBenchmark); the momentum-SGD step on arrays
+        // of the model's size, so that its cost compares steps of exactly as many elements.
+        try (MemoryBandwidth triad = new MemoryBandwidth(threads, 1 << 25);
+             MemoryBandwidth sgd = new MemoryBandwidth(threads, (int) n)) {
             for (int i = 0; i < 3; i++) {
                 triad.triad();
-                triad.momentumSgd();
+                sgd.momentumSgd();
             }
             int sgdRow = opts.size() + 1;
             for (int r = 0; r < rounds; r++) {
                 for (int v = 0; v < opts.size(); v++) perRound[v][r] = medianMs(steps.get(v));
                 perRound[opts.size()][r] = medianMs(triad::triad);
-                perRound[sgdRow][r] = medianMs(triad::momentumSgd);
+                perRound[sgdRow][r] = medianMs(sgd::momentumSgd);
             }
             double triadMs = median(perRound[opts.size()]);
             double triadGBps = 12.0 * triad.elements() / (triadMs * 1e-3) / 1e9;
             double sgdMs = median(perRound[sgdRow]);
             System.out.printf("%s, %,d parameters, %d thread(s), %d rounds; triad %.2f GB/s (12 B/elem), momentum SGD %.2f GB/s"
-                            + " (20 B/elem; medians of rounds)%n",
-                    model, n, threads, rounds, triadGBps, 20.0 * triad.elements() / (sgdMs * 1e-3) / 1e9);
+                            + " (20 B/elem, model-sized arrays; medians of rounds)%n",
+                    model, n, threads, rounds, triadGBps, 20.0 * n / (sgdMs * 1e-3) / 1e9);
             for (int v = 0; v < opts.size(); v++) {
                 double ms = median(perRound[v]);
                 int bytes = bytesPerParam.get(v);
@@ -137,9 +140,9 @@ public final class VariantAB {
                 }
                 double[] rr = roundRatio.clone();
                 Arrays.sort(rr);
-                // Cost in momentum-SGD steps of as many elements, per round, then the median.
+                // Cost in momentum-SGD steps of as many elements (same round), then the median.
                 double[] sgdSteps = new double[rounds];
-                for (int r = 0; r < rounds; r++) sgdSteps[r] = (perRound[v][r] / n) / (perRound[sgdRow][r] / triad.elements());
+                for (int r = 0; r < rounds; r++) sgdSteps[r] = perRound[v][r] / perRound[sgdRow][r];
                 System.out.printf("  %-16s median %9.2f ms (rounds %.2f .. %.2f)  %6.2f GB/s at %d B/param  ratio %.3f;"
                                 + " per-round ratio median %.3f (%.3f .. %.3f); x SGD step %.2f%n",
                         variants.get(v), ms, sorted[0], sorted[sorted.length - 1], gbps, bytes, gbps / triadGBps,
