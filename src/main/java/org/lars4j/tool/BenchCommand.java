@@ -145,7 +145,8 @@ final class BenchCommand implements Callable<Integer> {
             System.out.printf("  ratio  %.3f%n", gbps / floor);
             if (!device) {
                 System.out.printf("  sgd    %10s     plain momentum SGD, same threads (20 bytes/element) %8.2f GB/s%n", "", sgd);
-                System.out.printf("  cost   %.2f momentum-SGD steps of as many elements%n", sgd / 20.0 / (gbps / bytesPerParam));
+                System.out.printf("  cost   %.2f momentum-SGD steps (its time per element, scaled to %d parameters)%n",
+                        sgd / 20.0 / (gbps / bytesPerParam), total);
             }
             if (json != null) {
                 Files.writeString(json, new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(out) + "\n");

@@ -22,9 +22,9 @@ import java.util.Map;
  * (20 bytes per parameter), the triad bandwidth of the same thread count from the same file
  * (12 bytes per element, STREAM's count) and their ratio — from JMH's means, and again from the
  * medians of the measured iterations, which one slow phase of a shared machine does not move —
- * and the step's cost in plain momentum-SGD steps of the same size ({@code TriadBenchmark.momentumSgd},
- * same thread count: 1.0 means the step costs what a norm-free fused momentum step costs), then the
- * bandwidth yardsticks and the machine facts.
+ * and the step's cost in plain momentum-SGD steps ({@code TriadBenchmark.momentumSgd}, same thread
+ * count, its time per element scaled to the model's parameter count: 1.0 means the step costs what
+ * a norm-free fused momentum step costs), then the bandwidth yardsticks and the machine facts.
  *
  * <pre>
  * java -cp bench/target/benchmarks.jar org.lars4j.bench.Report [--markdown] [--command CMD] [results.json]
@@ -239,7 +239,7 @@ public final class Report {
             if (command != null) sb.append("Command:\n\n```\n").append(command).append("\n```\n\n");
             sb.append("Step (LARS: MLPerf preset; LAMB: apex preset; cpu engine, flat form) against the triad of the same thread count:\n\n");
             sb.append(markdownTable(stepHead, steps, new boolean[] {false, false, false, true, true, true, true, true, true, true, true}));
-            sb.append("\n\"x SGD step\": the step's time over that of a plain momentum-SGD step of as many elements (same thread count).\n");
+            sb.append("\n\"x SGD step\": the step's time per parameter over a plain momentum-SGD step's time per element (TriadBenchmark.momentumSgd, same thread count).\n");
             sb.append("\nBandwidth yardsticks (STREAM byte counts, no write-allocate traffic; momentum SGD 20 B/elem):\n\n");
             sb.append(markdownTable(stickHead, sticks, new boolean[] {false, false, true, true, true, true}));
             sb.append("\nMachine and settings:\n\n");

@@ -19,8 +19,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * The memory-bandwidth yardsticks for {@link LarsStepBenchmark}: STREAM's triad
  * {@code a[i] = b[i] + s * c[i]} (counted as 12 bytes per element), copy {@code a[i] = b[i]}
- * (8 bytes per element) and a plain momentum-SGD step (20 bytes per element) over float arrays far larger than the last-level cache (default 32M
- * floats = 128 MiB each), run by the library's {@link MemoryBandwidth} (the same floor that
+ * (8 bytes per element) and a plain momentum-SGD step (20 bytes per element) over float arrays
+ * far larger than the last-level cache (default 32M floats = 128 MiB each), run by the library's {@link MemoryBandwidth} (the same floor that
  * `./lars4j bench` measures): persistent threads, contiguous cache-line aligned slices, no thread
  * created in the measured method.
  */

@@ -104,7 +104,7 @@ public final class VariantAB {
         System.clearProperty("lars4j.cpu.blockElements");
         System.clearProperty("lars4j.cpu.kernels");
         System.clearProperty("lars4j.cpu.claims");
-        // Rows: the variants, then the triad, then a plain momentum-SGD step over the triad's arrays.
+        // Rows: the variants, then the triad, then a plain momentum-SGD step.
         double[][] perRound = new double[variants.size() + 2][rounds];
         // The triad on 32M floats per array (as in TriadBenchmark); the momentum-SGD step on arrays
         // of the model's size, so that its cost compares steps of exactly as many elements.
