@@ -161,7 +161,9 @@ class BlockedPassesTest {
 
     /**
      * Which worker runs which chunk (a part per worker, the default, or one shared queue) never
-     * changes a bit, also with more workers than a block has chunks (empty parts, all stolen).
+     * changes a bit: whole-model passes (about 95K elements: three chunks of ~32K, so parts of
+     * several chunks, forwards and backwards) and blocks of 5000 (one chunk per block), also with
+     * more workers than a phase has chunks (empty parts, all stolen).
      */
     @ParameterizedTest
     @EnumSource(NonFinitePolicy.class)
@@ -169,13 +171,15 @@ class BlockedPassesTest {
         List<int[]> lars = run(LarsPreset.MLPERF, 0, 1, policy, false);
         List<int[]> lamb = lambRun(LambPreset.APEX, 0, 1, policy, 1e-3);
         for (String claims : new String[] {"parts", "shared"}) {
-            for (int threads : new int[] {2, 3, 8}) {
-                String what = policy + " claims=" + claims + " threads=" + threads;
-                withProperty("lars4j.cpu.claims", claims, () -> {
-                    CarryWeightNormsTest.assertSame(lars, run(LarsPreset.MLPERF, 5000, threads, policy, false), "LARS " + what);
-                    CarryWeightNormsTest.assertSame(lamb, lambRun(LambPreset.APEX, 5000, threads, policy, 1e-3), "LAMB " + what);
-                    return null;
-                });
+            for (int block : new int[] {0, 5000}) {
+                for (int threads : new int[] {2, 3, 8}) {
+                    String what = policy + " claims=" + claims + " block=" + block + " threads=" + threads;
+                    withProperty("lars4j.cpu.claims", claims, () -> {
+                        CarryWeightNormsTest.assertSame(lars, run(LarsPreset.MLPERF, block, threads, policy, false), "LARS " + what);
+                        CarryWeightNormsTest.assertSame(lamb, lambRun(LambPreset.APEX, block, threads, policy, 1e-3), "LAMB " + what);
+                        return null;
+                    });
+                }
             }
         }
     }

@@ -14,14 +14,17 @@ class MemoryBandwidthTest {
                 float[] c = m.c.clone();
                 m.triad();
                 for (int i = 0; i < 1000; i++) assertEquals(b[i] + 3.0f * c[i], m.a[i], "triad element " + i);
-                m.copy();
-                for (int i = 0; i < 1000; i++) assertEquals(b[i], m.a[i], "copy element " + i);
+                // After the triad a != b, so an SGD that wrote w from g instead of updating it fails.
+                float[] w = m.a.clone();
                 m.momentumSgd();
                 for (int i = 0; i < 1000; i++) {
                     double v = 0.9 * c[i] + b[i];              // float64 reference, then the float rounding
                     assertEquals((float) v, m.c[i], Math.ulp((float) v), "momentum of element " + i);
-                    assertEquals(b[i] - 1e-3 * v, m.a[i], 1e-6, "weight of element " + i);
+                    assertEquals(w[i] - 1e-3 * v, m.a[i], 1e-6, "weight of element " + i);
+                    assertEquals(b[i], m.b[i], "the gradient is read only, element " + i);
                 }
+                m.copy();
+                for (int i = 0; i < 1000; i++) assertEquals(b[i], m.a[i], "copy element " + i);
                 assertEquals(m.a[999], m.probe());
             }
         }
