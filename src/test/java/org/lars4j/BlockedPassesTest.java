@@ -87,9 +87,7 @@ class BlockedPassesTest {
     @ParameterizedTest
     @EnumSource(value = LarsPreset.class, names = {"PAPER", "OPTAX"})
     void aNanInTheLastBlockLeavesEveryBlockUntouched(LarsPreset preset) {
-        String before = System.getProperty(BLOCKS);
-        System.setProperty(BLOCKS, "1");
-        try {
+        withBlockElements(1, () -> {
             ParamLayout layout = layout();
             float[][] w = TestModels.gaussian(layout, 3, 0.5);
             try (LayerwiseOptimizer opt = Lars.builder(preset).learningRate(0.3).backend(Backend.CPU).threads(2).build(layout)) {
@@ -103,10 +101,8 @@ class BlockedPassesTest {
                     assertArrayEquals(DeterminismTest.raw(w0[i]), DeterminismTest.raw(w[i]), "weights of segment " + i);
                 }
             }
-        } finally {
-            if (before == null) System.clearProperty(BLOCKS);
-            else System.setProperty(BLOCKS, before);
-        }
+            return null;
+        });
     }
 
     /** LAMB: weights, both moments and trust ratios after 4 steps (step 1 poisoned under SKIP). */

@@ -16,12 +16,8 @@ import org.lars4j.layout.ParamLayout;
  */
 class KernelChoiceTest {
     private static List<int[]> withKernels(String kernels, LarsPreset preset, boolean carry) {
-        System.setProperty("lars4j.cpu.kernels", kernels);
-        try {
-            return CarryWeightNormsTest.scenario(preset, Backend.CPU, carry, true);
-        } finally {
-            System.clearProperty("lars4j.cpu.kernels");
-        }
+        return BlockedPassesTest.withProperty("lars4j.cpu.kernels", kernels,
+                () -> CarryWeightNormsTest.scenario(preset, Backend.CPU, carry, true));
     }
 
     @ParameterizedTest
@@ -37,20 +33,19 @@ class KernelChoiceTest {
     }
 
     private static List<int[]> lambRun(String kernels, LambPreset preset) {
-        System.setProperty("lars4j.cpu.kernels", kernels);
-        ParamLayout layout = CarryWeightNormsTest.layout();
-        float[][] w = TestModels.gaussian(layout, 3, 0.5);
-        try (LayerwiseOptimizer opt = Lamb.builder(preset).learningRate(1e-3).weightDecay(0.01)
-                .backend(Backend.CPU).threads(2).build(layout)) {
-            for (int s = 0; s < 4; s++) {
-                float[][] g = TestModels.gaussian(layout, 20 + s, 0.01);
-                if (s == 1) g[1][7] = Float.POSITIVE_INFINITY;   // a skipped step
-                opt.step(Arrays.asList(w), Arrays.asList(g));
+        return BlockedPassesTest.withProperty("lars4j.cpu.kernels", kernels, () -> {
+            ParamLayout layout = CarryWeightNormsTest.layout();
+            float[][] w = TestModels.gaussian(layout, 3, 0.5);
+            try (LayerwiseOptimizer opt = Lamb.builder(preset).learningRate(1e-3).weightDecay(0.01)
+                    .backend(Backend.CPU).threads(2).build(layout)) {
+                for (int s = 0; s < 4; s++) {
+                    float[][] g = TestModels.gaussian(layout, 20 + s, 0.01);
+                    if (s == 1) g[1][7] = Float.POSITIVE_INFINITY;   // a skipped step
+                    opt.step(Arrays.asList(w), Arrays.asList(g));
+                }
+                return BlockedPassesTest.lambRecords(opt, w);
             }
-            return BlockedPassesTest.lambRecords(opt, w);
-        } finally {
-            System.clearProperty("lars4j.cpu.kernels");
-        }
+        });
     }
 
     @ParameterizedTest
