@@ -23,7 +23,8 @@ import org.lars4j.layout.ParamLayout;
  * <li>update (parallel over tiles): one pass reading w, g, v and writing w, v.</li>
  * </ol>
  * The phases run block by block ({@link CpuTilePlan}): a block's update follows its norms while
- * its w and g are still in cache, so w and g come from DRAM once per step. The non-finite check
+ * its w and g are still in cache, so w and g come from DRAM once per step (for a segment longer
+ * than the cache holds, only its tail is still there). The non-finite check
  * (SKIP_STEP) must see every gradient before anything is written, so with more than one block it
  * first runs a gradient-only norm pass over the whole model, then the blocks last to first (the
  * end of g is what that pass left in cache): 24 bytes per parameter instead of 20, still 4 fewer

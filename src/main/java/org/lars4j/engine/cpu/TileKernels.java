@@ -15,8 +15,9 @@ import java.lang.System.Logger.Level;
  * form runs about one element per cycle: the norm passes were compute-bound. The Vector API form
  * streams them near memory speed; it also runs LAMB's divisions and square roots 8 lanes at a
  * time, and the LARS update where w, g and v sit at three different offsets (tensors handed over
- * one array each), which C2 leaves scalar for the same reason. It needs {@code --add-modules jdk.incubator.vector} on the
- * command line (the ./lars4j launcher, the tests and the benchmarks pass it); without it, or on a
+ * one array each), which C2 leaves scalar for the same reason. It needs
+ * {@code --add-modules jdk.incubator.vector} on the command line (the ./lars4j launcher, the
+ * tests and the benchmarks pass it); without it, or on a
  * CPU without 256-bit vectors, the scalar form runs and the reason is logged once.
  */
 interface TileKernels {
