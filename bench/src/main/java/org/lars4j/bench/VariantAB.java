@@ -23,7 +23,11 @@ import org.lars4j.layout.ParamLayout;
  * median, and its ratio to the triad at 20 (LARS) or 28 (LAMB) bytes per parameter (the same
  * ratio as {@link Report}). Next to it, the median of each round's own ratio (step and triad of
  * the same round), and the step's cost in plain momentum-SGD steps over arrays of the model's
- * size (timed in the same rounds); {@code -Dvariantab.rounds=true} also prints every round's time.
+ * size (timed in the same rounds). For LARS also "x plain loops": the step over one such SGD step
+ * plus as many plain read passes ({@link MemoryBandwidth#read()}, same rounds) as the step's norm
+ * passes read (8 bytes per parameter: w and g, or under SKIP_STEP the gradient pre-pass and w;
+ * 4 with carried weight norms), i.e. the step against plain loops over the same passes.
+ * {@code -Dvariantab.rounds=true} also prints every round's time.
  *
  * <p>Variants: {@code whole} (blocks of 0 = whole-model passes), {@code blocks} (the default
  * block size), {@code blocks:N} (N elements), and {@code +carry} on any of them, then {@code +propagate}
@@ -55,6 +59,7 @@ public final class VariantAB {
         List<float[]> wList = null;
         List<float[]> gList = null;
         List<Integer> bytesPerParam = new ArrayList<>();
+        List<Integer> readOnlyBytes = new ArrayList<>();   // per parameter, read by the norm passes (LARS)
         for (String v : variants) {
             String blocks = v;
             boolean lamb = blocks.startsWith("lamb:");
@@ -83,6 +88,7 @@ public final class VariantAB {
                     : Lars.builder(LarsPreset.MLPERF).learningRate(0.1).weightDecay(5e-5).carryWeightNorms(carry)
                             .nonFinitePolicy(policy).backend(Backend.CPU).threads(threads).build(layout);
             bytesPerParam.add(lamb ? 28 : 20);
+            readOnlyBytes.add(lamb ? 0 : carry ? 4 : 8);
             System.out.printf("%-16s %s%n", v, opt.engineVariant());
             Runnable step;
             if (list) {
@@ -104,8 +110,8 @@ public final class VariantAB {
         System.clearProperty("lars4j.cpu.blockElements");
         System.clearProperty("lars4j.cpu.kernels");
         System.clearProperty("lars4j.cpu.claims");
-        // Rows: the variants, then the triad, then a plain momentum-SGD step.
-        double[][] perRound = new double[variants.size() + 2][rounds];
+        // Rows: the variants, then the triad, then a plain momentum-SGD step, then a plain read pass.
+        double[][] perRound = new double[variants.size() + 3][rounds];
         // The triad on 32M floats per array (as in TriadBenchmark); the momentum-SGD step on arrays
         // of the model's size, so that its cost compares steps of exactly as many elements.
         try (MemoryBandwidth triad = new MemoryBandwidth(threads, 1 << 25);
@@ -113,19 +119,23 @@ public final class VariantAB {
             for (int i = 0; i < 3; i++) {
                 triad.triad();
                 sgd.momentumSgd();
+                sgd.read();
             }
             int sgdRow = opts.size() + 1;
+            int readRow = opts.size() + 2;
             for (int r = 0; r < rounds; r++) {
                 for (int v = 0; v < opts.size(); v++) perRound[v][r] = medianMs(steps.get(v));
                 perRound[opts.size()][r] = medianMs(triad::triad);
                 perRound[sgdRow][r] = medianMs(sgd::momentumSgd);
+                perRound[readRow][r] = medianMs(sgd::read);
             }
             double triadMs = median(perRound[opts.size()]);
             double triadGBps = 12.0 * triad.elements() / (triadMs * 1e-3) / 1e9;
             double sgdMs = median(perRound[sgdRow]);
+            double readMs = median(perRound[readRow]);
             System.out.printf("%s, %,d parameters, %d thread(s), %d rounds; triad %.2f GB/s (12 B/elem), momentum SGD %.2f GB/s"
-                            + " (20 B/elem, model-sized arrays; medians of rounds)%n",
-                    model, n, threads, rounds, triadGBps, 20.0 * n / (sgdMs * 1e-3) / 1e9);
+                            + " (20 B/elem), read %.2f GB/s (4 B/elem; both on model-sized arrays; medians of rounds)%n",
+                    model, n, threads, rounds, triadGBps, 20.0 * n / (sgdMs * 1e-3) / 1e9, 4.0 * n / (readMs * 1e-3) / 1e9);
             for (int v = 0; v < opts.size(); v++) {
                 double ms = median(perRound[v]);
                 int bytes = bytesPerParam.get(v);
@@ -143,15 +153,26 @@ public final class VariantAB {
                 // Cost in momentum-SGD steps of as many elements (same round), then the median.
                 double[] sgdSteps = new double[rounds];
                 for (int r = 0; r < rounds; r++) sgdSteps[r] = perRound[v][r] / perRound[sgdRow][r];
+                // LARS: against plain loops over the same passes (one SGD step + the norm passes' reads).
+                int ro = readOnlyBytes.get(v);
+                String plain = "";
+                if (ro > 0) {
+                    double[] plainLoops = new double[rounds];
+                    for (int r = 0; r < rounds; r++) {
+                        plainLoops[r] = perRound[v][r] / (perRound[sgdRow][r] + ro / 4.0 * perRound[readRow][r]);
+                    }
+                    plain = String.format("; x plain loops (SGD + %d B/param read) %.2f", ro, median(plainLoops));
+                }
                 System.out.printf("  %-16s median %9.2f ms (rounds %.2f .. %.2f)  %6.2f GB/s at %d B/param  ratio %.3f;"
-                                + " per-round ratio median %.3f (%.3f .. %.3f); x SGD step %.2f%n",
+                                + " per-round ratio median %.3f (%.3f .. %.3f); x SGD step %.2f%s%n",
                         variants.get(v), ms, sorted[0], sorted[sorted.length - 1], gbps, bytes, gbps / triadGBps,
-                        median(roundRatio), rr[0], rr[rr.length - 1], median(sgdSteps));
+                        median(roundRatio), rr[0], rr[rr.length - 1], median(sgdSteps), plain);
             }
             if (Boolean.getBoolean("variantab.rounds")) {
                 // Every round's median ms, in time order: shows whether slow phases hit all alike.
                 for (int v = 0; v < perRound.length; v++) {
-                    System.out.printf("  %-16s", v < opts.size() ? variants.get(v) : v == opts.size() ? "triad" : "momentum SGD");
+                    String row = v < opts.size() ? variants.get(v) : v == opts.size() ? "triad" : v == sgdRow ? "momentum SGD" : "read";
+                    System.out.printf("  %-16s", row);
                     for (int r = 0; r < rounds; r++) System.out.printf(" %7.1f", perRound[v][r]);
                     System.out.println();
                 }

@@ -14,6 +14,9 @@ import java.util.SplittableRandom;
  * {@code SGD(momentum=0.9)}: {@code v = 0.9 v + g; w -= lr v}, with w = a, g = b, v = c): 20 bytes
  * per element, all of them real (w and v are updated in place), the same traffic as a LARS update
  * pass. It answers "what does a step cost that has no norms at all" on the same machine and run.
+ *
+ * <p>And a read-only pass, sum(b^2) (4 bytes per element): what one plain read stream per core
+ * reaches, the yardstick for a step's norm passes (see {@link TileKernels#sumOfSquaresAnyOrder}).
  */
 public final class MemoryBandwidth implements AutoCloseable {
     /** Slice boundaries are multiples of this many floats (one 64-byte cache line). */
@@ -28,6 +31,9 @@ public final class MemoryBandwidth implements AutoCloseable {
     private final WorkerPool.Phase triad;
     private final WorkerPool.Phase copy;
     private final WorkerPool.Phase sgd;
+    private final WorkerPool.Phase read;
+    // Each worker's sum from the last read(), a cache line apart (so that the JIT keeps the loads).
+    private final float[] readSums;
 
     public MemoryBandwidth(int threads, int elements) {
         if (threads < 1 || elements < threads * ALIGN) throw new IllegalArgumentException("threads " + threads + ", elements " + elements);
@@ -49,6 +55,9 @@ public final class MemoryBandwidth implements AutoCloseable {
         copy = w -> {
             for (int i = bounds[w]; i < bounds[w + 1]; i++) a[i] = b[i];
         };
+        TileKernels kernels = TileKernels.select();
+        readSums = new float[threads * ALIGN];
+        read = w -> readSums[w * ALIGN] = kernels.sumOfSquaresAnyOrder(b, bounds[w], bounds[w + 1]);
         sgd = w -> {
             for (int i = bounds[w]; i < bounds[w + 1]; i++) {
                 float v = Math.fma(0.9f, c[i], b[i]);
@@ -67,6 +76,16 @@ public final class MemoryBandwidth implements AutoCloseable {
     /** One momentum-SGD step over all elements (20 bytes each), on all threads. */
     public void momentumSgd() { pool.run(sgd); }
 
+    /** One read-only pass over all elements (4 bytes each), on all threads. */
+    public void read() { pool.run(read); }
+
+    /** The sum of b^2 that the last {@link #read()} computed (any order; for tests). */
+    double lastReadSum() {
+        double s = 0;
+        for (int w = 0; w < readSums.length; w += ALIGN) s += readSums[w];
+        return s;
+    }
+
     /** An element of the output, for a benchmark's blackhole. */
     public float probe() { return a[a.length - 1]; }
 
@@ -80,6 +99,11 @@ public final class MemoryBandwidth implements AutoCloseable {
     /** Median momentum-SGD bandwidth in GB/s (20 bytes per element) of {@code reps} runs after 2 warm-ups. */
     public double momentumSgdGBps(int reps) {
         return 20.0 * a.length / medianSeconds(reps, this::momentumSgd) / 1e9;
+    }
+
+    /** Median read-only bandwidth in GB/s (4 bytes per element) of {@code reps} runs after 2 warm-ups. */
+    public double readGBps(int reps) {
+        return 4.0 * a.length / medianSeconds(reps, this::read) / 1e9;
     }
 
     private static double medianSeconds(int reps, Runnable op) {

@@ -16,6 +16,26 @@ final class ScalarTileKernels implements TileKernels {
     }
 
     @Override
+    public float sumOfSquaresAnyOrder(float[] x, int from, int to) {
+        // Eight independent chains: C2 does not vectorise a float sum, so this is what plain Java reaches.
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+        int i = from;
+        for (; i <= to - 8; i += 8) {
+            s0 = Math.fma(x[i], x[i], s0);
+            s1 = Math.fma(x[i + 1], x[i + 1], s1);
+            s2 = Math.fma(x[i + 2], x[i + 2], s2);
+            s3 = Math.fma(x[i + 3], x[i + 3], s3);
+            s4 = Math.fma(x[i + 4], x[i + 4], s4);
+            s5 = Math.fma(x[i + 5], x[i + 5], s5);
+            s6 = Math.fma(x[i + 6], x[i + 6], s6);
+            s7 = Math.fma(x[i + 7], x[i + 7], s7);
+        }
+        float s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+        for (; i < to; i++) s = Math.fma(x[i], x[i], s);
+        return s;
+    }
+
+    @Override
     public void squares(float[] lane, float[] x, int off, int n) {
         if (n == TILE) {
             LarsKernels.fullTileG(lane, x, off);

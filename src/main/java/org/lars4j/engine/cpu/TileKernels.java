@@ -48,6 +48,14 @@ interface TileKernels {
         return CanonicalOrder.foldLanes(lane);
     }
 
+    /**
+     * Not part of any step: the read-only loop of {@link MemoryBandwidth#read()}, sum(x^2) over
+     * {@code x[from .. to)} in whatever order runs fastest (independent accumulators, no fold).
+     * It measures what a plain read stream per core reaches, the yardstick for the norm passes,
+     * which read as much and also keep the canonical order.
+     */
+    float sumOfSquaresAnyOrder(float[] x, int from, int to);
+
     /** LR_INSIDE update of n elements; see {@link LarsKernels#updateInside(float[], int, float[], int, float[], int, int, float, float, float, boolean)}. */
     void updateInside(float[] w, int ow, float[] g, int og, float[] v, int ov, int n,
                       float lam, float scale, float mu, boolean nesterov);

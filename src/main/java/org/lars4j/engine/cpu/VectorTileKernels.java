@@ -4,6 +4,7 @@ import static org.lars4j.engine.cpu.CanonicalOrder.LANES;
 
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -36,6 +37,28 @@ final class VectorTileKernels implements TileKernels {
     @Override
     public String name() {
         return "Vector API kernels (256-bit)";
+    }
+
+    @Override
+    public float sumOfSquaresAnyOrder(float[] x, int from, int to) {
+        FloatVector a0 = FloatVector.zero(S);
+        FloatVector a1 = a0;
+        FloatVector a2 = a0;
+        FloatVector a3 = a0;
+        int i = from;
+        for (; i <= to - 4 * V; i += 4 * V) {   // four independent chains hide the fma latency
+            FloatVector x0 = FloatVector.fromArray(S, x, i);
+            FloatVector x1 = FloatVector.fromArray(S, x, i + V);
+            FloatVector x2 = FloatVector.fromArray(S, x, i + 2 * V);
+            FloatVector x3 = FloatVector.fromArray(S, x, i + 3 * V);
+            a0 = x0.fma(x0, a0);
+            a1 = x1.fma(x1, a1);
+            a2 = x2.fma(x2, a2);
+            a3 = x3.fma(x3, a3);
+        }
+        float s = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
+        for (; i < to; i++) s = Math.fma(x[i], x[i], s);
+        return s;
     }
 
     @Override

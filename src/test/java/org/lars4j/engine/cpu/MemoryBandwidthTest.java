@@ -2,6 +2,7 @@ package org.lars4j.engine.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 /** The yardstick kernels compute what their byte counts claim, on every element of every slice. */
@@ -26,6 +27,34 @@ class MemoryBandwidthTest {
                 m.copy();
                 for (int i = 0; i < 1000; i++) assertEquals(b[i], m.a[i], "copy element " + i);
                 assertEquals(m.a[999], m.probe());
+            }
+        }
+    }
+
+    @Test
+    void readSumsEverySquareOfEverySlice() {
+        for (int threads : new int[] {1, 3}) {
+            try (MemoryBandwidth m = new MemoryBandwidth(threads, 1003)) {
+                double ref = 0;
+                for (float x : m.b) ref += (double) x * x;   // every square >= 0.25: a missed one shows
+                m.read();
+                assertEquals(ref, m.lastReadSum(), 2e-5 * ref, threads + " thread(s)");
+            }
+        }
+    }
+
+    @Test
+    void bothKernelFormsOfTheReadLoopSumEveryElement() {
+        SplittableRandom r = new SplittableRandom(7);
+        float[] x = new float[1000];
+        for (int i = 0; i < x.length; i++) x[i] = (float) (0.5 + r.nextDouble());
+        for (TileKernels k : new TileKernels[] {ScalarTileKernels.INSTANCE, TileKernels.Provider.BEST}) {
+            // Ranges that start and end off any vector or unroll boundary, and short ones.
+            for (int[] range : new int[][] {{0, 1000}, {3, 997}, {5, 12}, {0, 7}, {9, 9}}) {
+                double ref = 0;
+                for (int i = range[0]; i < range[1]; i++) ref += (double) x[i] * x[i];
+                assertEquals(ref, k.sumOfSquaresAnyOrder(x, range[0], range[1]), 2e-5 * ref + 0.0,
+                        k.name() + " over [" + range[0] + ", " + range[1] + ")");
             }
         }
     }
