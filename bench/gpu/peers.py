@@ -10,7 +10,10 @@ Runs, per model (bench/shapes/*.txt, plus tiny-10k = 10,000 tensors of 10x100):
 Each runs warm-up steps, then many steps each timed with CUDA events (jax: host clock around a
 block_until_ready'd step), rotating among several copies of the parameters so that L2 does not
 hold a step's inputs. Effective GB/s counts 20 bytes/param for momentum SGD and LARS, 28 for LAMB.
-If --lars4j JSON (from org.lars4j.bench.GpuStepHarness) is given, its rows join the table.
+If --lars4j JSON (from org.lars4j.bench.GpuStepHarness) is given, its rows join the table and its
+device-to-device copy is the floor of the ratio column; without it (or if the harness failed)
+the floor is a torch copy of 1 GiB timed the same way. Each row is printed and the --json file
+rewritten as soon as it is measured, so a run cut off by a time limit keeps what finished.
 
 Usage (on the GPU machine): python3 bench/gpu/peers.py --models resnet50,bert-large,tiny-10k \
           [--lars4j lars4j.json] [--json peers.json]
@@ -23,6 +26,9 @@ import os
 import statistics
 import sys
 import time
+
+# torch and JAX share the GPU in this process: JAX must not grab 75% of its memory up front.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHAPES = os.path.join(HERE, "..", "shapes")
@@ -103,11 +109,13 @@ class ForeachLars:
             t._foreach_sub_(ws, self.bufs)                      # w -= v
 
 
-def run_torch(args, shapes, params, rows, model):
+def run_torch(args, shapes, params, rows, model, compiled_only):
+    """The eager torch peers (fused SGD first: the reference), or only the torch.compile one,
+    which main runs last because its compile time grows with the number of tensors."""
     import torch
     copies = rotations_for(params)
     sets = torch_sets(torch, shapes, copies)
-    cases = []
+    cases = [("torch SGD momentum fused", 20, lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, fused=True))]
     try:
         from timm.optim import Lars as TimmLars, Lamb as TimmLamb
         cases.append(("timm Lars", 20, lambda ps: TimmLars(ps, lr=0.1, momentum=0.9, weight_decay=5e-5)))
@@ -120,8 +128,8 @@ def run_torch(args, shapes, params, rows, model):
         o = ForeachLars(torch, ps)
         o.step = torch.compile(o.step)
         return o
-    cases.append(("foreach LARS + torch.compile", 20, compiled))
-    cases.append(("torch SGD momentum fused", 20, lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, fused=True)))
+    if compiled_only:
+        cases = [("foreach LARS + torch.compile", 20, compiled)]
     for name, nbytes, make in cases:
         try:
             us = time_torch(torch, make, sets, args.warmup, args.reps)
@@ -177,6 +185,46 @@ def row(model, impl, params, us, nbytes):
             "bytes_per_param": nbytes, "gbps": gbps}
 
 
+def torch_copy_floor(nbytes=1 << 30, reps=50):
+    """Device-to-device copy GB/s (read + write counted), median of CUDA-event-timed copies."""
+    import torch
+    src = torch.empty(nbytes // 4, dtype=torch.float32, device="cuda").uniform_()
+    dst = torch.empty_like(src)
+    for _ in range(5):
+        dst.copy_(src)
+    times = []
+    for _ in range(reps):
+        a = torch.cuda.Event(enable_timing=True)
+        b = torch.cuda.Event(enable_timing=True)
+        a.record()
+        dst.copy_(src)
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b) * 1e-3)
+    del src, dst
+    torch.cuda.empty_cache()
+    return 2 * nbytes / statistics.median(times) / 1e9
+
+
+class Table(list):
+    """The rows so far; each append prints the row and rewrites the JSON file."""
+
+    def __init__(self, json_path):
+        super().__init__()
+        self.json_path, self.floor = json_path, None
+
+    def append(self, r):
+        super().append(r)
+        print("measured: %-12s %-30s %12.1f us %10.1f GB/s" % (r["model"], r["implementation"],
+                                                              r["us_per_step_median"], r["gbps"]), flush=True)
+        self.save()
+
+    def save(self):
+        if self.json_path:
+            with open(self.json_path, "w") as f:
+                json.dump({"floor_gbps": self.floor, "rows": list(self)}, f, indent=2)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", default="resnet50,bert-large,tiny-10k")
@@ -186,31 +234,38 @@ def main():
     ap.add_argument("--json")
     ap.add_argument("--skip-jax", action="store_true")
     args = ap.parse_args()
-    rows = []
-    floor = None
+    rows = Table(args.json)
     if args.lars4j:
-        with open(args.lars4j) as f:
-            l4 = json.load(f)
-        floor = l4["floor_gbps"]
-        for r in l4["rows"]:
-            rows.append(row(r["model"], "lars4j " + r["optimizer"], r["params"], r["us_per_step_median"], r["bytes_per_param"]))
+        try:
+            with open(args.lars4j) as f:
+                l4 = json.load(f)
+            rows.floor = l4["floor_gbps"]
+            for r in l4["rows"]:
+                rows.append(row(r["model"], "lars4j " + r["optimizer"], r["params"], r["us_per_step_median"], r["bytes_per_param"]))
+        except (OSError, ValueError, KeyError) as e:  # the harness failed: the peers still run
+            print("no lars4j rows (%s): %s" % (args.lars4j, e), file=sys.stderr)
+    if rows.floor is None:
+        rows.floor = torch_copy_floor()
+        print("floor: torch device-to-device copy %.1f GB/s (1 GiB, median of 50)" % rows.floor, flush=True)
+    floor = rows.floor
     for model in args.models.split(","):
         shapes = load_shapes(model)
         params = sum(math.prod(s) if s else 1 for _, s in shapes)
-        run_torch(args, shapes, params, rows, model)
+        parts = [("torch", lambda: run_torch(args, shapes, params, rows, model, False))]
         if not args.skip_jax:
+            parts.append(("jax", lambda: run_jax(args, shapes, params, rows, model)))
+        parts.append(("torch.compile", lambda: run_torch(args, shapes, params, rows, model, True)))
+        for name, part in parts:
             try:
-                run_jax(args, shapes, params, rows, model)
-            except Exception as e:
-                print("jax on %s failed: %s" % (model, e), file=sys.stderr)
+                part()
+            except Exception as e:  # e.g. out of memory: the other parts still run
+                print("%s on %s failed: %s" % (name, model, e), file=sys.stderr)
     print("%-12s %-30s %14s %12s %8s %10s %7s" % ("model", "implementation", "params", "us/step", "B/param", "GB/s", "ratio"))
     for r in sorted(rows, key=lambda r: (r["model"], r["us_per_step_median"])):
         ratio = r["gbps"] / floor if floor else float("nan")
         print("%-12s %-30s %14d %12.1f %8d %10.1f %7.3f" % (r["model"], r["implementation"], r["params"],
                                                               r["us_per_step_median"], r["bytes_per_param"], r["gbps"], ratio))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"floor_gbps": floor, "rows": rows}, f, indent=2)
+    rows.save()
 
 
 if __name__ == "__main__":

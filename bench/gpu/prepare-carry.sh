@@ -5,7 +5,8 @@
 # Then, with the device tool (what travels, working tree included, must stay under 64 MiB a call,
 # so each run carries only what it reads; the sizes are checked at the end):
 #   run(command="bash bench/gpu/run-gpu-checks.sh", carry=[".carry", "target"])                      # issue 4
-#   run(command="bash bench/gpu/run-gpu-bench.sh", carry=[".carry/jre", "bench/target/benchmarks.jar"])  # issue 6
+#   run(command="MODELS=resnet50 bash bench/gpu/run-gpu-bench.sh", carry=[".carry/jre", "bench/target/benchmarks.jar"])  # issue 6,
+#   then the same with MODELS=bert-large and MODELS=tiny-10k (one model per call; see bench/README.md)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"

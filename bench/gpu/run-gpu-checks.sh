@@ -4,11 +4,13 @@
 #   2. runs the CUDA conformance matrix on the real GPU (CUDA engine == Java engine, bitwise) and
 #      the device-memory tests, with JUnit's console launcher on the carried runtime;
 #   3. runs compute-sanitizer memcheck and racecheck over a smaller matrix;
-#   4. writes everything under bench/results/ (and $OUT when set), and prints a summary last.
+#   4. writes everything as it goes into $OUT/gpu-checks-<time>/ (bench/results/ when $OUT is not
+#      set), so that a call cut off by the device tool's time limit still brings back what ran;
+#      prints a summary last. Here, copy what came back into bench/results/ and commit it.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
-results="bench/results/gpu-$(date -u +%Y%m%dT%H%M%SZ)"
+results="${OUT:-bench/results}/gpu-checks-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$results"
 export JAVA_HOME="$root/.carry/jre" PATH="$root/.carry/jre/bin:$PATH:/usr/local/cuda/bin"
 cp_main="target/classes:target/test-classes:$(ls .carry/lib/*.jar | grep -v console-standalone | tr '\n' ':')"
@@ -21,14 +23,14 @@ summary=()
 mkdir -p .carry/jre/include && cp -r .carry/include/. .carry/jre/include/
 if command -v nvcc >/dev/null && command -v g++ >/dev/null; then
   lib=target/classes/org/lars4j/engine/cuda/linux-x86_64/libjnilars4j.so
-  cp "$lib" "$results/libjnilars4j.carried.so"
+  cp "$lib" /tmp/libjnilars4j.carried.so
   rm -f "$lib"   # rebuild with this machine's nvcc
   if bash src/main/cpp/build-native.sh .carry/lib/javacpp-1.5.14.jar "$JAVA_HOME" target/classes target/native \
        >"$results/build.log" 2>&1; then
     summary+=("build: ok (nvcc $(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/\1/p'))")
     cp target/native/ptxas-report.txt "$results/" 2>/dev/null
   else
-    cp "$results/libjnilars4j.carried.so" "$lib"
+    cp /tmp/libjnilars4j.carried.so "$lib"
     summary+=("build: FAILED (see build.log); using the library carried from the dev machine")
   fi
 else
@@ -43,7 +45,7 @@ run_junit() {  # name, then --select-class arguments
 }
 
 # 2. The matrix on the GPU.
-java --add-modules jdk.incubator.vector -cp "$cp_main" org.lars4j.tool.Main info >"$results/info.txt" 2>&1
+java --add-modules jdk.incubator.vector -cp "$cp_main" org.lars4j.tool.Main info >>"$results/machine.txt" 2>&1   # at most 8 files come back from $OUT
 run_junit gpu-conformance --select-class org.lars4j.GpuCudaConformanceTest --select-class org.lars4j.GpuCooperativeConformanceTest \
   --select-class org.lars4j.GpuLambConformanceTest
 run_junit device-memory --select-class org.lars4j.DeviceTensorTest
@@ -51,15 +53,16 @@ run_junit device-memory --select-class org.lars4j.DeviceTensorTest
 # 3. compute-sanitizer over a smaller run (the tile-boundary matrix).
 if command -v compute-sanitizer >/dev/null 2>&1; then
   for tool in memcheck racecheck; do
-    compute-sanitizer --tool "$tool" --error-exitcode 99 --target-processes all \
+    # Bounded: the JVM under racecheck is slow, and the call must leave time for the summary.
+    timeout 180 compute-sanitizer --tool "$tool" --error-exitcode 99 --target-processes all \
       java --add-modules jdk.incubator.vector -jar "$console" execute -cp "$cp_main" --disable-banner \
       --select-method 'org.lars4j.GpuCudaConformanceTest#everyStorageFormAndOption' \
       >"$results/sanitizer-$tool.log" 2>&1
-    summary+=("compute-sanitizer $tool: exit $? ($(grep -E 'ERROR SUMMARY' "$results/sanitizer-$tool.log" | tail -1))")
+    rc=$?
+    summary+=("compute-sanitizer $tool: exit $rc$([ $rc = 124 ] && echo ' (timed out after 180 s)') ($(grep -E 'ERROR SUMMARY' "$results/sanitizer-$tool.log" | tail -1))")
   done
 else
   summary+=("compute-sanitizer: not found on this machine")
 fi
 
 printf '%s\n' "${summary[@]}" | tee "$results/summary.txt"
-if [ -n "${OUT:-}" ]; then cp "$results"/*.txt "$results"/*.log "$OUT"/ 2>/dev/null; fi
