@@ -101,11 +101,6 @@ public final class MemoryBandwidth implements AutoCloseable {
         return 20.0 * a.length / medianSeconds(reps, this::momentumSgd) / 1e9;
     }
 
-    /** Median read-only bandwidth in GB/s (4 bytes per element) of {@code reps} runs after 2 warm-ups. */
-    public double readGBps(int reps) {
-        return 4.0 * a.length / medianSeconds(reps, this::read) / 1e9;
-    }
-
     private static double medianSeconds(int reps, Runnable op) {
         double[] s = new double[reps];
         for (int r = -2; r < reps; r++) {

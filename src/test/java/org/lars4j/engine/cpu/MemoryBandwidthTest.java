@@ -53,7 +53,7 @@ class MemoryBandwidthTest {
             for (int[] range : new int[][] {{0, 1000}, {3, 997}, {5, 12}, {0, 7}, {9, 9}}) {
                 double ref = 0;
                 for (int i = range[0]; i < range[1]; i++) ref += (double) x[i] * x[i];
-                assertEquals(ref, k.sumOfSquaresAnyOrder(x, range[0], range[1]), 2e-5 * ref + 0.0,
+                assertEquals(ref, k.sumOfSquaresAnyOrder(x, range[0], range[1]), 2e-5 * ref,
                         k.name() + " over [" + range[0] + ", " + range[1] + ")");
             }
         }
