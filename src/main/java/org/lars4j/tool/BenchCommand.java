@@ -130,10 +130,12 @@ final class BenchCommand implements Callable<Integer> {
             out.put("floor_kind", floorKind);
             out.put("floor_gbps", round(floor));
             out.put("ratio_to_floor", Math.round(gbps / floor * 1000) / 1000.0);
+            // The step's cost in plain momentum-SGD steps: its time per parameter over the SGD's per element.
+            double sgdSteps = sgd / 20.0 / (gbps / bytesPerParam);
             if (!device) {
                 // A plain fused momentum-SGD step (20 B/element) in the same run: the step's cost in such steps.
                 out.put("momentum_sgd_gbps", round(sgd));
-                out.put("cost_in_momentum_sgd_steps", round(sgd / 20.0 / (gbps / bytesPerParam)));
+                out.put("cost_in_momentum_sgd_steps", round(sgdSteps));
             }
             out.put("timing", device ? "host clock around each step + device synchronise" : "host clock around each step");
             System.out.printf("%s, %s %s on the %s engine%s: %d parameters in %d tensors%n", modelName, opt.config().algorithm(),
@@ -146,7 +148,7 @@ final class BenchCommand implements Callable<Integer> {
             if (!device) {
                 System.out.printf("  sgd    %10s     plain momentum SGD, same threads (20 bytes/element) %8.2f GB/s%n", "", sgd);
                 System.out.printf("  cost   %.2f momentum-SGD steps (its time per element, scaled to %d parameters)%n",
-                        sgd / 20.0 / (gbps / bytesPerParam), total);
+                        sgdSteps, total);
             }
             if (json != null) {
                 Files.writeString(json, new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(out) + "\n");
