@@ -17,7 +17,11 @@ rewritten as soon as it is measured, so a run cut off by a time limit keeps what
 
 Usage (on the GPU machine): python3 bench/gpu/peers.py --models resnet50,bert-large,tiny-10k \
           [--lars4j lars4j.json] [--json peers.json]
-Not run in a session without a GPU: its numbers exist only where a GPU produced them.
+Before timing anything it checks one step of the foreach LARS against a float64 reference of the
+same rule (so the table compares like with like) and stops if they differ.
+Dry run without a GPU: --device cpu (host clock instead of CUDA events, foreach SGD instead of the
+CUDA-only fused one; what is missing, e.g. JAX or torch.compile on an old torch, is reported and
+skipped). That checks the script, not the GPU: its numbers are not GPU numbers.
 """
 import argparse
 import json
@@ -55,32 +59,39 @@ def rotations_for(params):
 
 # ---------------------------------------------------------------------------------------- torch
 
-def torch_sets(torch, shapes, copies):
-    gen = torch.Generator(device="cuda").manual_seed(0)
+def torch_sets(torch, shapes, copies, device):
+    gen = torch.Generator(device=device).manual_seed(0)
     sets = []
     for _ in range(copies):
-        ps = [torch.nn.Parameter(torch.randn(s if s else (), device="cuda", generator=gen) * 0.5) for _, s in shapes]
+        ps = [torch.nn.Parameter(torch.randn(s if s else (), device=device, generator=gen) * 0.5) for _, s in shapes]
         for p in ps:
-            p.grad = torch.randn(p.shape, device="cuda", generator=gen) * 1e-3
+            p.grad = torch.randn(p.shape, device=device, generator=gen) * 1e-3
         sets.append(ps)
     return sets
 
 
-def time_torch(torch, make_opt, sets, warmup, reps):
+def time_once_us(torch, device, fn):
+    """One call of fn in microseconds: CUDA events on the GPU, the host clock on the CPU."""
+    if device == "cpu":
+        t0 = time.perf_counter()
+        fn()
+        return (time.perf_counter() - t0) * 1e6
+    a = torch.cuda.Event(enable_timing=True)
+    b = torch.cuda.Event(enable_timing=True)
+    a.record()
+    fn()
+    b.record()
+    b.synchronize()
+    return a.elapsed_time(b) * 1e3
+
+
+def time_torch(torch, make_opt, sets, warmup, reps, device):
     opts = [make_opt(ps) for ps in sets]
     for i in range(warmup):
         opts[i % len(opts)].step()
-    torch.cuda.synchronize()
-    times = []
-    for i in range(reps):
-        a = torch.cuda.Event(enable_timing=True)
-        b = torch.cuda.Event(enable_timing=True)
-        a.record()
-        opts[i % len(opts)].step()
-        b.record()
-        b.synchronize()
-        times.append(a.elapsed_time(b) * 1e3)  # us
-    return statistics.median(times)
+    if device != "cpu":
+        torch.cuda.synchronize()
+    return statistics.median(time_once_us(torch, device, opts[i % len(opts)].step) for i in range(reps))
 
 
 class ForeachLars:
@@ -109,13 +120,45 @@ class ForeachLars:
             t._foreach_sub_(ws, self.bufs)                      # w -= v
 
 
+def check_foreach_lars(torch, device):
+    """One ForeachLars step against a float64 reference of the same rule, on tensors that cover
+    both trust-ratio branches (a zero weight tensor keeps ratio 1). Raises if they differ."""
+    gen = torch.Generator(device="cpu").manual_seed(1)
+    shapes = [(64, 33), (257,), (7, 5, 3)]
+    w0 = [torch.randn(s, generator=gen, dtype=torch.float64) for s in shapes] + [torch.zeros(9, dtype=torch.float64)]
+    g0 = [torch.randn(x.shape, generator=gen, dtype=torch.float64) * 1e-2 for x in w0]
+    v0 = [torch.randn(x.shape, generator=gen, dtype=torch.float64) * 1e-3 for x in w0]
+    ps = [torch.nn.Parameter(x.float().to(device)) for x in w0]
+    for p, g in zip(ps, g0):
+        p.grad = g.float().to(device)
+    opt = ForeachLars(torch, ps)
+    opt.bufs = [v.float().to(device) for v in v0]
+    # The reference starts from the float32 inputs the optimizer got, in float64.
+    lr, mu, wd, eta = opt.lr, opt.mu, opt.wd, opt.eta
+    ref_w = []
+    for w, g, v in zip(w0, g0, v0):
+        w, g, v = (x.float().double() for x in (w, g, v))
+        wn, gn = float(w.norm()), float(g.norm())
+        tr = eta * wn / (gn + wd * wn) if wn > 0 and gn > 0 else 1.0
+        v = mu * v + lr * tr * (g + wd * w)
+        ref_w.append(w - v)
+    opt.step()
+    worst = max(float((p.detach().cpu().double() - r).abs().max()) for p, r in zip(ps, ref_w))
+    if not worst < 1e-6:
+        raise SystemExit("torch foreach LARS differs from its float64 reference by %g: fix it before timing it" % worst)
+    print("check: torch foreach LARS matches its float64 reference (max |dw| %.1e)" % worst, flush=True)
+
+
 def run_torch(args, shapes, params, rows, model, compiled_only):
     """The eager torch peers (fused SGD first: the reference), or only the torch.compile one,
     which main runs last because its compile time grows with the number of tensors."""
     import torch
     copies = rotations_for(params)
-    sets = torch_sets(torch, shapes, copies)
-    cases = [("torch SGD momentum fused", 20, lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, fused=True))]
+    sets = torch_sets(torch, shapes, copies, args.device)
+    if args.device == "cpu":  # fused SGD is CUDA-only (and absent before torch 2.0)
+        cases = [("torch SGD momentum foreach", 20, lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, foreach=True))]
+    else:
+        cases = [("torch SGD momentum fused", 20, lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, fused=True))]
     try:
         from timm.optim import Lars as TimmLars, Lamb as TimmLamb
         cases.append(("timm Lars", 20, lambda ps: TimmLars(ps, lr=0.1, momentum=0.9, weight_decay=5e-5)))
@@ -132,12 +175,13 @@ def run_torch(args, shapes, params, rows, model, compiled_only):
         cases = [("foreach LARS + torch.compile", 20, compiled)]
     for name, nbytes, make in cases:
         try:
-            us = time_torch(torch, make, sets, args.warmup, args.reps)
+            us = time_torch(torch, make, sets, args.warmup, args.reps, args.device)
             rows.append(row(model, name, params, us, nbytes))
         except Exception as e:  # one failing peer must not hide the others
             print("%s on %s failed: %s" % (name, model, e), file=sys.stderr)
     del sets
-    torch.cuda.empty_cache()
+    if args.device != "cpu":
+        torch.cuda.empty_cache()
 
 
 # ------------------------------------------------------------------------------------------ jax
@@ -185,25 +229,18 @@ def row(model, impl, params, us, nbytes):
             "bytes_per_param": nbytes, "gbps": gbps}
 
 
-def torch_copy_floor(nbytes=1 << 30, reps=50):
-    """Device-to-device copy GB/s (read + write counted), median of CUDA-event-timed copies."""
+def torch_copy_floor(device, nbytes=1 << 30, reps=50):
+    """Device-to-device copy GB/s (read + write counted), median of timed copies."""
     import torch
-    src = torch.empty(nbytes // 4, dtype=torch.float32, device="cuda").uniform_()
+    src = torch.empty(nbytes // 4, dtype=torch.float32, device=device).uniform_()
     dst = torch.empty_like(src)
     for _ in range(5):
         dst.copy_(src)
-    times = []
-    for _ in range(reps):
-        a = torch.cuda.Event(enable_timing=True)
-        b = torch.cuda.Event(enable_timing=True)
-        a.record()
-        dst.copy_(src)
-        b.record()
-        b.synchronize()
-        times.append(a.elapsed_time(b) * 1e-3)
+    us = statistics.median(time_once_us(torch, device, lambda: dst.copy_(src)) for _ in range(reps))
     del src, dst
-    torch.cuda.empty_cache()
-    return 2 * nbytes / statistics.median(times) / 1e9
+    if device != "cpu":
+        torch.cuda.empty_cache()
+    return 2 * nbytes / (us * 1e-6) / 1e9
 
 
 class Table(list):
@@ -233,7 +270,10 @@ def main():
     ap.add_argument("--lars4j", help="JSON written by org.lars4j.bench.GpuStepHarness --json")
     ap.add_argument("--json")
     ap.add_argument("--skip-jax", action="store_true")
+    ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"], help="cpu: a dry run of the script, not GPU numbers")
     args = ap.parse_args()
+    import torch
+    check_foreach_lars(torch, args.device)
     rows = Table(args.json)
     if args.lars4j:
         try:
@@ -245,8 +285,8 @@ def main():
         except (OSError, ValueError, KeyError) as e:  # the harness failed: the peers still run
             print("no lars4j rows (%s): %s" % (args.lars4j, e), file=sys.stderr)
     if rows.floor is None:
-        rows.floor = torch_copy_floor()
-        print("floor: torch device-to-device copy %.1f GB/s (1 GiB, median of 50)" % rows.floor, flush=True)
+        rows.floor = torch_copy_floor(args.device)
+        print("floor: torch %s copy %.1f GB/s (1 GiB, median of 50)" % (args.device, rows.floor), flush=True)
     floor = rows.floor
     for model in args.models.split(","):
         shapes = load_shapes(model)
