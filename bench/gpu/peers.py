@@ -252,7 +252,7 @@ class Table(list):
 
     def append(self, r):
         super().append(r)
-        print("measured: %-12s %-30s %12.1f us %10.1f GB/s" % (r["model"], r["implementation"],
+        print("measured: %-12s %-36s %12.1f us %10.1f GB/s" % (r["model"], r["implementation"],
                                                               r["us_per_step_median"], r["gbps"]), flush=True)
         self.save()
 
@@ -281,7 +281,9 @@ def main():
                 l4 = json.load(f)
             rows.floor = l4["floor_gbps"]
             for r in l4["rows"]:
-                rows.append(row(r["model"], "lars4j " + r["optimizer"], r["params"], r["us_per_step_median"], r["bytes_per_param"]))
+                # A harness run on the emulator (a dry run) says so in the name.
+                where = "" if r.get("backend", "cuda") == "cuda" else " (%s)" % r["backend"]
+                rows.append(row(r["model"], "lars4j " + r["optimizer"] + where, r["params"], r["us_per_step_median"], r["bytes_per_param"]))
         except (OSError, ValueError, KeyError) as e:  # the harness failed: the peers still run
             print("no lars4j rows (%s): %s" % (args.lars4j, e), file=sys.stderr)
     if rows.floor is None:
@@ -300,11 +302,15 @@ def main():
                 part()
             except Exception as e:  # e.g. out of memory: the other parts still run
                 print("%s on %s failed: %s" % (name, model, e), file=sys.stderr)
-    print("%-12s %-30s %14s %12s %8s %10s %7s" % ("model", "implementation", "params", "us/step", "B/param", "GB/s", "ratio"))
+    # "ratio": GB/s over the copy floor; "x SGD": time over the same model's plain momentum-SGD
+    # step (issue 6's GPU targets: LARS within 1.10x / 1.25x of it).
+    sgd = {r["model"]: r["us_per_step_median"] for r in rows if r["implementation"].startswith("torch SGD momentum")}
+    print("%-12s %-36s %14s %12s %8s %10s %7s %7s" % ("model", "implementation", "params", "us/step", "B/param", "GB/s", "ratio", "x SGD"))
     for r in sorted(rows, key=lambda r: (r["model"], r["us_per_step_median"])):
         ratio = r["gbps"] / floor if floor else float("nan")
-        print("%-12s %-30s %14d %12.1f %8d %10.1f %7.3f" % (r["model"], r["implementation"], r["params"],
-                                                              r["us_per_step_median"], r["bytes_per_param"], r["gbps"], ratio))
+        x_sgd = r["us_per_step_median"] / sgd[r["model"]] if r["model"] in sgd else float("nan")
+        print("%-12s %-36s %14d %12.1f %8d %10.1f %7.3f %7.2f" % (r["model"], r["implementation"], r["params"],
+                                                                    r["us_per_step_median"], r["bytes_per_param"], r["gbps"], ratio, x_sgd))
     rows.save()
 
 

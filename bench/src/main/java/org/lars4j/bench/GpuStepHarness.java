@@ -57,7 +57,7 @@ public final class GpuStepHarness {
         double floor = DeviceBuffers.copyBandwidth(backend, floorBytes, 50);
         System.out.printf("device-to-device copy (read + write): %.1f GB/s (%d MiB, median of 50, events)%n", floor, floorBytes >> 20);
         List<Map<String, Object>> rows = new ArrayList<>();
-        System.out.printf("%-12s %-6s %12s %9s %12s %10s %10s %7s%n", "model", "opt", "params", "segments", "us/step", "B/param", "GB/s", "ratio");
+        System.out.printf("%-12s %-9s %12s %9s %12s %10s %10s %7s%n", "model", "opt", "params", "segments", "us/step", "B/param", "GB/s", "ratio");
         for (String model : models) {
             ParamLayout layout = LarsStepBenchmark.layoutFor(model);
             long n = layout.totalElements();
@@ -87,7 +87,7 @@ public final class GpuStepHarness {
                         double median = us[us.length / 2];
                         int bytes = lamb ? 28 : 20;
                         double gbps = bytes * (double) n / (median * 1e-6) / 1e9;
-                        System.out.printf("%-12s %-6s %,12d %9d %12.1f %10d %10.1f %7.3f%n", model, optimizer, n, layout.size(), median, bytes,
+                        System.out.printf("%-12s %-9s %,12d %9d %12.1f %10d %10.1f %7.3f%n", model, optimizer, n, layout.size(), median, bytes,
                                 gbps, gbps / floor);
                         Map<String, Object> row = new LinkedHashMap<>();
                         row.put("model", model);
@@ -106,6 +106,8 @@ public final class GpuStepHarness {
                         row.put("floor_gbps", floor);
                         row.put("ratio_to_floor", gbps / floor);
                         rows.add(row);
+                        // Rewritten after every row: a run cut off by a time limit keeps what it measured.
+                        if (json != null) writeJson(json, floor, rows);
                     }
                 }
             } finally {
@@ -115,12 +117,14 @@ public final class GpuStepHarness {
                 }
             }
         }
-        if (json != null) {
-            Map<String, Object> out = new LinkedHashMap<>();
-            out.put("floor_kind", "device-to-device copy, bytes read + written, CUDA events");
-            out.put("floor_gbps", floor);
-            out.put("rows", rows);
-            Files.writeString(json, new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(out) + "\n");
-        }
+        if (json != null) writeJson(json, floor, rows);
+    }
+
+    private static void writeJson(Path json, double floor, List<Map<String, Object>> rows) throws IOException {
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("floor_kind", "device-to-device copy, bytes read + written, CUDA events");
+        out.put("floor_gbps", floor);
+        out.put("rows", rows);
+        Files.writeString(json, new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(out) + "\n");
     }
 }
