@@ -54,6 +54,18 @@ public:
      * around it on the GPU, the host clock on the emulator (whose launches are synchronous).
      */
     virtual int timeMs(const std::function<int()>& work, void* stream, float* ms) = 0;
+    /**
+     * Streams and graphs, for tests and benchmarks that capture steps the way callers do
+     * (CUDA: a non-blocking stream, thread-local stream capture, an instantiated graph). On the
+     * emulator a capture records each launch with its arguments as they were at capture time,
+     * and a graph launch replays the records: what a real graph does with kernel arguments.
+     */
+    virtual int streamCreate(void** stream) = 0;
+    virtual int streamDestroy(void* stream) = 0;
+    virtual int beginCapture(void* stream) = 0;
+    virtual int endCapture(void* stream, void** graphExec) = 0;
+    virtual int graphLaunch(void* graphExec, void* stream) = 0;
+    virtual int graphDestroy(void* graphExec) = 0;
     /** True when device memory is host memory (the emulator). */
     virtual bool hostIsDevice() const = 0;
     /** Name of an error code, e.g. cudaErrorInsufficientDriver. */

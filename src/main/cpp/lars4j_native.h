@@ -487,6 +487,15 @@ inline int deviceUpload(int kind, long long dst, const float* src, long long n) 
     return e != kOk ? e : b->sync(nullptr);
 }
 
+/** Copies {@code n} floats from device address {@code src} to the host; synchronous. */
+inline int deviceDownload(int kind, float* dst, long long src, long long n) {
+    int st = 0;
+    std::unique_ptr<Backend> b(makeBackend(kind, &st));
+    if (!b) return st;
+    int e = b->copy(dst, reinterpret_cast<const void*>(src), static_cast<size_t>(n) * sizeof(float), kDeviceToHost, nullptr);
+    return e != kOk ? e : b->sync(nullptr);
+}
+
 /** Synchronises the device (the default stream). */
 inline int deviceSynchronize(int kind) {
     int st = 0;
@@ -518,6 +527,62 @@ inline double deviceCopyGBps(int kind, long long bytes, int reps) {
     if (e != kOk) return -e;
     std::sort(times.begin(), times.end());
     return 2.0 * static_cast<double>(bytes) / times[times.size() / 2] / 1e9;
+}
+
+/**
+ * Streams and CUDA graphs for tests and benchmarks (kind 0 CUDA, 1 emulator): what a caller that
+ * captures lars4j's steps into a graph does. Each returns 0 or an error code; handles come back
+ * through {@code out[0]}.
+ */
+inline int streamCreate(int kind, long long* out) {
+    int st = 0;
+    std::unique_ptr<Backend> b(makeBackend(kind, &st));
+    if (!b) return st;
+    void* s = nullptr;
+    int e = b->streamCreate(&s);
+    out[0] = reinterpret_cast<long long>(s);
+    return e;
+}
+
+inline int streamDestroy(int kind, long long stream) {
+    int st = 0;
+    std::unique_ptr<Backend> b(makeBackend(kind, &st));
+    return b ? b->streamDestroy(reinterpret_cast<void*>(stream)) : st;
+}
+
+inline int streamSynchronize(int kind, long long stream) {
+    int st = 0;
+    std::unique_ptr<Backend> b(makeBackend(kind, &st));
+    return b ? b->sync(reinterpret_cast<void*>(stream)) : st;
+}
+
+inline int streamBeginCapture(int kind, long long stream) {
+    int st = 0;
+    std::unique_ptr<Backend> b(makeBackend(kind, &st));
+    return b ? b->beginCapture(reinterpret_cast<void*>(stream)) : st;
+}
+
+/** Ends the capture and instantiates the graph; its executable handle in {@code out[0]}. */
+inline int streamEndCapture(int kind, long long stream, long long* out) {
+    int st = 0;
+    std::unique_ptr<Backend> b(makeBackend(kind, &st));
+    if (!b) return st;
+    void* exec = nullptr;
+    int e = b->endCapture(reinterpret_cast<void*>(stream), &exec);
+    out[0] = reinterpret_cast<long long>(exec);
+    return e;
+}
+
+inline int graphLaunch(int kind, long long graphExec, long long stream) {
+    int st = 0;
+    std::unique_ptr<Backend> b(makeBackend(kind, &st));
+    return b ? b->graphLaunch(reinterpret_cast<void*>(graphExec), reinterpret_cast<void*>(stream)) : st;
+}
+
+inline int graphDestroy(int kind, long long graphExec) {
+    int st = 0;
+    std::unique_ptr<Backend> b(makeBackend(kind, &st));
+    return b ? b->graphDestroy(reinterpret_cast<void*>(graphExec)) : st;
 }
 
 /** Emulator fiber schedule for later launches: 0 forward, 1 reverse, 2 shuffled(seed). */

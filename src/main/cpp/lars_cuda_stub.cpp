@@ -13,6 +13,8 @@ int cudaProbe() { return kNotBuiltWithCuda; }
 
 std::string cudaErrorName(int code) {
     if (code == kNotBuiltWithCuda) return "notBuiltWithCuda (nvcc was not found when this library was built)";
+    if (code == kEmulatorFault) return "emulatorFault";
+    if (code == kOutOfHostMemory) return "outOfHostMemory";
     return "cudaError" + std::to_string(code);
 }
 

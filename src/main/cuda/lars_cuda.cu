@@ -100,6 +100,26 @@ public:
         return e;
     }
 
+    int streamCreate(void** stream) override {
+        return cudaStreamCreateWithFlags(reinterpret_cast<cudaStream_t*>(stream), cudaStreamNonBlocking);
+    }
+    int streamDestroy(void* stream) override { return cudaStreamDestroy(static_cast<cudaStream_t>(stream)); }
+    int beginCapture(void* stream) override {
+        return cudaStreamBeginCapture(static_cast<cudaStream_t>(stream), cudaStreamCaptureModeThreadLocal);
+    }
+    int endCapture(void* stream, void** graphExec) override {
+        cudaGraph_t graph = nullptr;
+        int e = cudaStreamEndCapture(static_cast<cudaStream_t>(stream), &graph);
+        if (e != cudaSuccess) return e;
+        e = cudaGraphInstantiate(reinterpret_cast<cudaGraphExec_t*>(graphExec), graph, 0);
+        cudaGraphDestroy(graph);
+        return e;
+    }
+    int graphLaunch(void* graphExec, void* stream) override {
+        return cudaGraphLaunch(static_cast<cudaGraphExec_t>(graphExec), static_cast<cudaStream_t>(stream));
+    }
+    int graphDestroy(void* graphExec) override { return cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(graphExec)); }
+
     bool hostIsDevice() const override { return false; }
     std::string errorName(int code) const override { return cudaErrorName(code); }
 };
@@ -121,6 +141,8 @@ int cudaProbe() {
 
 std::string cudaErrorName(int code) {
     if (code == kNotBuiltWithCuda) return "notBuiltWithCuda";
+    if (code == kEmulatorFault) return "emulatorFault";
+    if (code == kOutOfHostMemory) return "outOfHostMemory";
     return cudaGetErrorName(static_cast<cudaError_t>(code));
 }
 

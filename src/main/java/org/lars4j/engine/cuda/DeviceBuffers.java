@@ -25,6 +25,11 @@ public final class DeviceBuffers {
         return address;
     }
 
+    /** Copies {@code data} into the device buffer at {@code address} (which holds at least as many floats). */
+    public static void uploadInto(Backend backend, long address, float[] data) {
+        check("device upload", NativeLars.deviceUpload(kind(backend), address, data, data.length));
+    }
+
     public static void free(Backend backend, long address) {
         NativeLars.deviceFree(kind(backend), address);
     }
@@ -36,9 +41,55 @@ public final class DeviceBuffers {
         return r;
     }
 
+    /** Copies {@code dst.length} floats from device address {@code address} into {@code dst}. */
+    public static void download(Backend backend, long address, float[] dst) {
+        check("device download", NativeLars.deviceDownload(kind(backend), dst, address, dst.length));
+    }
+
     /** Waits for all work on the device's default stream. */
     public static void synchronize(Backend backend) {
-        int e = NativeLars.deviceSynchronize(kind(backend));
-        if (e != 0) throw new NativeEngineException("device synchronize", e, NativeLars.cudaErrorNameOf(e));
+        check("device synchronize", NativeLars.deviceSynchronize(kind(backend)));
+    }
+
+    // ---- Streams and CUDA graphs: what a caller that captures lars4j's steps does -------------
+
+    /** A new non-blocking stream (on the emulator, a token: its launches run at once). */
+    public static long createStream(Backend backend) {
+        long[] out = new long[1];
+        check("stream create", NativeLars.streamCreate(kind(backend), out));
+        return out[0];
+    }
+
+    public static void destroyStream(Backend backend, long stream) {
+        check("stream destroy", NativeLars.streamDestroy(kind(backend), stream));
+    }
+
+    public static void synchronize(Backend backend, long stream) {
+        check("stream synchronize", NativeLars.streamSynchronize(kind(backend), stream));
+    }
+
+    /** Starts capturing {@code stream} (thread-local mode): its work is recorded, not run. */
+    public static void beginCapture(Backend backend, long stream) {
+        check("begin capture", NativeLars.streamBeginCapture(kind(backend), stream));
+    }
+
+    /** Ends the capture of {@code stream} and returns the instantiated graph. */
+    public static long endCapture(Backend backend, long stream) {
+        long[] out = new long[1];
+        check("end capture", NativeLars.streamEndCapture(kind(backend), stream, out));
+        return out[0];
+    }
+
+    /** Enqueues one run of the graph on {@code stream}. */
+    public static void launchGraph(Backend backend, long graph, long stream) {
+        check("graph launch", NativeLars.graphLaunch(kind(backend), graph, stream));
+    }
+
+    public static void destroyGraph(Backend backend, long graph) {
+        check("graph destroy", NativeLars.graphDestroy(kind(backend), graph));
+    }
+
+    private static void check(String what, int e) {
+        if (e != 0) throw new NativeEngineException(what, e, NativeLars.cudaErrorNameOf(e));
     }
 }

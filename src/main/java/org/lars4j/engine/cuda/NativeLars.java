@@ -39,7 +39,25 @@ public final class NativeLars {
     /** Copies {@code n} floats from {@code src} to device address {@code dst}, synchronously. */
     public static native int deviceUpload(int kind, long dst, float[] src, long n);
 
+    /** Copies {@code n} floats from device address {@code src} to {@code dst}, synchronously. */
+    public static native int deviceDownload(int kind, float[] dst, long src, long n);
+
     public static native int deviceSynchronize(int kind);
+
+    /** Streams and CUDA graphs (kind 0 CUDA, 1 emulator); handles come back in {@code out[0]}. */
+    public static native int streamCreate(int kind, long[] out);
+
+    public static native int streamDestroy(int kind, long stream);
+
+    public static native int streamSynchronize(int kind, long stream);
+
+    public static native int streamBeginCapture(int kind, long stream);
+
+    public static native int streamEndCapture(int kind, long stream, long[] out);
+
+    public static native int graphLaunch(int kind, long graphExec, long stream);
+
+    public static native int graphDestroy(int kind, long graphExec);
 
     /** Device-to-device copy bandwidth in GB/s (read + write); negative: the error code, negated. */
     public static native double deviceCopyGBps(int kind, long bytes, int reps);

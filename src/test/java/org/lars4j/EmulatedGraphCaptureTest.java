@@ -1,0 +1,120 @@
+package org.lars4j;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.Arrays;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.lars4j.engine.cuda.DeviceBuffers;
+import org.lars4j.layout.ParamLayout;
+import org.lars4j.schedule.LrSchedule;
+
+/**
+ * Steps captured in a CUDA graph once and replayed, as a caller that captures its training step
+ * does: {@link LayerwiseOptimizer#captureStep} inside the capture, then before each replay
+ * {@link LayerwiseOptimizer#prepareGraphStep} (outside it) and a graph launch. The replays must
+ * give the Java engine's bits step for step, under a learning rate that changes every step (so a
+ * value frozen into the graph at capture time would show). On the emulator a capture records each
+ * launch with its arguments as they are at capture time and a replay reruns the records, which is
+ * what a real graph does with kernel arguments; {@code GpuGraphCaptureTest} runs the same on a GPU.
+ */
+class EmulatedGraphCaptureTest {
+    static final ParamLayout LAYOUT = ParamLayout.builder().add("a.weight", 4097, 2).add("a.bias", 5).add("b.weight", 300, 3)
+            .add("c.weight", 1).excludeFromWeightDecay("bias").build();
+    private static final String COOPERATIVE = "lars4j.cuda.cooperative";
+    private static final int STEPS = 4;
+
+    Backend target() { return Backend.CUDA_EMULATOR; }
+
+    @BeforeEach
+    void targetPresent() {}
+
+    @AfterEach
+    void cooperativeOff() { System.clearProperty(COOPERATIVE); }
+
+    private static Lars.Builder lars() {
+        return Lars.builder(LarsPreset.MLPERF).learningRate(LrSchedule.linearWarmup(2.0, 10)).weightDecay(1e-4);
+    }
+
+    @Test
+    void larsThreeLaunches() {
+        replaysMatchTheJavaEngine(b -> lars().backend(b).build(LAYOUT));
+    }
+
+    @Test
+    void larsWithCarriedWeightNorms() {
+        replaysMatchTheJavaEngine(b -> lars().carryWeightNorms(true).backend(b).build(LAYOUT));
+    }
+
+    @Test
+    void larsCooperativeLaunch() {
+        System.setProperty(COOPERATIVE, "true");
+        replaysMatchTheJavaEngine(b -> {
+            LayerwiseOptimizer o = lars().backend(b).build(LAYOUT);
+            if (b != Backend.CPU) assertEquals(true, o.engineVariant().startsWith("one cooperative launch"), o.engineVariant());
+            return o;
+        });
+    }
+
+    @Test
+    void lambWithGlobalClipping() {
+        replaysMatchTheJavaEngine(b -> Lamb.builder(LambPreset.APEX).learningRate(LrSchedule.linearWarmup(1e-2, 10)).backend(b).build(LAYOUT));
+    }
+
+    private interface Make {
+        LayerwiseOptimizer on(Backend b);
+    }
+
+    private void replaysMatchTheJavaEngine(Make make) {
+        float[][] w0 = TestModels.gaussian(LAYOUT, 3, 0.5);
+        // The reference: the Java engine, step by step, keeping the weights after each step.
+        float[][][] expected = new float[STEPS][][];
+        float[][] w = TestModels.copy(w0);
+        try (LayerwiseOptimizer cpu = make.on(Backend.CPU)) {
+            for (int s = 0; s < STEPS; s++) {
+                cpu.step(Arrays.asList(w), Arrays.asList(grads(s)));
+                expected[s] = TestModels.copy(w);
+            }
+        }
+        Backend b = target();
+        long wd = DeviceBuffers.upload(b, flat(w0));
+        long gd = DeviceBuffers.upload(b, new float[(int) LAYOUT.totalElements()]);
+        long stream = DeviceBuffers.createStream(b);
+        long graph = 0;
+        try (LayerwiseOptimizer dev = make.on(b)) {
+            DeviceBuffers.beginCapture(b, stream);
+            try {
+                dev.captureStep(wd, gd, stream);
+            } finally {
+                graph = DeviceBuffers.endCapture(b, stream);
+            }
+            float[] got = new float[(int) LAYOUT.totalElements()];
+            DeviceBuffers.download(b, wd, got);
+            assertArrayEquals(flat(w0), got, "the capture itself must not run the step");
+            for (int s = 0; s < STEPS; s++) {
+                DeviceBuffers.uploadInto(b, gd, flat(grads(s)));   // the buffer the graph reads
+                dev.prepareGraphStep();
+                DeviceBuffers.launchGraph(b, graph, stream);
+                DeviceBuffers.synchronize(b, stream);
+                DeviceBuffers.download(b, wd, got);
+                assertArrayEquals(flat(expected[s]), got, "weights after replay " + (s + 1));
+            }
+            assertEquals(STEPS, dev.stepCount());
+        } finally {
+            if (graph != 0) DeviceBuffers.destroyGraph(b, graph);
+            DeviceBuffers.destroyStream(b, stream);
+            DeviceBuffers.free(b, wd);
+            DeviceBuffers.free(b, gd);
+        }
+    }
+
+    private static float[][] grads(int step) {
+        return TestModels.gaussian(LAYOUT, 40 + step, 0.01);
+    }
+
+    static float[] flat(float[][] segments) {
+        return new TestModels.Tensors(TestModels.Form.FLAT_ARRAY, LAYOUT, segments).flatArray;
+    }
+}
