@@ -27,6 +27,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import statistics
 import sys
 import time
@@ -289,19 +290,30 @@ def main():
     if rows.floor is None:
         rows.floor = torch_copy_floor(args.device)
         print("floor: torch %s copy %.1f GB/s (1 GiB, median of 50)" % (args.device, rows.floor), flush=True)
+    # A time limit's SIGTERM (run-gpu-bench.sh runs this under `timeout`) still prints the table.
+    def on_term(signum, frame):
+        raise KeyboardInterrupt()
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        for model in args.models.split(","):
+            shapes = load_shapes(model)
+            params = sum(math.prod(s) if s else 1 for _, s in shapes)
+            parts = [("torch", lambda: run_torch(args, shapes, params, rows, model, False))]
+            if not args.skip_jax:
+                parts.append(("jax", lambda: run_jax(args, shapes, params, rows, model)))
+            parts.append(("torch.compile", lambda: run_torch(args, shapes, params, rows, model, True)))
+            for name, part in parts:
+                try:
+                    part()
+                except Exception as e:  # e.g. out of memory: the other parts still run
+                    print("%s on %s failed: %s" % (name, model, e), file=sys.stderr)
+    except KeyboardInterrupt:
+        print("stopped (time limit or ^C): the table holds what was measured so far", file=sys.stderr)
+    print_table(rows)
+
+
+def print_table(rows):
     floor = rows.floor
-    for model in args.models.split(","):
-        shapes = load_shapes(model)
-        params = sum(math.prod(s) if s else 1 for _, s in shapes)
-        parts = [("torch", lambda: run_torch(args, shapes, params, rows, model, False))]
-        if not args.skip_jax:
-            parts.append(("jax", lambda: run_jax(args, shapes, params, rows, model)))
-        parts.append(("torch.compile", lambda: run_torch(args, shapes, params, rows, model, True)))
-        for name, part in parts:
-            try:
-                part()
-            except Exception as e:  # e.g. out of memory: the other parts still run
-                print("%s on %s failed: %s" % (name, model, e), file=sys.stderr)
     # "ratio": GB/s over the copy floor; "x SGD": time over the same model's plain momentum-SGD
     # step (issue 6's GPU targets: LARS within 1.10x / 1.25x of it).
     sgd = {r["model"]: r["us_per_step_median"] for r in rows if r["implementation"].startswith("torch SGD momentum")}
