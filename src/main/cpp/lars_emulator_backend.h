@@ -34,7 +34,10 @@ public:
     int release(void* p) override { std::free(p); return kOk; }
     int allocHost(void** p, size_t bytes) override { return alloc(p, bytes); }
     int releaseHost(void* p) override { return release(p); }
-    int copy(void* dst, const void* src, size_t bytes, CopyKind, void* stream) override {
+    int copy(void* dst, const void* src, size_t bytes, CopyKind kind, void* stream) override {
+        // Under capture only device-to-device copies: a recorded copy from host memory would read
+        // it at replay, when it may be gone (CUDA refuses pageable copies in a capture too).
+        if (kind != kDeviceToDevice && capturing(stream)) return fail("host copy on a stream that is being captured");
         if (bytes) submit(stream, [=] { std::memmove(dst, src, bytes); });
         return kOk;
     }

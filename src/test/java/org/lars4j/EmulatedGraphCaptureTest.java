@@ -63,6 +63,35 @@ class EmulatedGraphCaptureTest {
         replaysMatchTheJavaEngine(b -> Lamb.builder(LambPreset.APEX).learningRate(LrSchedule.linearWarmup(1e-2, 10)).backend(b).build(LAYOUT));
     }
 
+    /**
+     * A whole step (host values copied, then launches) is not capturable: its copy from host
+     * memory would be replayed from memory that is gone. The emulator refuses it as CUDA does,
+     * and the refused step changes nothing. Emulator only: on a GPU the refusal is CUDA's own.
+     */
+    @Test
+    void aWholeStepIsRefusedUnderCapture() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(target() == Backend.CUDA_EMULATOR);
+        Backend b = target();
+        long wd = DeviceBuffers.upload(b, flat(TestModels.gaussian(LAYOUT, 3, 0.5)));
+        long gd = DeviceBuffers.upload(b, flat(grads(0)));
+        long stream = DeviceBuffers.createStream(b);
+        try (LayerwiseOptimizer dev = lars().backend(b).build(LAYOUT)) {
+            DeviceBuffers.beginCapture(b, stream);
+            NativeEngineException e;
+            try {
+                e = org.junit.jupiter.api.Assertions.assertThrows(NativeEngineException.class, () -> dev.stepDevice(wd, gd, stream));
+            } finally {
+                DeviceBuffers.destroyGraph(b, DeviceBuffers.endCapture(b, stream));
+            }
+            assertEquals(true, e.getMessage().contains("host copy on a stream that is being captured"), e.getMessage());
+            assertEquals(0, dev.stepCount());
+        } finally {
+            DeviceBuffers.destroyStream(b, stream);
+            DeviceBuffers.free(b, wd);
+            DeviceBuffers.free(b, gd);
+        }
+    }
+
     private interface Make {
         LayerwiseOptimizer on(Backend b);
     }
