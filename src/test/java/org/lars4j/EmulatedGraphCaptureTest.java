@@ -2,6 +2,9 @@ package org.lars4j;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.Arrays;
 import org.junit.jupiter.api.AfterEach;
@@ -53,7 +56,7 @@ class EmulatedGraphCaptureTest {
         System.setProperty(COOPERATIVE, "true");
         replaysMatchTheJavaEngine(b -> {
             LayerwiseOptimizer o = lars().backend(b).build(LAYOUT);
-            if (b != Backend.CPU) assertEquals(true, o.engineVariant().startsWith("one cooperative launch"), o.engineVariant());
+            if (b != Backend.CPU) assertTrue(o.engineVariant().startsWith("one cooperative launch"), o.engineVariant());
             return o;
         });
     }
@@ -70,7 +73,7 @@ class EmulatedGraphCaptureTest {
      */
     @Test
     void aWholeStepIsRefusedUnderCapture() {
-        org.junit.jupiter.api.Assumptions.assumeTrue(target() == Backend.CUDA_EMULATOR);
+        assumeTrue(target() == Backend.CUDA_EMULATOR);
         Backend b = target();
         long wd = DeviceBuffers.upload(b, flat(TestModels.gaussian(LAYOUT, 3, 0.5)));
         long gd = DeviceBuffers.upload(b, flat(grads(0)));
@@ -79,11 +82,11 @@ class EmulatedGraphCaptureTest {
             DeviceBuffers.beginCapture(b, stream);
             NativeEngineException e;
             try {
-                e = org.junit.jupiter.api.Assertions.assertThrows(NativeEngineException.class, () -> dev.stepDevice(wd, gd, stream));
+                e = assertThrows(NativeEngineException.class, () -> dev.stepDevice(wd, gd, stream));
             } finally {
                 DeviceBuffers.destroyGraph(b, DeviceBuffers.endCapture(b, stream));
             }
-            assertEquals(true, e.getMessage().contains("host copy on a stream that is being captured"), e.getMessage());
+            assertTrue(e.getMessage().contains("host copy on a stream that is being captured"), e.getMessage());
             assertEquals(0, dev.stepCount());
         } finally {
             DeviceBuffers.destroyStream(b, stream);
