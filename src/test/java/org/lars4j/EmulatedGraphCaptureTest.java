@@ -75,7 +75,8 @@ class EmulatedGraphCaptureTest {
     void aWholeStepIsRefusedUnderCapture() {
         assumeTrue(target() == Backend.CUDA_EMULATOR);
         Backend b = target();
-        long wd = DeviceBuffers.upload(b, flat(TestModels.gaussian(LAYOUT, 3, 0.5)));
+        float[] w0 = flat(TestModels.gaussian(LAYOUT, 3, 0.5));
+        long wd = DeviceBuffers.upload(b, w0);
         long gd = DeviceBuffers.upload(b, flat(grads(0)));
         long stream = DeviceBuffers.createStream(b);
         try (LayerwiseOptimizer dev = lars().backend(b).build(LAYOUT)) {
@@ -88,6 +89,9 @@ class EmulatedGraphCaptureTest {
             }
             assertTrue(e.getMessage().contains("host copy on a stream that is being captured"), e.getMessage());
             assertEquals(0, dev.stepCount());
+            float[] after = new float[w0.length];
+            DeviceBuffers.download(b, wd, after);
+            assertArrayEquals(w0, after, "a refused step must leave the weights alone");
         } finally {
             DeviceBuffers.destroyStream(b, stream);
             DeviceBuffers.free(b, wd);
