@@ -472,35 +472,39 @@ inline long long deviceAlloc(int kind, long long bytes) {
     return reinterpret_cast<long long>(p);
 }
 
-inline int deviceFree(int kind, long long address) {
+/**
+ * The device utilities below: {@code op(backend)} on a backend of {@code kind}, or the reason no
+ * backend could be made (e.g. no CUDA driver).
+ */
+template <typename Op> int withBackend(int kind, Op op) {
     int st = 0;
     std::unique_ptr<Backend> b(makeBackend(kind, &st));
-    return b ? b->release(reinterpret_cast<void*>(address)) : st;
+    return b ? op(*b) : st;
+}
+
+inline int deviceFree(int kind, long long address) {
+    return withBackend(kind, [&](Backend& b) { return b.release(reinterpret_cast<void*>(address)); });
 }
 
 /** Copies {@code n} floats from the host to device address {@code dst}; synchronous. */
 inline int deviceUpload(int kind, long long dst, const float* src, long long n) {
-    int st = 0;
-    std::unique_ptr<Backend> b(makeBackend(kind, &st));
-    if (!b) return st;
-    int e = b->copy(reinterpret_cast<void*>(dst), src, static_cast<size_t>(n) * sizeof(float), kHostToDevice, nullptr);
-    return e != kOk ? e : b->sync(nullptr);
+    return withBackend(kind, [&](Backend& b) {
+        int e = b.copy(reinterpret_cast<void*>(dst), src, static_cast<size_t>(n) * sizeof(float), kHostToDevice, nullptr);
+        return e != kOk ? e : b.sync(nullptr);
+    });
 }
 
 /** Copies {@code n} floats from device address {@code src} to the host; synchronous. */
 inline int deviceDownload(int kind, float* dst, long long src, long long n) {
-    int st = 0;
-    std::unique_ptr<Backend> b(makeBackend(kind, &st));
-    if (!b) return st;
-    int e = b->copy(dst, reinterpret_cast<const void*>(src), static_cast<size_t>(n) * sizeof(float), kDeviceToHost, nullptr);
-    return e != kOk ? e : b->sync(nullptr);
+    return withBackend(kind, [&](Backend& b) {
+        int e = b.copy(dst, reinterpret_cast<const void*>(src), static_cast<size_t>(n) * sizeof(float), kDeviceToHost, nullptr);
+        return e != kOk ? e : b.sync(nullptr);
+    });
 }
 
 /** Synchronises the device (the default stream). */
 inline int deviceSynchronize(int kind) {
-    int st = 0;
-    std::unique_ptr<Backend> b(makeBackend(kind, &st));
-    return b ? b->sync(nullptr) : st;
+    return withBackend(kind, [](Backend& b) { return b.sync(nullptr); });
 }
 
 /**
@@ -535,54 +539,44 @@ inline double deviceCopyGBps(int kind, long long bytes, int reps) {
  * through {@code out[0]}.
  */
 inline int streamCreate(int kind, long long* out) {
-    int st = 0;
-    std::unique_ptr<Backend> b(makeBackend(kind, &st));
-    if (!b) return st;
-    void* s = nullptr;
-    int e = b->streamCreate(&s);
-    out[0] = reinterpret_cast<long long>(s);
-    return e;
+    return withBackend(kind, [&](Backend& b) {
+        void* s = nullptr;
+        int e = b.streamCreate(&s);
+        out[0] = reinterpret_cast<long long>(s);
+        return e;
+    });
 }
 
 inline int streamDestroy(int kind, long long stream) {
-    int st = 0;
-    std::unique_ptr<Backend> b(makeBackend(kind, &st));
-    return b ? b->streamDestroy(reinterpret_cast<void*>(stream)) : st;
+    return withBackend(kind, [&](Backend& b) { return b.streamDestroy(reinterpret_cast<void*>(stream)); });
 }
 
 inline int streamSynchronize(int kind, long long stream) {
-    int st = 0;
-    std::unique_ptr<Backend> b(makeBackend(kind, &st));
-    return b ? b->sync(reinterpret_cast<void*>(stream)) : st;
+    return withBackend(kind, [&](Backend& b) { return b.sync(reinterpret_cast<void*>(stream)); });
 }
 
 inline int streamBeginCapture(int kind, long long stream) {
-    int st = 0;
-    std::unique_ptr<Backend> b(makeBackend(kind, &st));
-    return b ? b->beginCapture(reinterpret_cast<void*>(stream)) : st;
+    return withBackend(kind, [&](Backend& b) { return b.beginCapture(reinterpret_cast<void*>(stream)); });
 }
 
 /** Ends the capture and instantiates the graph; its executable handle in {@code out[0]}. */
 inline int streamEndCapture(int kind, long long stream, long long* out) {
-    int st = 0;
-    std::unique_ptr<Backend> b(makeBackend(kind, &st));
-    if (!b) return st;
-    void* exec = nullptr;
-    int e = b->endCapture(reinterpret_cast<void*>(stream), &exec);
-    out[0] = reinterpret_cast<long long>(exec);
-    return e;
+    return withBackend(kind, [&](Backend& b) {
+        void* exec = nullptr;
+        int e = b.endCapture(reinterpret_cast<void*>(stream), &exec);
+        out[0] = reinterpret_cast<long long>(exec);
+        return e;
+    });
 }
 
 inline int graphLaunch(int kind, long long graphExec, long long stream) {
-    int st = 0;
-    std::unique_ptr<Backend> b(makeBackend(kind, &st));
-    return b ? b->graphLaunch(reinterpret_cast<void*>(graphExec), reinterpret_cast<void*>(stream)) : st;
+    return withBackend(kind, [&](Backend& b) {
+        return b.graphLaunch(reinterpret_cast<void*>(graphExec), reinterpret_cast<void*>(stream));
+    });
 }
 
 inline int graphDestroy(int kind, long long graphExec) {
-    int st = 0;
-    std::unique_ptr<Backend> b(makeBackend(kind, &st));
-    return b ? b->graphDestroy(reinterpret_cast<void*>(graphExec)) : st;
+    return withBackend(kind, [&](Backend& b) { return b.graphDestroy(reinterpret_cast<void*>(graphExec)); });
 }
 
 /** Emulator fiber schedule for later launches: 0 forward, 1 reverse, 2 shuffled(seed). */

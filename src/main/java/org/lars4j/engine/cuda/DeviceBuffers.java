@@ -16,12 +16,16 @@ public final class DeviceBuffers {
         throw new IllegalArgumentException("device buffers need the cuda or cuda-emulator backend, not " + b.cliName());
     }
 
-    /** Allocates {@code floats} floats on {@code backend}'s device and fills them from {@code init}. */
+    /** Allocates {@code init.length} floats on {@code backend}'s device and fills them from {@code init}. */
     public static long upload(Backend backend, float[] init) {
         long address = NativeLars.deviceAlloc(kind(backend), 4L * init.length);
         if (address == 0) throw new NativeEngineException("device allocation of " + 4L * init.length + " bytes", -1, "out of device memory");
-        int e = NativeLars.deviceUpload(kind(backend), address, init, init.length);
-        if (e != 0) throw new NativeEngineException("device upload", e, NativeLars.cudaErrorNameOf(e));
+        try {
+            uploadInto(backend, address, init);
+        } catch (NativeEngineException e) {
+            free(backend, address);   // not left allocated behind a failed upload
+            throw e;
+        }
         return address;
     }
 
