@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run ON THE GPU MACHINE (device tool, carry .carry and target; see prepare-carry.sh):
+# Run ON THE GPU MACHINE (device tool, carry .carry and core/target; see prepare-carry.sh):
 #   1. rebuilds the JNI library with that machine's nvcc (SASS sm_80/sm_90 + PTX);
 #   2. runs the CUDA conformance matrix on the real GPU (CUDA engine == Java engine, bitwise) and
 #      the device-memory tests, with JUnit's console launcher on the carried runtime;
@@ -13,7 +13,7 @@ cd "$root"
 results="${OUT:-bench/results}/gpu-checks-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$results"
 export JAVA_HOME="$root/.carry/jre" PATH="$root/.carry/jre/bin:$PATH:/usr/local/cuda/bin"
-cp_main="target/classes:target/test-classes:$(ls .carry/lib/*.jar | grep -v console-standalone | tr '\n' ':')"
+cp_main="core/target/classes:core/target/test-classes:$(ls .carry/lib/*.jar | grep -v console-standalone | tr '\n' ':')"
 console=$(ls .carry/lib/junit-platform-console-standalone-*.jar)
 summary=()
 
@@ -22,13 +22,13 @@ summary=()
 # 1. Native build with this machine's nvcc (java.home's include/ comes from the carried headers).
 mkdir -p .carry/jre/include && cp -r .carry/include/. .carry/jre/include/
 if command -v nvcc >/dev/null && command -v g++ >/dev/null; then
-  lib=target/classes/org/lars4j/engine/cuda/linux-x86_64/libjnilars4j.so
+  lib=core/target/classes/org/lars4j/engine/cuda/linux-x86_64/libjnilars4j.so
   cp "$lib" /tmp/libjnilars4j.carried.so
   rm -f "$lib"   # rebuild with this machine's nvcc
-  if bash src/main/cpp/build-native.sh .carry/lib/javacpp-1.5.14.jar "$JAVA_HOME" target/classes target/native \
+  if bash core/src/main/cpp/build-native.sh .carry/lib/javacpp-1.5.14.jar "$JAVA_HOME" core/target/classes core/target/native \
        >"$results/build.log" 2>&1; then
     summary+=("build: ok (nvcc $(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/\1/p'))")
-    cp target/native/ptxas-report.txt "$results/" 2>/dev/null
+    cp core/target/native/ptxas-report.txt "$results/" 2>/dev/null
   else
     cp /tmp/libjnilars4j.carried.so "$lib"
     summary+=("build: FAILED (see build.log); using the library carried from the dev machine")
