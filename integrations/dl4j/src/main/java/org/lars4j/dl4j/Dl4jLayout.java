@@ -1,0 +1,137 @@
+package org.lars4j.dl4j;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.conf.layers.BatchNormalization;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
+import org.lars4j.InvalidLayoutException;
+import org.lars4j.layout.ParamLayout;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * The parameters of a DL4J network as lars4j segments: every parameter array in the order of the
+ * network's flat parameter view, named as DL4J names them ({@code 0_W}, {@code 0_b}, ... for a
+ * {@link MultiLayerNetwork}; {@code <vertex>_W} for a {@link ComputationGraph}), with its shape
+ * in memory order (see {@link Dl4jParam#memoryShape()}).
+ *
+ * <p>Batch-norm running mean and variance are in DL4J's flat view too, but are not trained by
+ * gradients: they are not segments of {@link #paramLayout()}; {@link Dl4jTrainer} leaves them
+ * exactly as DL4J's own update does. Every other parameter is a segment, and the preset of the
+ * optimizer decides decay and adaptation; with the MLPerf preset, biases and batch-norm
+ * gamma/beta (rank 1 in memory order) get neither. Add rules of your own to {@link #builder()}:
+ * <pre>{@code
+ * Dl4jLayout dl4j = Dl4jLayout.of(net);
+ * ParamLayout layout = dl4j.builder().excludeFromWeightDecay("_b$").build();
+ * LayerwiseOptimizer opt = Lars.builder(LarsPreset.MLPERF).learningRate(...).build(layout);
+ * Dl4jTrainer trainer = new Dl4jTrainer(net, dl4j, opt);
+ * }</pre>
+ */
+public final class Dl4jLayout {
+    private final List<Dl4jParam> params;
+    private final long totalElements;
+
+    private Dl4jLayout(List<Dl4jParam> params, long totalElements) {
+        this.params = Collections.unmodifiableList(params);
+        this.totalElements = totalElements;
+    }
+
+    /** The layout of an initialised {@link MultiLayerNetwork}. */
+    public static Dl4jLayout of(MultiLayerNetwork net) {
+        if (net == null) throw new InvalidLayoutException("network is null");
+        requireInit(net, net.params());
+        return of(net, net.paramTable(), layerName -> net.getLayer(Integer.parseInt(layerName)));
+    }
+
+    /** The layout of an initialised {@link ComputationGraph}. */
+    public static Dl4jLayout of(ComputationGraph net) {
+        if (net == null) throw new InvalidLayoutException("network is null");
+        requireInit(net, net.params());
+        return of(net, net.paramTable(), net::getLayer);
+    }
+
+    /** The layout of a network of either kind. */
+    public static Dl4jLayout of(Model net) {
+        if (net instanceof MultiLayerNetwork) return of((MultiLayerNetwork) net);
+        if (net instanceof ComputationGraph) return of((ComputationGraph) net);
+        throw new InvalidLayoutException("not a MultiLayerNetwork or ComputationGraph: " + (net == null ? "null" : net.getClass().getName()));
+    }
+
+    private static void requireInit(Model net, INDArray flat) {
+        if (flat == null || flat.isEmpty()) throw new InvalidLayoutException("the network has no parameters: call init() first");
+    }
+
+    private static Dl4jLayout of(Model net, Map<String, INDArray> table, java.util.function.Function<String, Layer> layerOf) {
+        INDArray flat = net.params();
+        long flatBase = flat.data().address() + flat.offset() * Float.BYTES;
+        if (flat.dataType() != org.nd4j.linalg.api.buffer.DataType.FLOAT) {
+            throw new InvalidLayoutException("the network's parameters are " + flat.dataType() + "; lars4j trains FLOAT networks");
+        }
+        List<Dl4jParam> out = new ArrayList<>(table.size());
+        long expected = 0;
+        for (Map.Entry<String, INDArray> e : table.entrySet()) {
+            String name = e.getKey();
+            INDArray view = e.getValue();
+            long byteOffset = view.data().address() + view.offset() * Float.BYTES - flatBase;
+            long offset = byteOffset / Float.BYTES;
+            if (offset != expected || byteOffset % Float.BYTES != 0) {
+                throw new InvalidLayoutException("parameter '" + name + "' is not at its place in the flat parameter view (offset "
+                        + offset + ", expected " + expected + ")");
+            }
+            if (view.length() > ParamLayout.MAX_SEGMENT_LENGTH) throw new InvalidLayoutException("parameter '" + name + "' is too large");
+            int cut = name.lastIndexOf('_');
+            String layerName = cut < 0 ? name : name.substring(0, cut);
+            String paramKey = cut < 0 ? name : name.substring(cut + 1);
+            Layer layer = layerOf.apply(layerName);
+            boolean runningStatistic = layer != null && layer.conf().getLayer() instanceof BatchNormalization
+                    && (BatchNormalizationParamInitializer.GLOBAL_MEAN.equals(paramKey)
+                        || BatchNormalizationParamInitializer.GLOBAL_VAR.equals(paramKey)
+                        || BatchNormalizationParamInitializer.GLOBAL_LOG_STD.equals(paramKey));
+            boolean weight = layer != null && layer.conf().getLayer().initializer().isWeightParam(layer.conf().getLayer(), paramKey);
+            out.add(new Dl4jParam(name, view.shape(), view.ordering(), memoryShape(view.shape(), view.ordering(), weight), offset,
+                    (int) view.length(), !runningStatistic));
+            expected += view.length();
+        }
+        if (expected != flat.length()) {
+            throw new InvalidLayoutException("the parameter table covers " + expected + " of the network's " + flat.length() + " parameters");
+        }
+        return new Dl4jLayout(out, expected);
+    }
+
+    /**
+     * The row-major shape of an array of {@code shape} in {@code ordering}: for a weight, 'f'
+     * reverses the dimensions (a dense W {@code [nIn, nOut]} 'f' is {@code [nOut, nIn]}, output
+     * axis first as in a convolution's {@code [nOut, nIn, kH, kW]}); every other parameter (a bias
+     * or a batch-norm gamma stored as {@code [1, n]}) is the vector {@code [n]}, so that rules by
+     * rank treat it as the bias it is.
+     */
+    static int[] memoryShape(long[] shape, char ordering, boolean weight) {
+        long n = 1;
+        for (long d : shape) n *= d;
+        if (!weight || shape.length <= 1) return new int[] {(int) n};
+        int[] out = new int[shape.length];
+        for (int i = 0; i < shape.length; i++) out[i] = (int) (ordering == 'f' ? shape[shape.length - 1 - i] : shape[i]);
+        return out;
+    }
+
+    /** Every parameter array of the network in flat order, running statistics included. */
+    public List<Dl4jParam> params() { return params; }
+
+    /** The network's parameter count (the length of its flat view). */
+    public long totalElements() { return totalElements; }
+
+    /** The trained parameters as a layout builder in flat order, for rules of your own. */
+    public ParamLayout.Builder builder() {
+        ParamLayout.Builder b = ParamLayout.builder();
+        for (Dl4jParam p : params) if (p.trained()) b.add(p.name(), p.memoryShape());
+        return b;
+    }
+
+    /** {@code builder().build()}: the trained parameters, flags from the optimizer's preset. */
+    public ParamLayout paramLayout() { return builder().build(); }
+}

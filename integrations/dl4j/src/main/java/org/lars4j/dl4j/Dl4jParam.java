@@ -1,0 +1,27 @@
+package org.lars4j.dl4j;
+
+import java.util.Arrays;
+
+/**
+ * One parameter array of a DL4J network as it sits in the network's flat parameter buffer.
+ *
+ * @param name        DL4J's name: {@code <layer>_<param>}, e.g. {@code 0_W} (MultiLayerNetwork:
+ *                    the layer index; ComputationGraph: the vertex name)
+ * @param dl4jShape   the shape DL4J reports, e.g. {@code [nIn, nOut]} for a dense W
+ * @param ordering    DL4J's ordering of that shape: {@code 'c'} or {@code 'f'}
+ * @param memoryShape the same elements as a row-major (C order) shape, which is how they lie in
+ *                    memory: a dense W {@code [nIn, nOut]} in 'f' order is {@code [nOut, nIn]}
+ *                    (PyTorch's Linear layout); a row vector {@code [1, n]} is {@code [n]}
+ * @param offset      element offset in the flat parameter (and gradient) buffer
+ * @param length      element count
+ * @param trained     false for batch-norm running statistics, which DL4J updates from the
+ *                    forward pass rather than by gradients (the trainer applies them as DL4J does)
+ */
+public record Dl4jParam(String name, long[] dl4jShape, char ordering, int[] memoryShape, long offset,
+                        int length, boolean trained) {
+
+    @Override
+    public String toString() {
+        return name + Arrays.toString(memoryShape) + "@" + offset + (trained ? "" : " (running statistic)");
+    }
+}
