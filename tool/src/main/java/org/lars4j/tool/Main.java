@@ -10,7 +10,8 @@ import picocli.CommandLine.Command;
 /** The {@code ./lars4j} tool. */
 @Command(name = "lars4j", mixinStandardHelpOptions = true, version = "lars4j 0.1.0",
         description = "Layer-wise adaptive optimizers (LARS family, LAMB) for the JVM.",
-        subcommands = {StepCommand.class, BenchCommand.class, VerifyCommand.class, Main.Info.class, DemoCommand.class})
+        subcommands = {StepCommand.class, BenchCommand.class, VerifyCommand.class, Main.Info.class, DemoCommand.class,
+                org.lars4j.tool.train.TrainCommand.class})
 public final class Main implements Callable<Integer> {
 
     public static void main(String[] args) {

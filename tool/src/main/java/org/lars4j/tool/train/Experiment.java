@@ -1,0 +1,196 @@
+package org.lars4j.tool.train;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.lars4j.Backend;
+import org.lars4j.Lamb;
+import org.lars4j.LambPreset;
+import org.lars4j.Lars;
+import org.lars4j.LarsPreset;
+import org.lars4j.LayerwiseOptimizer;
+import org.lars4j.dl4j.Dl4jLayout;
+import org.lars4j.dl4j.Dl4jTrainer;
+import org.lars4j.layout.ParamLayout;
+import org.lars4j.schedule.LrSchedule;
+import org.nd4j.evaluation.classification.Evaluation;
+
+/**
+ * The large-batch experiment of the LARS paper at the scale of this machine: a small-batch SGD
+ * baseline, then at each large batch SGD with the linear scaling rule against LARS, LAMB and
+ * TVLARS, each over the same grid of learning-rate multipliers, all for the same number of
+ * epochs, seeds fixed. {@link #run} trains every run and returns its results.
+ */
+public final class Experiment {
+
+    /** The optimizers compared, with the reference learning rate of each at batch {@code b}. */
+    public enum Optimizer {
+        /** SGD + momentum 0.9, coupled weight decay, the linear scaling rule: 0.1 x b / 128. */
+        SGD,
+        /** LARS, MLPerf preset (eta 0.001, momentum 0.9, no decay/adaptation of biases and BN). */
+        LARS,
+        /** LAMB, the paper's preset (beta 0.9 / 0.999, decoupled decay, biases and BN excluded). */
+        LAMB,
+        /** TVLARS, its preset (phi(t) in place of warm-up, eta 0.001, momentum 0.9). */
+        TVLARS;
+
+        double referenceLr(int batch) {
+            switch (this) {
+                case SGD: return 0.1 * batch / 128.0;
+                case LARS: case TVLARS: return 10.0 * Math.sqrt(batch / 4096.0);
+                case LAMB: return 0.01 * Math.sqrt(batch / 4096.0);
+                default: throw new AssertionError(this);
+            }
+        }
+
+        public String cliName() { return name().toLowerCase(Locale.ROOT); }
+
+        public static Optimizer parse(String s) {
+            for (Optimizer o : values()) if (o.cliName().equalsIgnoreCase(s)) return o;
+            throw new IllegalArgumentException("unknown optimizer '" + s + "' (expected sgd, lars, lamb or tvlars)");
+        }
+    }
+
+    /** One training run. */
+    public record RunSpec(String id, Optimizer optimizer, int batch, double lr, double lrMultiplier, boolean baseline) {}
+
+    /** What a run measured, epoch by epoch. */
+    public static final class RunResult {
+        public final RunSpec spec;
+        public final List<Double> testAccuracy = new ArrayList<>();
+        public final List<Double> trainLoss = new ArrayList<>();
+        public final List<String> trustRatioSegments = new ArrayList<>();
+        public final List<double[]> trustRatios = new ArrayList<>();   // per step, per adapted segment
+        public long steps;
+        public double seconds;
+        public boolean diverged;
+        public long skippedSteps;
+
+        RunResult(RunSpec spec) { this.spec = spec; }
+
+        public double finalAccuracy() { return testAccuracy.isEmpty() ? Double.NaN : testAccuracy.get(testAccuracy.size() - 1); }
+
+        public double bestAccuracy() { return testAccuracy.stream().mapToDouble(Double::doubleValue).max().orElse(Double.NaN); }
+    }
+
+    /** The experiment's settings. */
+    public record Settings(int epochs, int baselineBatch, double baselineLr, List<Integer> batches, List<Optimizer> optimizers,
+                           List<Double> lrMultipliers, double weightDecay, double warmupEpochs, int microBatch,
+                           int channels1, int channels2, long seed, int trainLimit, int testLimit) {}
+
+    private final Settings settings;
+    private final FashionMnist.Split train;
+    private final FashionMnist.Split test;
+    private final PrintStream progress;
+
+    public Experiment(Settings settings, FashionMnist.Split train, FashionMnist.Split test, PrintStream progress) {
+        this.settings = settings;
+        this.train = train;
+        this.test = test;
+        this.progress = progress;
+    }
+
+    /** The runs in the order they are trained: the baseline, then batch by batch. */
+    public List<RunSpec> plan() {
+        List<RunSpec> runs = new ArrayList<>();
+        runs.add(new RunSpec("baseline-sgd-b" + settings.baselineBatch(), Optimizer.SGD, settings.baselineBatch(),
+                settings.baselineLr(), 1, true));
+        for (int b : settings.batches()) {
+            for (Optimizer o : settings.optimizers()) {
+                for (double m : settings.lrMultipliers()) {
+                    double lr = o.referenceLr(b) * m;
+                    runs.add(new RunSpec(String.format(Locale.ROOT, "%s-b%d-lr%s", o.cliName(), b, shortNumber(lr)), o, b, lr, m, false));
+                }
+            }
+        }
+        return runs;
+    }
+
+    static String shortNumber(double v) {
+        String s = String.format(Locale.ROOT, "%.4g", v);
+        if (s.contains(".") && !s.contains("e")) s = s.replaceAll("0+$", "").replaceAll("\\.$", "");
+        return s;
+    }
+
+    /** Trains one run; its model and optimizer checkpoint go to {@code runDir}. */
+    public RunResult run(RunSpec spec, int index, int count, Path runDir) throws IOException {
+        RunResult r = new RunResult(spec);
+        EpochIterator trainIt = new EpochIterator(train, spec.batch(), true, settings.seed(), true);
+        EpochIterator testIt = new EpochIterator(test, 1000, false, 0, false);
+        int stepsPerEpoch = trainIt.batchesPerEpoch();
+        long total = (long) stepsPerEpoch * settings.epochs();
+        long warmup = Math.min(total, Math.round(settings.warmupEpochs() * stepsPerEpoch));
+        MultiLayerNetwork net = ExperimentModel.build(train.side(), settings.channels1(), settings.channels2(), settings.seed());
+        Dl4jLayout dl4j = Dl4jLayout.of(net);
+        long start = System.nanoTime();
+        try (LayerwiseOptimizer opt = optimizer(spec, dl4j.builder(), warmup, total)) {
+            Dl4jTrainer trainer = new Dl4jTrainer(net, dl4j, opt).microBatch(Math.min(spec.batch(), settings.microBatch()));
+            boolean recordRatios = spec.optimizer() == Optimizer.LARS || spec.optimizer() == Optimizer.TVLARS;
+            List<Integer> adapted = new ArrayList<>();
+            for (int i = 0; i < opt.layout().size(); i++) {
+                if (opt.layout().segment(i).adapt()) {
+                    adapted.add(i);
+                    r.trustRatioSegments.add(opt.layout().segment(i).name());
+                }
+            }
+            for (int e = 0; e < settings.epochs(); e++) {
+                trainIt.setEpoch(e);
+                double lossSum = 0;
+                int n = 0;
+                while (trainIt.hasNext()) {
+                    double loss = trainer.fit(trainIt.next());
+                    lossSum += loss;
+                    n++;
+                    if (recordRatios) {
+                        double[] tr = new double[adapted.size()];
+                        for (int k = 0; k < tr.length; k++) tr[k] = opt.lastTrustRatio(adapted.get(k));
+                        r.trustRatios.add(tr);
+                    }
+                }
+                net.incrementEpochCount();
+                double loss = lossSum / n;
+                if (!Double.isFinite(loss)) r.diverged = true;
+                testIt.setEpoch(0);
+                Evaluation eval = trainer.evaluate(testIt);
+                r.trainLoss.add(loss);
+                r.testAccuracy.add(eval.accuracy());
+                progress.printf(Locale.ROOT, "[%2d/%d] %-24s epoch %2d/%d  train loss %8.4f  test accuracy %.4f  (%.0f s)%n",
+                        index + 1, count, spec.id(), e + 1, settings.epochs(), loss, eval.accuracy(), (System.nanoTime() - start) / 1e9);
+            }
+            r.steps = trainer.iteration();
+            r.skippedSteps = opt.skippedSteps();
+            r.seconds = (System.nanoTime() - start) / 1e9;
+            trainer.save(runDir);
+        }
+        return r;
+    }
+
+    private LayerwiseOptimizer optimizer(RunSpec spec, ParamLayout.Builder layout, long warmup, long total) {
+        double wd = settings.weightDecay();
+        switch (spec.optimizer()) {
+            case SGD:
+                // Plain SGD: no adaptation anywhere; biases and batch norm undecayed, as for the others.
+                return Lars.builder(LarsPreset.PAPER).learningRate(LrSchedule.mlperf(spec.lr(), warmup, total)).momentum(0.9)
+                        .weightDecay(wd).backend(Backend.CPU)
+                        .build(layout.excludeOneDimensional().excludeFromAdaptation(".*").build());
+            case LARS:
+                return Lars.builder(LarsPreset.MLPERF).learningRate(LrSchedule.mlperf(spec.lr(), warmup, total)).momentum(0.9)
+                        .weightDecay(wd).backend(Backend.CPU).build(layout.build());
+            case LAMB:
+                return Lamb.builder(LambPreset.PAPER).learningRate(LrSchedule.mlperf(spec.lr(), warmup, total))
+                        .weightDecay(wd).backend(Backend.CPU).build(layout.excludeOneDimensional().build());
+            case TVLARS:
+                // TVLARS replaces warm-up by its phi(t): polynomial decay only.
+                return Lars.builder(LarsPreset.TVLARS).learningRate(LrSchedule.mlperf(spec.lr(), 0, total)).momentum(0.9)
+                        .weightDecay(wd).backend(Backend.CPU).build(layout.excludeOneDimensional().build());
+            default:
+                throw new AssertionError(spec.optimizer());
+        }
+    }
+
+    public Settings settings() { return settings; }
+}
