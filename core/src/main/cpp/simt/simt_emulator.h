@@ -46,6 +46,7 @@
 #include <mutex>
 #include <algorithm>
 #include <condition_variable>
+#include <exception>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -181,6 +182,7 @@ private:
     std::vector<Fiber> fibers_;
     const std::function<void()>* body_ = nullptr;
     std::string fault_;
+    bool misaligned_ = false;   // the fault was a misaligned access (keeps its type across the fiber boundary)
 };
 
 inline thread_local BlockRunner* tl_runner = nullptr;
@@ -189,6 +191,9 @@ inline void BlockRunner::entry() {
     BlockRunner* r = tl_runner;
     try {
         (*r->body_)();
+    } catch (const MisalignedAddress& e) {
+        if (r->fault_.empty()) r->fault_ = e.what();
+        r->misaligned_ = true;
     } catch (const std::exception& e) {
         if (r->fault_.empty()) r->fault_ = e.what();
     }
@@ -211,6 +216,7 @@ inline void BlockRunner::run_block(unsigned block, const dim3& grid, const dim3&
     gridDim = grid;
     body_ = &body;
     fault_.clear();
+    misaligned_ = false;
     for (unsigned i = 0; i < n; i++) {
         Fiber& f = fibers_[i];
         f.tid = uint3{i, 0, 0};
@@ -234,7 +240,10 @@ inline void BlockRunner::run_block(unsigned block, const dim3& grid, const dim3&
             swapcontext(&scheduler_, &f.ctx);
             current = nullptr;
         }
-        if (!fault_.empty()) throw KernelFault(fault_);
+        if (!fault_.empty()) {
+            if (misaligned_) throw MisalignedAddress(fault_);
+            throw KernelFault(fault_);
+        }
         // Release every warp whose live lanes have all reached a warp-level sync.
         bool released = false;
         unsigned live = 0, atBlock = 0;
@@ -317,16 +326,16 @@ inline void launch(dim3 grid, dim3 block, std::function<void()> body) {
     if (workers > grid.x) workers = grid.x;
     std::atomic<unsigned> next{0};
     std::mutex faultLock;
-    std::string fault;
+    std::exception_ptr fault;   // the first fault, rethrown with its type (e.g. MisalignedAddress)
     auto work = [&]() {
         BlockRunner local;
         BlockRunner* saved = tl_runner;
         tl_runner = &local;
         try {
             for (unsigned b = next++; b < grid.x; b = next++) local.run_block(b, grid, block, body, schedule, seed);
-        } catch (const std::exception& e) {
+        } catch (const std::exception&) {
             std::lock_guard<std::mutex> g(faultLock);
-            if (fault.empty()) fault = e.what();
+            if (!fault) fault = std::current_exception();
             next = grid.x;
         }
         tl_runner = saved;
@@ -335,7 +344,7 @@ inline void launch(dim3 grid, dim3 block, std::function<void()> body) {
     for (unsigned i = 1; i < workers; i++) threads.emplace_back(work);
     work();
     for (auto& t : threads) t.join();
-    if (!fault.empty()) throw KernelFault(fault);
+    if (fault) std::rethrow_exception(fault);
 }
 
 /**
@@ -353,7 +362,7 @@ inline void launch_cooperative(dim3 grid, dim3 block, unsigned maxBlocks, std::f
     const unsigned seed = config().seed.load();
     GridBarrier barrier(grid.x);
     std::mutex faultLock;
-    std::string fault;
+    std::exception_ptr fault;   // the first fault, rethrown with its type
     auto work = [&](unsigned b) {
         BlockRunner local;
         local.gridBarrier = &barrier;
@@ -365,7 +374,7 @@ inline void launch_cooperative(dim3 grid, dim3 block, unsigned maxBlocks, std::f
         } catch (const std::exception& e) {
             {
                 std::lock_guard<std::mutex> g(faultLock);
-                if (fault.empty()) fault = e.what();
+                if (!fault) fault = std::current_exception();
             }
             barrier.abort(e.what());
         }
@@ -375,7 +384,7 @@ inline void launch_cooperative(dim3 grid, dim3 block, unsigned maxBlocks, std::f
     for (unsigned b = 1; b < grid.x; b++) threads.emplace_back(work, b);
     work(0);
     for (auto& t : threads) t.join();
-    if (!fault.empty()) throw KernelFault(fault);
+    if (fault) std::rethrow_exception(fault);
 }
 
 }  // namespace simt
