@@ -48,7 +48,8 @@ run_junit() {  # name, then --select-class arguments
 java --add-modules jdk.incubator.vector -cp "$cp_main" org.lars4j.tool.Main info >>"$results/machine.txt" 2>&1   # at most 8 files come back from $OUT
 run_junit gpu-conformance --select-class org.lars4j.GpuCudaConformanceTest --select-class org.lars4j.GpuCooperativeConformanceTest \
   --select-class org.lars4j.GpuLambConformanceTest
-run_junit device-memory --select-class org.lars4j.DeviceTensorTest --select-class org.lars4j.GpuGraphCaptureTest
+run_junit device-memory --select-class org.lars4j.DeviceTensorTest --select-class org.lars4j.GpuGraphCaptureTest \
+  --select-class org.lars4j.GpuStreamOrderTest --select-class org.lars4j.GpuNanPayloadTest
 
 # 3. compute-sanitizer over a smaller run (the tile-boundary matrix).
 if command -v compute-sanitizer >/dev/null 2>&1; then

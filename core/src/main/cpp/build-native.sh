@@ -39,11 +39,17 @@ if ! up_to_date "$lib"; then
     fi
     [ -f "$cuda_home/lib64/libcudart_static.a" ] || { echo "build-native: libcudart_static.a not found under $cuda_home" >&2; exit 1; }
     echo "build-native: nvcc $(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/\1/p') from $cuda_home" >&2
-    nvcc -std=c++17 -O3 -Xcompiler -fPIC -I"$root/src/main/cpp" -I"$root/src/main/cuda" \
+    # -fmad=false: every kernel op is an explicit _rn intrinsic today, which nvcc never contracts;
+    # the flag keeps a future plain a*b+c from silently becoming an fma (different bits).
+    nvcc_flags=(-std=c++17 -O3 -fmad=false -Xcompiler -fPIC -I"$root/src/main/cpp" -I"$root/src/main/cuda")
+    nvcc "${nvcc_flags[@]}" \
       -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
       -gencode arch=compute_90,code=compute_90 -Xptxas -v \
       -c "$root/src/main/cuda/lars_cuda.cu" -o "$out/lars_cuda.o" 2>"$out/ptxas-report.txt" \
       || { cat "$out/ptxas-report.txt" >&2; exit 1; }
+    # The same flags on a plain multiply-add, to PTX: NativeBuildFlagsTest checks it is not fused.
+    printf '__global__ void probe(const float* a, const float* b, const float* c, float* d) { d[0] = a[0] * b[0] + c[0]; }\n' >"$out/fmad-probe.cu"
+    nvcc "${nvcc_flags[@]}" -arch=compute_90 -ptx "$out/fmad-probe.cu" -o "$out/fmad-probe.ptx"
     cuda_obj="$out/lars_cuda.o"
     cuda_libs=(-L"$cuda_home/lib64" -lcudart_static -ldl -lrt)
   else

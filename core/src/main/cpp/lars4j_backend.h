@@ -1,7 +1,9 @@
-// A device as the host plan sees it: memory, copies, and the fixed launch sequence of a step.
-// Two implementations: the CUDA runtime (src/main/cuda/lars_cuda.cu, built by nvcc, or a stub
-// when nvcc is absent) and the SIMT emulator (lars_emulator_backend.h, built by g++).
-// Error codes are cudaError_t values for CUDA and kEmulatorFault for an emulated kernel fault.
+// A device as the host plan sees it: memory, copies, events, and the fixed launch sequence of a
+// step. One implementation (src/main/cuda/cuda_runtime_backend.inc) compiled twice: by nvcc
+// against the CUDA runtime (lars_cuda.cu; a stub when nvcc is absent), and by g++ against the
+// emulated runtime of the SIMT emulator (lars_emulator_backend.h), so that CI runs its host code.
+// Error codes are cudaError_t values (the emulator uses the same numbers), kEmulatorFault for an
+// emulated kernel that broke the SIMT model.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +18,7 @@ constexpr int kOk = 0;
 constexpr int kNotBuiltWithCuda = 100000;   // this library was built without nvcc
 constexpr int kEmulatorFault = 100001;      // an emulated kernel broke the SIMT model
 constexpr int kOutOfHostMemory = 100002;
+constexpr int kCooperativeLaunchTooLarge = 720;   // cudaErrorCooperativeLaunchTooLarge
 
 enum CopyKind { kHostToDevice = 0, kDeviceToHost = 1, kDeviceToDevice = 2 };
 
@@ -26,11 +29,21 @@ public:
     virtual int release(void* p) = 0;
     virtual int allocHost(void** p, size_t bytes) = 0;    // pinned where that matters
     virtual int releaseHost(void* p) = 0;
+    /** Asynchronous in stream order (from pageable memory: staged at the call; to it: returns when done). */
     virtual int copy(void* dst, const void* src, size_t bytes, CopyKind kind, void* stream) = 0;
+    /** Sets {@code bytes} of device memory to zero, in stream order. */
+    virtual int zero(void* dst, size_t bytes, void* stream) = 0;
     virtual int sync(void* stream) = 0;
+    /** Events without timing, for ordering work across streams. */
+    virtual int eventCreate(void** event) = 0;
+    virtual int eventDestroy(void* event) = 0;
+    /** Records {@code event} in stream order; under capture it becomes a node that records it at each replay. */
+    virtual int eventRecord(void* event, void* stream) = 0;
+    /** Later work on {@code stream} waits for the work before the last record of {@code event}. */
+    virtual int streamWaitEvent(void* stream, void* event) = 0;
     /**
-     * How many blocks of the cooperative LARS kernel (variant (a)) can be resident at once, i.e.
-     * the largest grid a cooperative launch accepts; 0 when the device cannot launch cooperatively.
+     * How many blocks of the cooperative LARS kernel can be resident at once, i.e. the largest grid
+     * a cooperative launch accepts now; 0 when the device cannot launch cooperatively.
      */
     virtual int cooperativeLimit() = 0;
     /**
@@ -49,29 +62,29 @@ public:
                               const kernels::LambConsts& c, const kernels::TensorRefs<float, float>& refs,
                               kernels::LambStepParams* params, bool gradNormPass, int tiles, int segments,
                               void* stream) = 0;
-    /**
-     * Times {@code work} (which enqueues on {@code stream}) in milliseconds: CUDA events recorded
-     * around it on the GPU, the host clock on the emulator (whose launches are synchronous).
-     */
+    /** Times {@code work} (which enqueues on {@code stream}) in milliseconds between two events. */
     virtual int timeMs(const std::function<int()>& work, void* stream, float* ms) = 0;
     /**
-     * Streams and graphs, for tests and benchmarks that capture steps the way callers do
-     * (CUDA: a non-blocking stream, thread-local stream capture, an instantiated graph). On the
-     * emulator a capture records each launch with its arguments as they were at capture time,
-     * and a graph launch replays the records: what a real graph does with kernel arguments.
+     * Streams and graphs, for tests and benchmarks that capture steps the way callers do (a
+     * non-blocking stream, or a blocking one with {@code blocking}; thread-local stream capture,
+     * an instantiated graph).
      */
-    virtual int streamCreate(void** stream) = 0;
+    virtual int streamCreate(void** stream, bool blocking) = 0;
     virtual int streamDestroy(void* stream) = 0;
     virtual int beginCapture(void* stream) = 0;
     virtual int endCapture(void* stream, void** graphExec) = 0;
     virtual int graphLaunch(void* graphExec, void* stream) = 0;
     virtual int graphDestroy(void* graphExec) = 0;
-    /** True when device memory is host memory (the emulator). */
-    virtual bool hostIsDevice() const = 0;
+    /**
+     * For tests: holds {@code stream} (nothing after this point runs) until {@link #releaseHold};
+     * what a long kernel does, made deterministic. A host function waiting on a flag.
+     */
+    virtual int holdStream(void* stream, void** gate) = 0;
+    virtual void releaseHold(void* gate) = 0;
     /** Name of an error code, e.g. cudaErrorInsufficientDriver. */
     virtual std::string errorName(int code) const = 0;
-    /** Details of the last emulator fault, if any. */
-    virtual std::string lastFault() const { return std::string(); }
+    /** The emulator's detail of this thread's last failure with {@code code}; empty on a GPU. */
+    virtual std::string faultDetail(int code) const = 0;
 };
 
 /** The CUDA backend, or null with {@code *status} set (no driver, no device, not built). */
@@ -82,5 +95,11 @@ int cudaProbe();
 
 /** Name of a CUDA error code (or of kNotBuiltWithCuda). */
 std::string cudaErrorName(int code);
+
+/**
+ * Tiles of {@code TILE} elements in a segment of {@code length} elements, in 64 bits: a segment
+ * within one tile of 2^31 elements would overflow an int sum.
+ */
+inline long long tilesOfSegment(long long length) { return (length + kernels::TILE - 1) / kernels::TILE; }
 
 }  // namespace lars4j

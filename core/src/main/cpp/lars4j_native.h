@@ -5,12 +5,24 @@
 //
 // Plan once, step many: every allocation and table upload happens in the constructor. A device
 // step (stepDevice) enqueues one small parameter copy and the rule's fixed launch sequence (3 for
-// LARS, 3 or 6 for LAMB) on the caller's stream and returns without synchronising. The host step (stepHost) stages host tensors through
-// buffers made at plan time and synchronises, for callers whose tensors live on the host.
+// LARS, 3 or 6 for LAMB) on the caller's stream and returns without synchronising. The host step
+// (stepHost) stages host tensors through buffers made at plan time and synchronises, for callers
+// whose tensors live on the host.
+//
+// Stream ordering. A step runs on the caller's stream, which is typically non-blocking (lars4j's
+// own streams, PyTorch's side streams) and therefore not ordered with the legacy default stream.
+// So no copy of the plan goes on the legacy stream: every step, device or host, ends by recording
+// the plan's event stepDone_ on its stream (under capture as a graph node, so each replay
+// records it too), and every host-side operation on the plan's memory (step values for a graph,
+// the skip flag, state, diagnostics) runs on the plan's own non-blocking stream after waiting for
+// that event. A step's values cannot be overwritten while a replay still reads them, and
+// momentum is never read or written mid-update. The event stays valid when the caller destroys
+// its stream, where a remembered stream handle would not.
 #pragma once
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -36,7 +48,7 @@ public:
      * @param dconsts LARS {eta, eps, normClamp, dampening};
      *                LAMB {beta1, beta2, eps, gammaLower, gammaUpper, maxGradNorm, b3, 1 - beta2}
      * @param iconsts LARS {sumOfNorms, lrInside, clip, zeroNormSkipsDecay, nesterov, skipNonFinite, vectorLoads,
-     *                carryWeightNorms, cooperative (variant (a) requested)};
+     *                carryWeightNorms, cooperative (one cooperative launch requested)};
      *                LAMB {adamW, phiClamp, trustClip, skipNonFinite, clipOn, gradNormPass, vectorLoads}
      * @param hostStaging allocate device copies of w and g for stepHost
      */
@@ -46,7 +58,13 @@ public:
         int st = 0;
         backend_.reset(kind == KIND_EMULATOR ? static_cast<Backend*>(new EmulatorBackend()) : createCudaBackend(&st));
         if (!backend_) { status_ = st; message_ = cudaErrorName(st); return; }
+        if (!check(backend_->streamCreate(&own_, false)) || !check(backend_->eventCreate(&stepDone_))) return;
         segments_ = numSegments;
+        const long long allTiles = numTiles(segLen, numSegments);
+        if (allTiles > INT_MAX) {
+            fail(kOutOfHostMemory, "layout of " + std::to_string(allTiles) + " tiles: more than a grid can launch");
+            return;
+        }
         if (algorithm == LARS) {
             consts_.eta = dconsts[0];
             consts_.eps = dconsts[1];
@@ -60,10 +78,11 @@ public:
             consts_.skipNonFinite = iconsts[5];
             consts_.vectorLoads = iconsts[6];
             consts_.carryW = iconsts[7];
-            // Variant (a): one cooperative launch of as many blocks as fit (never more than tiles).
+            // One cooperative launch of as many blocks as fit now (never more than tiles); a
+            // launch refused later falls back to three launches (see launch()).
             if (iconsts[8]) {
                 const int limit = backend_->cooperativeLimit();
-                if (limit > 0) consts_.cooperative = limit < numTiles(segLen, numSegments) ? limit : numTiles(segLen, numSegments);
+                if (limit > 0) consts_.cooperative = limit < allTiles ? limit : static_cast<int>(allTiles);
                 else variantNote_ = "cooperative launch not supported by this device; using three launches";
             }
         } else {
@@ -87,15 +106,17 @@ public:
         // Host-side tables, then one upload each.
         std::vector<int> tileSeg, tileStart, firstTile(numSegments), tilesOf(numSegments);
         std::vector<long long> offset(numSegments);
+        tileSeg.reserve(static_cast<size_t>(allTiles));
+        tileStart.reserve(static_cast<size_t>(allTiles));
         long long at = 0;
         for (int s = 0; s < numSegments; s++) {
             offset[s] = at;
             at += segLen[s];
             firstTile[s] = static_cast<int>(tileSeg.size());
-            tilesOf[s] = (segLen[s] + kernels::TILE - 1) / kernels::TILE;
+            tilesOf[s] = static_cast<int>(tilesOfSegment(segLen[s]));   // at most 2^19 for an int length
             for (int k = 0; k < tilesOf[s]; k++) {
                 tileSeg.push_back(s);
-                tileStart.push_back(k * kernels::TILE);
+                tileStart.push_back(k * kernels::TILE);   // below segLen[s], so an int
             }
         }
         total_ = at;
@@ -147,21 +168,19 @@ public:
         if (hostStaging) {
             if (!check(backend_->allocHost(reinterpret_cast<void**>(&hostW_), bytes<float>(total_)))) return;
             if (!check(backend_->allocHost(reinterpret_cast<void**>(&hostG_), bytes<float>(total_)))) return;
-            if (backend_->hostIsDevice()) {
-                devW_ = hostW_;
-                devG_ = hostG_;
-            } else if (!make(&devW_, total_) || !make(&devG_, total_)) {
-                return;
-            }
+            if (!make(&devW_, total_) || !make(&devG_, total_)) return;
         }
         resetState();
     }
 
     ~NativePlan() {
         if (!backend_) return;
-        for (void* p : owned_) backend_->release(p);
+        if (own_) backend_->sync(own_);
+        for (void* p : owned_) backend_->release(p);   // cudaFree waits for the device
         if (hostW_) backend_->releaseHost(hostW_);
         if (hostG_) backend_->releaseHost(hostG_);
+        if (stepDone_) backend_->eventDestroy(stepDone_);
+        if (own_) backend_->streamDestroy(own_);
     }
 
     NativePlan(const NativePlan&) = delete;
@@ -172,7 +191,7 @@ public:
     std::string statusMessage() const { return message_; }
     long long totalElements() const { return total_; }
     int tiles() const { return tiles_; }
-    /** Variant (a): the cooperative grid in use, 0 for the three-launch step. */
+    /** The cooperative grid in use, 0 for the three-launch step. */
     int cooperativeBlocks() const { return algorithm_ == LARS ? consts_.cooperative : 0; }
     /** Why a requested variant is not in use (empty when all are). */
     std::string variantNote() const { return variantNote_; }
@@ -181,27 +200,25 @@ public:
     float* hostParams() { return hostW_; }
     float* hostGrads() { return hostG_; }
 
-    /** Upload the staged w, g; three launches; download w; synchronise. 0 on success. */
+    /**
+     * Upload the staged w, g; the launches; download w and the skip flag; synchronise. On the
+     * plan's own stream, after the previous step. 0 on success.
+     */
     int stepHost(double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft) {
         if (status_ != kOk) return status_;
         if (!hostW_) return fail(kOutOfHostMemory, "plan was made without host staging");
         const size_t n = bytes<float>(total_);
-        if (!backend_->hostIsDevice()) {
-            if (!check(backend_->copy(devW_, hostW_, n, kHostToDevice, nullptr))) return status_;
-            if (!check(backend_->copy(devG_, hostG_, n, kHostToDevice, nullptr))) return status_;
-        }
-        int e = enqueue(devW_, devG_, nullptr, nullptr, nullptr, lr, mu, phi, bc1, bc2, first, weightsAsLeft);
+        if (!afterLastStep()) return status_;
+        if (!check(backend_->copy(devW_, hostW_, n, kHostToDevice, own_))) return status_;
+        if (!check(backend_->copy(devG_, hostG_, n, kHostToDevice, own_))) return status_;
+        int e = enqueue(devW_, devG_, nullptr, nullptr, own_, lr, mu, phi, bc1, bc2, first, weightsAsLeft);
         if (e != kOk) return e;
         // The skip flag comes back with the weights, under the one synchronisation below.
-        const char* flag = algorithm_ == LARS
-                ? reinterpret_cast<const char*>(params_) + offsetof(kernels::StepParams, skip)
-                : reinterpret_cast<const char*>(lambParams_) + offsetof(kernels::LambStepParams, skip);
-        if (!check(backend_->copy(&hostSkip_, flag, sizeof hostSkip_, kDeviceToHost, nullptr))) return status_;
-        if (!backend_->hostIsDevice()) {
-            if (!check(backend_->copy(hostW_, devW_, n, kDeviceToHost, nullptr))) return status_;
-        }
-        if (!check(backend_->sync(nullptr))) return status_;
-        lastStream_ = nullptr;
+        int skip = 0;
+        if (!check(backend_->copy(&skip, skipFlag(), sizeof skip, kDeviceToHost, own_))) return status_;
+        if (!check(backend_->copy(hostW_, devW_, n, kDeviceToHost, own_))) return status_;
+        if (!check(backend_->sync(own_))) return status_;
+        hostSkip_ = skip;
         skipKnown_ = true;
         return kOk;
     }
@@ -221,33 +238,37 @@ public:
     /**
      * Benchmark: {@code warmup} untimed then {@code reps} timed device steps (flat form), step i
      * on buffers {@code i mod rotations} so that consecutive steps do not find their inputs in
-     * L2. Each step is timed alone (CUDA events on the GPU); times go to {@code outMs}.
+     * L2. Each step is timed alone between two events on the plan's stream; times go to {@code outMs}.
      */
     int timeDeviceSteps(const long long* wBases, const long long* gBases, int rotations, int warmup, int reps,
                         double lr, double mu, double phi, double bc1, double bc2, float* outMs) {
         if (status_ != kOk) return status_;
+        if (!afterLastStep()) return status_;
         for (int i = 0; i < warmup + reps; i++) {
             const int r = i % rotations;
             float ms = 0;
             int e = backend_->timeMs([&] {
                 return enqueue(reinterpret_cast<float*>(wBases[r]), reinterpret_cast<const float*>(gBases[r]), nullptr, nullptr,
-                               nullptr, lr, mu, phi, bc1, bc2, 0, 0);
-            }, nullptr, &ms);
-            if (e != kOk) return e;
+                               own_, lr, mu, phi, bc1, bc2, 0, 0);
+            }, own_, &ms);
+            if (e != kOk) return check(e) ? kOk : status_;
             if (i >= warmup) outMs[i - warmup] = ms;
         }
         return kOk;
     }
 
     /**
-     * For CUDA graphs: writes the values of the next step into device memory, synchronously,
-     * outside any capture. A captured {@link #launchStep} then reads them at each replay.
+     * For CUDA graphs: writes the values of the next step into device memory, outside any
+     * capture, once the previous step (a replay included) is done with them, and returns when
+     * they are there. A captured {@link #launchStep} then reads them at each replay.
      */
     int writeStepParams(double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft) {
         if (status_ != kOk) return status_;
-        int e = writeParams(lr, mu, phi, bc1, bc2, first, weightsAsLeft, nullptr);
+        skipKnown_ = false;   // the next replay's flag is on the device, not the last host step's
+        if (!afterLastStep()) return status_;
+        int e = writeParams(lr, mu, phi, bc1, bc2, first, weightsAsLeft, own_);
         if (e != kOk) return e;
-        return check(backend_->sync(nullptr)) ? kOk : status_;
+        return check(backend_->sync(own_)) ? kOk : status_;
     }
 
     /**
@@ -261,22 +282,14 @@ public:
                       reinterpret_cast<void*>(stream));
     }
 
-    /** Whether the last step was skipped (non-finite gradient). Synchronises its stream. -1 on error. */
+    /** Whether the last step was skipped (non-finite gradient). Waits for that step. -1 on error. */
     int lastSkipped() {
         if (status_ != kOk) return -1;
         if (skipKnown_) return hostSkip_;
         int skip = 0;
-        if (algorithm_ == LARS) {
-            kernels::StepParams p;
-            if (!check(backend_->copy(&p, params_, sizeof p, kDeviceToHost, lastStream_))) return -1;
-            if (!check(backend_->sync(lastStream_))) return -1;
-            skip = p.skip;
-        } else {
-            kernels::LambStepParams p;
-            if (!check(backend_->copy(&p, lambParams_, sizeof p, kDeviceToHost, lastStream_))) return -1;
-            if (!check(backend_->sync(lastStream_))) return -1;
-            skip = p.skip;
-        }
+        if (!afterLastStep()) return -1;
+        if (!check(backend_->copy(&skip, skipFlag(), sizeof skip, kDeviceToHost, own_))) return -1;
+        if (!check(backend_->sync(own_))) return -1;
         return skip;
     }
 
@@ -288,54 +301,60 @@ public:
         return algorithm_ == LARS ? reinterpret_cast<long long>(params_) : reinterpret_cast<long long>(lambParams_);
     }
 
-    /** Copies state buffer {@code buffer} (LARS: 0 momentum; LAMB: 0 exp_avg, 1 exp_avg_sq) of a segment. */
+    /** Copies state buffer {@code buffer} (LARS: 0 momentum; LAMB: 0 exp_avg, 1 exp_avg_sq) of a segment, after the last step. */
     int readState(int buffer, int seg, float* dst) {
         if (status_ != kOk) return status_;
         float* src = tables_.state + buffer * total_ + offsets_[seg];
-        if (!check(backend_->copy(dst, src, bytes<float>(lengths_[seg]), kDeviceToHost, nullptr))) return status_;
-        return check(backend_->sync(nullptr)) ? kOk : status_;
+        if (!afterLastStep()) return status_;
+        if (!check(backend_->copy(dst, src, bytes<float>(lengths_[seg]), kDeviceToHost, own_))) return status_;
+        return check(backend_->sync(own_)) ? kOk : status_;
     }
 
+    /** Overwrites a state buffer of a segment, after the last step and before the next. */
     int writeState(int buffer, int seg, const float* src) {
         if (status_ != kOk) return status_;
         float* dst = tables_.state + buffer * total_ + offsets_[seg];
-        if (!check(backend_->copy(dst, src, bytes<float>(lengths_[seg]), kHostToDevice, nullptr))) return status_;
-        return check(backend_->sync(nullptr)) ? kOk : status_;
+        if (!afterLastStep()) return status_;
+        if (!check(backend_->copy(dst, src, bytes<float>(lengths_[seg]), kHostToDevice, own_))) return status_;
+        return check(backend_->sync(own_)) ? kOk : status_;
     }
 
+    /** Zeroes every state buffer (one memset), after the last step and before the next. */
     int resetState() {
         if (status_ != kOk) return status_;
         const long long all = (algorithm_ == LARS ? 1 : 2) * total_;
-        std::vector<float> zeros(all < (1 << 20) ? all : (1 << 20), 0.0f);
-        for (long long at = 0; at < all; at += static_cast<long long>(zeros.size())) {
-            long long n = all - at < static_cast<long long>(zeros.size()) ? all - at : static_cast<long long>(zeros.size());
-            if (!check(backend_->copy(tables_.state + at, zeros.data(), bytes<float>(n), kHostToDevice, nullptr))) return status_;
-            if (!check(backend_->sync(nullptr))) return status_;
-        }
-        return kOk;
+        if (!afterLastStep()) return status_;
+        if (!check(backend_->zero(tables_.state, bytes<float>(all), own_))) return status_;
+        return check(backend_->sync(own_)) ? kOk : status_;
     }
 
     /** Copies the last step's ||w||, ||g|| and trust ratio per segment (NaN where not computed). */
     int readDiagnostics(double* normW, double* normG, double* trust) {
         if (status_ != kOk) return status_;
         const size_t n = bytes<double>(segments_);
-        if (!check(backend_->copy(normW, tables_.normW, n, kDeviceToHost, lastStream_))
-            || !check(backend_->copy(normG, tables_.normG, n, kDeviceToHost, lastStream_))
-            || !check(backend_->copy(trust, tables_.trust, n, kDeviceToHost, lastStream_))
-            || !check(backend_->sync(lastStream_))) {
+        if (!afterLastStep()) return status_;
+        if (!check(backend_->copy(normW, tables_.normW, n, kDeviceToHost, own_))
+            || !check(backend_->copy(normG, tables_.normG, n, kDeviceToHost, own_))
+            || !check(backend_->copy(trust, tables_.trust, n, kDeviceToHost, own_))
+            || !check(backend_->sync(own_))) {
             return status_;
         }
         return kOk;
     }
 
-    /** The last emulator fault's text, or the status message. */
-    std::string lastError() const {
-        std::string f = backend_ ? backend_->lastFault() : std::string();
-        return f.empty() ? message_ : f;
-    }
+    /** What the last failure was: the error's name and, on the emulator, its detail. */
+    std::string lastError() const { return message_; }
 
 private:
     template <typename T> static size_t bytes(long long n) { return static_cast<size_t>(n) * sizeof(T); }
+
+    /** Orders later work on the plan's own stream after the last step, wherever it ran. */
+    bool afterLastStep() { return check(backend_->streamWaitEvent(own_, stepDone_)); }
+
+    const void* skipFlag() const {
+        return algorithm_ == LARS ? reinterpret_cast<const char*>(params_) + offsetof(kernels::StepParams, skip)
+                                  : reinterpret_cast<const char*>(lambParams_) + offsetof(kernels::LambStepParams, skip);
+    }
 
     int enqueue(float* w, const float* g, float* const* wTable, const float* const* gTable, void* stream,
                 double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft) {
@@ -344,35 +363,47 @@ private:
     }
 
     /**
-     * The step's values into device memory. Pageable source: the runtime copies it to a staging
-     * buffer before returning, so the local may go out of scope and no device sync is needed.
+     * The step's values into device memory, on {@code stream}. Pageable source: the runtime
+     * stages it before returning, so the local may go out of scope and no sync is needed.
      */
     int writeParams(double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft, void* stream) {
         if (algorithm_ == LARS) {
-            // Variant (b): partW holds the weights' partials after any step (computed by the norm
-            // pass or carried by the update), valid while the caller says the weights are as left.
+            // partW holds the weights' partials after any step (computed by the norm pass or
+            // carried by the update), valid while the caller says the weights are as left.
             const int useCarried = consts_.carryW && carryReady_ && weightsAsLeft;
             kernels::StepParams p{lr, mu, phi, first, 0, useCarried};
-            if (!check(backend_->copy(params_, &p, sizeof p, kHostToDevice, stream))) return status_;
+            if (!report(backend_->copy(params_, &p, sizeof p, kHostToDevice, stream))) return lastCode_;
             carryReady_ = consts_.carryW != 0;
         } else {
             kernels::LambStepParams p{lr, bc1, bc2, 1.0f, 0};
-            if (!check(backend_->copy(lambParams_, &p, sizeof p, kHostToDevice, stream))) return status_;
+            if (!report(backend_->copy(lambParams_, &p, sizeof p, kHostToDevice, stream))) return lastCode_;
         }
         return kOk;
     }
 
-    /** The rule's fixed launch sequence, reading the step's values from device memory. */
+    /**
+     * The rule's fixed launch sequence on {@code stream}, reading the step's values from device
+     * memory, then the record of stepDone_. A cooperative grid the device refuses now (MPS, or a
+     * device smaller than the one planned for) falls back to three launches for good, noted once.
+     */
     int launch(float* w, const float* g, float* const* wTable, const float* const* gTable, void* stream) {
         kernels::TensorRefs<float, float> refs{wTable, gTable, w, g};
         skipKnown_ = false;
-        const int e = algorithm_ == LARS
-                ? backend_->launchLarsF32(tables_, consts_, refs, params_, tiles_, segments_, stream)
-                : backend_->launchLambF32(tables_, lambTables_, lamb_, refs, lambParams_, gradNormPass_, tiles_, segments_, stream);
-        lastStream_ = stream;
-        if (e != kOk) {
+        int e;
+        if (algorithm_ == LARS) {
+            e = backend_->launchLarsF32(tables_, consts_, refs, params_, tiles_, segments_, stream);
+            if (e == kCooperativeLaunchTooLarge && consts_.cooperative > 0) {
+                variantNote_ = "the device refused a cooperative launch of " + std::to_string(consts_.cooperative)
+                               + " blocks (cudaErrorCooperativeLaunchTooLarge: MPS, or another device); using three launches from now on";
+                consts_.cooperative = 0;
+                e = backend_->launchLarsF32(tables_, consts_, refs, params_, tiles_, segments_, stream);
+            }
+        } else {
+            e = backend_->launchLambF32(tables_, lambTables_, lamb_, refs, lambParams_, gradNormPass_, tiles_, segments_, stream);
+        }
+        if (e == kOk) e = backend_->eventRecord(stepDone_, stream);
+        if (!report(e)) {
             carryReady_ = false;
-            message_ = backend_->errorName(e) + (backend_->lastFault().empty() ? "" : ": " + backend_->lastFault());
             return e;
         }
         return kOk;
@@ -396,15 +427,30 @@ private:
     template <typename T> bool upload(const T** p, const T* src, long long n) {
         T* d = nullptr;
         if (!make(&d, n)) return false;
-        if (!check(backend_->copy(d, src, bytes<T>(n), kHostToDevice, nullptr))) return false;
-        if (!check(backend_->sync(nullptr))) return false;
+        if (!check(backend_->copy(d, src, bytes<T>(n), kHostToDevice, own_))) return false;
+        if (!check(backend_->sync(own_))) return false;
         *p = d;
         return true;
     }
 
+    /** The error's name and the emulator's detail. */
+    std::string describe(int e) const {
+        const std::string d = backend_ ? backend_->faultDetail(e) : std::string();
+        return (backend_ ? backend_->errorName(e) : cudaErrorName(e)) + (d.empty() ? "" : ": " + d);
+    }
+
+    /** A failure that leaves the plan usable (a refused step): remembered for lastError(). */
+    bool report(int e) {
+        if (e == kOk) return true;
+        lastCode_ = e;
+        message_ = describe(e);
+        return false;
+    }
+
+    /** A failure of the plan's own memory or stream: the plan is unusable from now on. */
     bool check(int e) {
         if (e == kOk) return true;
-        fail(e, backend_ ? backend_->errorName(e) : cudaErrorName(e));
+        fail(e, describe(e));
         return false;
     }
 
@@ -414,14 +460,15 @@ private:
         return e;
     }
 
-    static int numTiles(const int* segLen, int n) {
+    static long long numTiles(const int* segLen, int n) {
         long long tiles = 0;
-        for (int s = 0; s < n; s++) tiles += (segLen[s] + kernels::TILE - 1) / kernels::TILE;
-        return static_cast<int>(tiles);
+        for (int s = 0; s < n; s++) tiles += tilesOfSegment(segLen[s]);
+        return tiles;
     }
 
     std::unique_ptr<Backend> backend_;
     int status_ = kOk;
+    int lastCode_ = kOk;
     std::string message_;
     std::string variantNote_;
     int segments_ = 0;
@@ -436,7 +483,7 @@ private:
     bool gradNormPass_ = false;
     bool carryReady_ = false;
     int hostSkip_ = 0;          // the skip flag of the last host step, read under its sync
-    bool skipKnown_ = false;
+    bool skipKnown_ = false;    // hostSkip_ answers lastSkipped(): true only until the next step starts
     kernels::LambTables lambTables_{};
     kernels::LambConsts lamb_{};
     kernels::LambStepParams* lambParams_ = nullptr;
@@ -444,7 +491,8 @@ private:
     float* hostG_ = nullptr;
     float* devW_ = nullptr;
     float* devG_ = nullptr;
-    void* lastStream_ = nullptr;
+    void* own_ = nullptr;        // the plan's non-blocking stream
+    void* stepDone_ = nullptr;   // recorded after every step's launches, on the step's stream
     std::vector<void*> owned_;
 };
 
@@ -541,7 +589,7 @@ inline double deviceCopyGBps(int kind, long long bytes, int reps) {
 inline int streamCreate(int kind, long long* out) {
     return withBackend(kind, [&](Backend& b) {
         void* s = nullptr;
-        int e = b.streamCreate(&s);
+        int e = b.streamCreate(&s, false);
         out[0] = reinterpret_cast<long long>(s);
         return e;
     });
@@ -578,6 +626,35 @@ inline int graphLaunch(int kind, long long graphExec, long long stream) {
 inline int graphDestroy(int kind, long long graphExec) {
     return withBackend(kind, [&](Backend& b) { return b.graphDestroy(reinterpret_cast<void*>(graphExec)); });
 }
+
+/**
+ * For tests: holds {@code stream} until streamRelease (what a long kernel does, made
+ * deterministic); the gate's handle in {@code out[0]}.
+ */
+inline int streamHold(int kind, long long stream, long long* out) {
+    return withBackend(kind, [&](Backend& b) {
+        void* gate = nullptr;
+        int e = b.holdStream(reinterpret_cast<void*>(stream), &gate);
+        out[0] = reinterpret_cast<long long>(gate);
+        return e;
+    });
+}
+
+inline int streamRelease(int kind, long long gate) {
+    return withBackend(kind, [&](Backend& b) {
+        b.releaseHold(reinterpret_cast<void*>(gate));
+        return kOk;
+    });
+}
+
+/** Tiles of a segment of {@code length} elements, as plans count them (64-bit). */
+inline long long segmentTiles(long long length) { return tilesOfSegment(length); }
+
+/**
+ * The emulator's stand-in for the largest cooperative grid, from now on (0: back to the
+ * default), as MPS or a smaller device would lower it under a running plan.
+ */
+inline void setEmulatorCooperativeLimit(int blocks) { emu_cuda::emuSetCooperativeLimit(blocks); }
 
 /** Emulator fiber schedule for later launches: 0 forward, 1 reverse, 2 shuffled(seed). */
 inline void setEmulatorSchedule(int schedule, int seed) {

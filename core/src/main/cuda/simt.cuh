@@ -22,8 +22,13 @@ __device__ __forceinline__ void store4(float* p, float4 v) { *reinterpret_cast<f
 #define LARS4J_ISFINITE(x) std::isfinite(x)
 #define LARS4J_QNAN() std::numeric_limits<double>::quiet_NaN()
 struct alignas(16) float4 { float x, y, z, w; };
-inline float4 load4(const float* p) { float4 v; std::memcpy(&v, p, sizeof v); return v; }
-inline void store4(float* p, float4 v) { std::memcpy(p, &v, sizeof v); }
+// A GPU faults on a 16-byte access that is not 16-byte aligned (cudaErrorMisalignedAddress, reported
+// at the next synchronisation); so does the emulator, so that a missing alignment check shows in CI.
+inline void check_aligned16(const float* p) {
+    if (reinterpret_cast<std::uintptr_t>(p) & 15u) throw ::simt::MisalignedAddress("misaligned 16-byte access");
+}
+inline float4 load4(const float* p) { check_aligned16(p); float4 v; std::memcpy(&v, p, sizeof v); return v; }
+inline void store4(float* p, float4 v) { check_aligned16(p); std::memcpy(p, &v, sizeof v); }
 #endif
 
 /** True when every pointer is 16-byte aligned, so float4 loads may be used. */

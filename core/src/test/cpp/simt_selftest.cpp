@@ -1,6 +1,8 @@
 // Self-test of the SIMT emulator (src/main/cpp/simt/simt_emulator.h): barriers, shuffles, shared
 // memory, concurrency of blocks, and that planted races and missing barriers are caught by
-// running the same kernel under different fiber schedules. Prints one line per check and a
+// running the same kernel under different fiber schedules; and of its emulated CUDA runtime
+// (simt/cuda_runtime_emu.h): asynchronous streams, the legacy default stream's semantics, events,
+// and which call reports which error. Prints one line per check and a
 // closing "N passed, M failed"; exits non-zero on any failure. Run by SimtEmulatorSelfTest.
 #include <cstdio>
 #include <functional>
@@ -8,6 +10,8 @@
 #include <vector>
 
 #include "simt/simt_emulator.h"
+#include "simt/cuda_runtime_emu.h"
+#include "simt.cuh"
 
 static int passed = 0, failed = 0;
 
@@ -96,6 +100,127 @@ __global__ void grid_sync_after_exit(int* out) {
 __global__ void divergent_grid_sync(int* out) {
     if (threadIdx.x < 32) grid_sync();
     out[blockIdx.x] = 1;
+}
+
+// One thread of block 0 stores 1 into *flag.
+__global__ void set_flag(int* flag) {
+    if (threadIdx.x == 0 && blockIdx.x == 0) *flag = 1;
+}
+
+// A 16-byte load at p (misaligned when p is not a multiple of 16 bytes).
+__global__ void load_at(const float* p, float* out) {
+    if (threadIdx.x == 0) out[0] = load4(p).x;
+}
+
+namespace rt = lars4j::emu_cuda;
+
+// A stream held by a host function until the flag opens (what a long kernel does).
+struct Gate {
+    std::mutex m;
+    std::condition_variable cv;
+    bool open = false;
+};
+static void wait_gate(void* p) {
+    Gate* g = static_cast<Gate*>(p);
+    std::unique_lock<std::mutex> lock(g->m);
+    g->cv.wait(lock, [&] { return g->open; });
+}
+static void open_gate(Gate& g) {
+    std::lock_guard<std::mutex> lock(g.m);
+    g.open = true;
+    g.cv.notify_all();
+}
+
+template <typename... Exp, typename... Act>
+static rt::cudaError_t launch_on(rt::cudaStream_t s, unsigned grid, void (*kernel)(Exp...), Act&&... args) {
+    rt::cudaLaunchConfig_t c{};
+    c.grid = dim3(grid);
+    c.block = dim3(32);
+    c.stream = s;
+    return rt::cudaLaunchKernelEx(&c, kernel, std::forward<Act>(args)...);
+}
+
+static void runtime_checks() {
+    using namespace lars4j::emu_cuda;
+    cudaStream_t nonBlocking = nullptr, blocking = nullptr, other = nullptr;
+    cudaStreamCreateWithFlags(&nonBlocking, cudaStreamNonBlocking);
+    cudaStreamCreateWithFlags(&blocking, cudaStreamDefault);
+    cudaStreamCreateWithFlags(&other, cudaStreamNonBlocking);
+    int* flag = nullptr;
+    cudaMalloc(reinterpret_cast<void**>(&flag), sizeof(int));
+
+    // The legacy stream does not wait for a held non-blocking stream...
+    {
+        Gate g;
+        *flag = 0;
+        cudaLaunchHostFunc(nonBlocking, wait_gate, &g);
+        launch_on(nonBlocking, 1, set_flag, flag);
+        const bool legacyReturned = cudaStreamSynchronize(nullptr) == cudaSuccess;
+        check(legacyReturned && *flag == 0, "the legacy stream does not wait for a non-blocking stream");
+        open_gate(g);
+        cudaStreamSynchronize(nonBlocking);
+        check(*flag == 1, "a non-blocking stream runs its work once released");
+    }
+    // ...but does wait for a blocking one (released by a thread after 100 ms).
+    {
+        Gate g;
+        *flag = 0;
+        cudaLaunchHostFunc(blocking, wait_gate, &g);
+        launch_on(blocking, 1, set_flag, flag);
+        std::thread opener([&] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            open_gate(g);
+        });
+        cudaStreamSynchronize(nullptr);
+        check(*flag == 1, "the legacy stream waits for a blocking stream's earlier work");
+        opener.join();
+    }
+    // An event orders work across streams.
+    {
+        Gate g;
+        cudaEvent_t e = nullptr;
+        cudaEventCreateWithFlags(&e, cudaEventDisableTiming);
+        *flag = 0;
+        cudaLaunchHostFunc(nonBlocking, wait_gate, &g);
+        launch_on(nonBlocking, 1, set_flag, flag);
+        cudaEventRecord(e, nonBlocking);
+        cudaStreamWaitEvent(other, e, 0);
+        int seen = -1;
+        int* seenAt = &seen;
+        const int* flagAt = flag;
+        cudaLaunchHostFunc(other, [](void* p) { auto* q = static_cast<std::pair<int*, const int*>*>(p); *q->first = *q->second; },
+                           new std::pair<int*, const int*>(seenAt, flagAt));
+        open_gate(g);
+        cudaStreamSynchronize(other);
+        check(seen == 1, "work after cudaStreamWaitEvent sees the work before the event's record");
+        cudaEventDestroy(e);
+    }
+    // Launch errors: returned by the launch that caused them, not by a later good one.
+    {
+        cudaGetLastError();
+        check(launch_on(nonBlocking, 0, set_flag, flag) == cudaErrorInvalidConfiguration, "a zero-size grid is a launch error");
+        check(launch_on(nonBlocking, 1, set_flag, flag) == cudaSuccess, "a good launch after a refused one returns success");
+        check(cudaGetLastError() == cudaErrorInvalidConfiguration && cudaGetLastError() == cudaSuccess,
+              "cudaGetLastError still reports (and clears) the earlier refusal");
+        cudaStreamSynchronize(nonBlocking);
+    }
+    // A misaligned 16-byte load faults when it runs, reported by the next synchronisation.
+    {
+        float* buf = nullptr;
+        cudaMalloc(reinterpret_cast<void**>(&buf), 64);
+        std::memset(buf, 0, 64);
+        const bool launched = launch_on(nonBlocking, 1, load_at, static_cast<const float*>(buf + 1), buf + 8) == cudaSuccess;
+        check(launched && cudaStreamSynchronize(nonBlocking) == cudaErrorMisalignedAddress,
+              "a misaligned 16-byte load faults, reported at the next synchronisation");
+        check(launch_on(nonBlocking, 1, load_at, static_cast<const float*>(buf + 4), buf + 8) == cudaSuccess
+                  && cudaStreamSynchronize(nonBlocking) == cudaSuccess,
+              "an aligned one does not");
+        cudaFree(buf);
+    }
+    cudaFree(flag);
+    cudaStreamDestroy(nonBlocking);
+    cudaStreamDestroy(blocking);
+    cudaStreamDestroy(other);
 }
 
 template <typename F>
@@ -212,6 +337,8 @@ int main() {
     check(fault_of([=] { simt::launch(dim3(2), dim3(64), [=] { divergent_grid_sync(pg); }); }).find("outside a cooperative launch")
               != std::string::npos,
           "grid_sync outside a cooperative launch is reported as a kernel fault");
+
+    runtime_checks();
 
     std::printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

@@ -46,6 +46,7 @@
 #include <mutex>
 #include <algorithm>
 #include <condition_variable>
+#include <exception>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -71,6 +72,16 @@ enum class Schedule { Forward = 0, Reverse = 1, Shuffled = 2 };
 /** Raised (and reported to the host) when a kernel breaks the model: divergent barrier, bad shuffle. */
 struct KernelFault : std::runtime_error {
     using std::runtime_error::runtime_error;
+};
+
+/** A vector load or store of an address its width does not divide: cudaErrorMisalignedAddress on a GPU. */
+struct MisalignedAddress : KernelFault {
+    using KernelFault::KernelFault;
+};
+
+/** A launch a GPU refuses before running anything (zero-size grid, bad block): cudaErrorInvalidConfiguration. */
+struct InvalidConfiguration : KernelFault {
+    using KernelFault::KernelFault;
 };
 
 struct Config {
@@ -171,6 +182,7 @@ private:
     std::vector<Fiber> fibers_;
     const std::function<void()>* body_ = nullptr;
     std::string fault_;
+    bool misaligned_ = false;   // the fault was a misaligned access (keeps its type across the fiber boundary)
 };
 
 inline thread_local BlockRunner* tl_runner = nullptr;
@@ -179,6 +191,9 @@ inline void BlockRunner::entry() {
     BlockRunner* r = tl_runner;
     try {
         (*r->body_)();
+    } catch (const MisalignedAddress& e) {
+        if (r->fault_.empty()) r->fault_ = e.what();
+        r->misaligned_ = true;
     } catch (const std::exception& e) {
         if (r->fault_.empty()) r->fault_ = e.what();
     }
@@ -201,6 +216,7 @@ inline void BlockRunner::run_block(unsigned block, const dim3& grid, const dim3&
     gridDim = grid;
     body_ = &body;
     fault_.clear();
+    misaligned_ = false;
     for (unsigned i = 0; i < n; i++) {
         Fiber& f = fibers_[i];
         f.tid = uint3{i, 0, 0};
@@ -224,7 +240,10 @@ inline void BlockRunner::run_block(unsigned block, const dim3& grid, const dim3&
             swapcontext(&scheduler_, &f.ctx);
             current = nullptr;
         }
-        if (!fault_.empty()) throw KernelFault(fault_);
+        if (!fault_.empty()) {
+            if (misaligned_) throw MisalignedAddress(fault_);
+            throw KernelFault(fault_);
+        }
         // Release every warp whose live lanes have all reached a warp-level sync.
         bool released = false;
         unsigned live = 0, atBlock = 0;
@@ -282,16 +301,20 @@ inline void BlockRunner::park(FiberState s) {
 
 inline const uint3& thread_index() { return runner().current->tid; }
 
-/** What every launch accepts: 1-D grids and blocks of 1..1024 threads. */
+/**
+ * What every launch accepts: 1-D grids of at least one block, blocks of 1..1024 threads. A GPU
+ * refuses a zero-size grid (cudaErrorInvalidConfiguration) rather than running nothing, so the
+ * emulator does too: a host plan that could launch an empty grid must be caught here.
+ */
 inline void check_launch_shape(const dim3& grid, const dim3& block) {
-    if (grid.y != 1 || grid.z != 1 || block.y != 1 || block.z != 1) throw KernelFault("emulator: only 1-D grids and blocks");
-    if (block.x == 0 || block.x > 1024) throw KernelFault("emulator: block size must be 1..1024");
+    if (grid.y != 1 || grid.z != 1 || block.y != 1 || block.z != 1) throw InvalidConfiguration("emulator: only 1-D grids and blocks");
+    if (grid.x == 0) throw InvalidConfiguration("launch of a zero-size grid");
+    if (block.x == 0 || block.x > 1024) throw InvalidConfiguration("block size must be 1..1024");
 }
 
 /** Executes {@code body} for every thread of every block; returns after the whole grid is done. */
 inline void launch(dim3 grid, dim3 block, std::function<void()> body) {
     check_launch_shape(grid, block);
-    if (grid.x == 0) return;
     const Schedule schedule = static_cast<Schedule>(config().schedule.load());
     const unsigned seed = config().seed.load();
     unsigned workers = config().workers.load();
@@ -303,16 +326,16 @@ inline void launch(dim3 grid, dim3 block, std::function<void()> body) {
     if (workers > grid.x) workers = grid.x;
     std::atomic<unsigned> next{0};
     std::mutex faultLock;
-    std::string fault;
+    std::exception_ptr fault;   // the first fault, rethrown with its type (e.g. MisalignedAddress)
     auto work = [&]() {
         BlockRunner local;
         BlockRunner* saved = tl_runner;
         tl_runner = &local;
         try {
             for (unsigned b = next++; b < grid.x; b = next++) local.run_block(b, grid, block, body, schedule, seed);
-        } catch (const std::exception& e) {
+        } catch (const std::exception&) {
             std::lock_guard<std::mutex> g(faultLock);
-            if (fault.empty()) fault = e.what();
+            if (!fault) fault = std::current_exception();
             next = grid.x;
         }
         tl_runner = saved;
@@ -321,7 +344,7 @@ inline void launch(dim3 grid, dim3 block, std::function<void()> body) {
     for (unsigned i = 1; i < workers; i++) threads.emplace_back(work);
     work();
     for (auto& t : threads) t.join();
-    if (!fault.empty()) throw KernelFault(fault);
+    if (fault) std::rethrow_exception(fault);
 }
 
 /**
@@ -331,7 +354,6 @@ inline void launch(dim3 grid, dim3 block, std::function<void()> body) {
  */
 inline void launch_cooperative(dim3 grid, dim3 block, unsigned maxBlocks, std::function<void()> body) {
     check_launch_shape(grid, block);
-    if (grid.x == 0) return;
     if (grid.x > maxBlocks) {
         throw KernelFault("cooperative launch of " + std::to_string(grid.x) + " blocks, more than the "
                           + std::to_string(maxBlocks) + " that can be co-resident");
@@ -340,7 +362,7 @@ inline void launch_cooperative(dim3 grid, dim3 block, unsigned maxBlocks, std::f
     const unsigned seed = config().seed.load();
     GridBarrier barrier(grid.x);
     std::mutex faultLock;
-    std::string fault;
+    std::exception_ptr fault;   // the first fault, rethrown with its type
     auto work = [&](unsigned b) {
         BlockRunner local;
         local.gridBarrier = &barrier;
@@ -352,7 +374,7 @@ inline void launch_cooperative(dim3 grid, dim3 block, unsigned maxBlocks, std::f
         } catch (const std::exception& e) {
             {
                 std::lock_guard<std::mutex> g(faultLock);
-                if (fault.empty()) fault = e.what();
+                if (!fault) fault = std::current_exception();
             }
             barrier.abort(e.what());
         }
@@ -362,7 +384,7 @@ inline void launch_cooperative(dim3 grid, dim3 block, unsigned maxBlocks, std::f
     for (unsigned b = 1; b < grid.x; b++) threads.emplace_back(work, b);
     work(0);
     for (auto& t : threads) t.join();
-    if (!fault.empty()) throw KernelFault(fault);
+    if (fault) std::rethrow_exception(fault);
 }
 
 }  // namespace simt
@@ -410,15 +432,27 @@ inline T __shfl_xor_sync(unsigned mask, T value, int laneMask, int width = 32) {
 
 // Correctly rounded arithmetic, as CUDA's intrinsics. The translation unit is compiled with
 // -ffp-contract=off so that g++ never fuses a separate multiply and add.
-inline float __fmaf_rn(float a, float b, float c) { return std::fma(a, b, c); }
-inline float __fmul_rn(float a, float b) { return a * b; }
-inline float __fadd_rn(float a, float b) { return a + b; }
-inline float __fsub_rn(float a, float b) { return a - b; }
-inline float __fdiv_rn(float a, float b) { return a / b; }
-inline float __fsqrt_rn(float a) { return std::sqrt(a); }
+//
+// NaN results: a GPU's fp32 arithmetic returns the canonical NaN (0x7fffffff) whatever NaN went
+// in, where x86 keeps an operand's payload. The float intrinsics return the GPU's NaN, so that
+// the emulator shows what a GPU writes; NaN payloads are outside the bitwise contract between
+// engines (docs/EMULATOR.md), only NaN positions are compared. Finite results are untouched.
+inline float gpu_nan_f32(float r) {
+    if (r == r) return r;
+    const uint32_t canonical = 0x7fffffffu;
+    float out;
+    std::memcpy(&out, &canonical, sizeof out);
+    return out;
+}
+inline float __fmaf_rn(float a, float b, float c) { return gpu_nan_f32(std::fma(a, b, c)); }
+inline float __fmul_rn(float a, float b) { return gpu_nan_f32(a * b); }
+inline float __fadd_rn(float a, float b) { return gpu_nan_f32(a + b); }
+inline float __fsub_rn(float a, float b) { return gpu_nan_f32(a - b); }
+inline float __fdiv_rn(float a, float b) { return gpu_nan_f32(a / b); }
+inline float __fsqrt_rn(float a) { return gpu_nan_f32(std::sqrt(a)); }
 inline double __dadd_rn(double a, double b) { return a + b; }
 inline double __dsub_rn(double a, double b) { return a - b; }
 inline double __dmul_rn(double a, double b) { return a * b; }
 inline double __ddiv_rn(double a, double b) { return a / b; }
 inline double __dsqrt_rn(double a) { return std::sqrt(a); }
-inline float __double2float_rn(double a) { return static_cast<float>(a); }
+inline float __double2float_rn(double a) { return gpu_nan_f32(static_cast<float>(a)); }

@@ -74,6 +74,8 @@ class DeviceTensorTest {
                     float[][] g = TestModels.gaussian(LAYOUT, 20 + s, 0.01);
                     for (int i = 0; i < LAYOUT.size(); i++) gs[i].put(g[i]);
                     emu.stepDeviceList(wt, gt, null);
+                    // Steps are asynchronous, as on a GPU: the gradients must not change under one.
+                    DeviceBuffers.synchronize(Backend.CUDA_EMULATOR);
                 }
                 for (int i = 0; i < LAYOUT.size(); i++) {
                     float[] got = new float[w0[i].length];
@@ -105,6 +107,7 @@ class DeviceTensorTest {
                 g.put(new TestModels.Tensors(TestModels.Form.FLAT_ARRAY, LAYOUT, TestModels.gaussian(LAYOUT, 20 + s, 0.01)).flatArray);
                 emu.prepareGraphStep();
                 emu.captureStep(w.address(), g.address(), 0);
+                DeviceBuffers.synchronize(Backend.CUDA_EMULATOR);   // launches are asynchronous, as on a GPU
             }
             assertEquals(3, emu.stepCount());
             assertFlatEquals(expected, w);

@@ -22,7 +22,8 @@ public interface DeviceStepper {
 
     /**
      * CUDA graphs, part 1 (outside a capture): writes the values of a step into device memory,
-     * synchronously.
+     * once the previous step or replay is done reading them (wherever it ran), and returns when
+     * they are there.
      */
     void writeStepParams(StepScalars scalars);
 

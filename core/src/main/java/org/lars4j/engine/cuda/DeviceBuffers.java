@@ -57,7 +57,7 @@ public final class DeviceBuffers {
 
     // ---- Streams and CUDA graphs: what a caller that captures lars4j's steps does -------------
 
-    /** A new non-blocking stream (on the emulator, a token: its launches run at once). */
+    /** A new non-blocking stream (on the emulator too, where streams run asynchronously). */
     public static long createStream(Backend backend) {
         long[] out = new long[1];
         check("stream create", NativeLars.streamCreate(kind(backend), out));
@@ -91,6 +91,21 @@ public final class DeviceBuffers {
 
     public static void destroyGraph(Backend backend, long graph) {
         check("graph destroy", NativeLars.graphDestroy(kind(backend), graph));
+    }
+
+    /**
+     * For tests: holds {@code stream} until {@link #releaseStream} (later work on it waits), what
+     * a long kernel does, made deterministic; returns the gate. Release it before anything waits
+     * for that stream on this thread, or from another thread.
+     */
+    public static long holdStream(Backend backend, long stream) {
+        long[] out = new long[1];
+        check("stream hold", NativeLars.streamHold(kind(backend), stream, out));
+        return out[0];
+    }
+
+    public static void releaseStream(Backend backend, long gate) {
+        check("stream release", NativeLars.streamRelease(kind(backend), gate));
     }
 
     private static void check(String what, int e) {

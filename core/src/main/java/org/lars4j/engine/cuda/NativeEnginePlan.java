@@ -58,6 +58,8 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
     private final double[] trust;
     private boolean diagnosticsStale = true;
     private boolean closed;
+    /** A cooperative grid was planned: a later refusal by the device switches to three launches, said once. */
+    private boolean cooperativePlanned;
 
     /**
      * Plans {@code config} (LARS or LAMB) for {@code layout} on engine {@code kind}. The rule goes
@@ -125,6 +127,7 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
             throw new BackendUnavailableException(engine + " engine cannot plan: " + why);
         }
         if (!plan.variantNote().isEmpty()) LOG.log(Level.INFO, "lars4j: " + engine + " engine: " + plan.variantNote());
+        cooperativePlanned = plan.cooperativeBlocks() > 0;
         stagedW = plan.hostParams().capacity(total).asBuffer();
         stagedG = plan.hostGrads().capacity(total).asBuffer();
         normW = new double[nSeg];
@@ -220,6 +223,10 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
 
     private void check(String what, int code) {
         if (code != 0) throw new NativeEngineException(engine + " " + what, code, plan.lastError());
+        if (cooperativePlanned && plan.cooperativeBlocks() == 0) {
+            cooperativePlanned = false;
+            LOG.log(Level.WARNING, "lars4j: " + engine + " engine: " + plan.variantNote());
+        }
     }
 
     @Override

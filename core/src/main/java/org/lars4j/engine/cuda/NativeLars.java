@@ -59,6 +59,20 @@ public final class NativeLars {
 
     public static native int graphDestroy(int kind, long graphExec);
 
+    /**
+     * For tests: holds {@code stream} (later work on it waits) until {@link #streamRelease}; what
+     * a long kernel does, made deterministic. The gate's handle in {@code out[0]}.
+     */
+    public static native int streamHold(int kind, long stream, long[] out);
+
+    public static native int streamRelease(int kind, long gate);
+
+    /** Tiles of a segment of {@code length} elements, as the native plans count them. */
+    public static native long segmentTiles(long length);
+
+    /** The emulator's largest cooperative grid from now on (0: the default), as MPS would lower it. */
+    public static native void setEmulatorCooperativeLimit(int blocks);
+
     /** Device-to-device copy bandwidth in GB/s (read + write); negative: the error code, negated. */
     public static native double deviceCopyGBps(int kind, long bytes, int reps);
 
