@@ -38,7 +38,8 @@ import org.lars4j.layout.ParamLayout;
  * kernels instead of the Vector API ones; run with {@code --add-modules jdk.incubator.vector}),
  * then {@code +shared} (one shared chunk queue instead of a part per worker), then {@code +list}
  * (tensors handed over one array each instead of one flat array) or {@code +direct} (the flat
- * form in one native-order direct {@code FloatBuffer} each for w and g, as ND4J holds them). A variant prefixed
+ * form in one native-order direct {@code FloatBuffer} each for w and g) or {@code +bytes} (the same in
+ * native-order direct {@code ByteBuffer}s, as ND4J's {@code data().asNio()} gives them). A variant prefixed
  * {@code lamb:} runs LAMB (APEX preset, 28 bytes per parameter) instead of LARS.
  *
  * <pre>java -Xmx18g --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar org.lars4j.bench.VariantAB bert-large 2 15 whole blocks blocks+carry</pre>
@@ -63,6 +64,8 @@ public final class VariantAB {
         List<float[]> wList = null;
         List<float[]> gList = null;
         FloatBuffer wDirect = null;
+        ByteBuffer wBytes = null;
+        ByteBuffer gBytes = null;
         FloatBuffer gDirect = null;
         List<Integer> bytesPerParam = new ArrayList<>();
         List<Integer> readOnlyBytes = new ArrayList<>();   // per parameter, read by the norm passes (LARS)
@@ -70,6 +73,8 @@ public final class VariantAB {
             String blocks = v;
             boolean lamb = blocks.startsWith("lamb:");
             if (lamb) blocks = blocks.substring("lamb:".length());
+            boolean bytes = blocks.endsWith("+bytes");
+            if (bytes) blocks = blocks.substring(0, blocks.length() - "+bytes".length());
             boolean direct = blocks.endsWith("+direct");
             if (direct) blocks = blocks.substring(0, blocks.length() - "+direct".length());
             boolean list = blocks.endsWith("+list");
@@ -85,8 +90,10 @@ public final class VariantAB {
             if (blocks.equals("whole")) System.setProperty("lars4j.cpu.blockElements", "0");
             else if (blocks.equals("blocks")) System.clearProperty("lars4j.cpu.blockElements");
             else if (blocks.startsWith("blocks:")) System.setProperty("lars4j.cpu.blockElements", blocks.substring(7));
-            else throw new IllegalArgumentException("variant " + v + ": whole, blocks or blocks:N, optionally +carry, +propagate, +scalar, +shared, +list, +direct in that order, and lamb: before");
-            if (list && direct) throw new IllegalArgumentException("variant " + v + ": +list and +direct do not combine");
+            else throw new IllegalArgumentException("variant " + v + ": whole, blocks or blocks:N, optionally +carry, +propagate, +scalar, +shared, +list, +direct, +bytes in that order, and lamb: before");
+            if ((list ? 1 : 0) + (direct ? 1 : 0) + (bytes ? 1 : 0) > 1) {
+                throw new IllegalArgumentException("variant " + v + ": +list, +direct and +bytes do not combine");
+            }
             if (scalar) System.setProperty("lars4j.cpu.kernels", "scalar");
             else System.clearProperty("lars4j.cpu.kernels");
             if (shared) System.setProperty("lars4j.cpu.claims", "shared");
@@ -109,6 +116,15 @@ public final class VariantAB {
                 List<float[]> ws = wList;
                 List<float[]> gs = gList;
                 step = () -> opt.step(ws, gs);
+            } else if (bytes) {
+                // The flat form in native-order direct byte buffers (ND4J's data().asNio()), copied once.
+                if (wBytes == null) {
+                    wBytes = directBytes(w);
+                    gBytes = directBytes(g);
+                }
+                ByteBuffer wb = wBytes;
+                ByteBuffer gb = gBytes;
+                step = () -> opt.step(wb, gb);
             } else if (direct) {
                 // The flat form in native-order direct buffers (DL4J's off-heap flat view), copied once.
                 if (wDirect == null) {
@@ -202,8 +218,13 @@ public final class VariantAB {
 
     /** A native-order direct buffer holding a copy of {@code a}. */
     static FloatBuffer directCopy(float[] a) {
-        FloatBuffer b = ByteBuffer.allocateDirect(4 * a.length).order(ByteOrder.nativeOrder()).asFloatBuffer();
-        b.put(a).flip();
+        return directBytes(a).asFloatBuffer();
+    }
+
+    /** A native-order direct byte buffer holding a copy of {@code a} as float32. */
+    static ByteBuffer directBytes(float[] a) {
+        ByteBuffer b = ByteBuffer.allocateDirect(4 * a.length).order(ByteOrder.nativeOrder());
+        b.asFloatBuffer().put(a);
         return b;
     }
 
