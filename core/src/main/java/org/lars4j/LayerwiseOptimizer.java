@@ -1,5 +1,6 @@
 package org.lars4j;
 
+import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
 import java.util.List;
 import org.bytedeco.cuda.cudart.CUstream_st;
@@ -19,11 +20,13 @@ import org.lars4j.layout.Segment;
  * {@link Lars#builder}; then call a {@code step} method once per training step with the
  * parameters (updated in place) and their gradients, in either storage form:
  * <ul>
- * <li>flat: one {@code float[]} or {@link FloatBuffer} holding every segment at its layout
- *     offset (DL4J's form);</li>
- * <li>list: one {@code float[]} or {@code FloatBuffer} per segment, in layout order (DJL,
- *     Tribuo).</li>
+ * <li>flat: one {@code float[]}, {@link FloatBuffer} or {@link ByteBuffer} of float32 holding
+ *     every segment at its layout offset (DL4J's form);</li>
+ * <li>list: one {@code float[]}, {@code FloatBuffer} or {@code ByteBuffer} per segment, in
+ *     layout order (DJL, Tribuo).</li>
  * </ul>
+ * For off-heap memory, hand over byte buffers: the Java engine reads and writes them in place,
+ * while it copies a direct {@code FloatBuffer} tile by tile ({@link #step(ByteBuffer, ByteBuffer)}).
  * Every argument is validated before anything is written; a rejected call changes nothing.
  * The optimizer owns its state (momentum buffers, step count), readable and writable for
  * checkpoints. A step allocates nothing. Not thread-safe: one step at a time.
@@ -92,6 +95,26 @@ public final class LayerwiseOptimizer implements AutoCloseable {
         return run();
     }
 
+    /**
+     * One step on the flat form held in byte buffers of float32 values in each buffer's byte order
+     * (direct or heap), from their positions, which must be multiples of 4: e.g. DL4J's flat
+     * parameters and gradients as {@code INDArray.data().asNio()} gives them (direct, native
+     * order). The Java engine's Vector API kernels read and write these in place, as fast as
+     * arrays; a direct {@code FloatBuffer} is copied tile by tile instead, because JDK 17's Vector
+     * API cannot load from one. So for off-heap memory this form is the fast one.
+     */
+    public boolean step(ByteBuffer params, ByteBuffer grads) {
+        checkOpen();
+        checkFlatBytes("params", params);
+        checkFlatBytes("grads", grads);
+        if (params.isReadOnly()) throw new TensorMismatchException("params buffer is read-only");
+        if (params == grads) throw new TensorMismatchException("params and grads are the same buffer");
+        prepareScalars();
+        this.params.bindFlat(params);
+        this.grads.bindFlat(grads);
+        return run();
+    }
+
     /** One step on the list form: one array per segment, in layout order. */
     public boolean step(List<float[]> params, List<float[]> grads) {
         checkOpen();
@@ -128,6 +151,30 @@ public final class LayerwiseOptimizer implements AutoCloseable {
         prepareScalars();
         this.params.bindBuffers(params);
         this.grads.bindBuffers(grads);
+        return run();
+    }
+
+    /**
+     * One step on the list form held in byte buffers: one per segment, in layout order, each
+     * holding the segment's float32 values in its byte order from its position (a multiple of 4).
+     * See {@link #step(ByteBuffer, ByteBuffer)} for why byte buffers.
+     */
+    public boolean stepByteBuffers(List<ByteBuffer> params, List<ByteBuffer> grads) {
+        checkOpen();
+        checkList("params", params);
+        checkList("grads", grads);
+        for (int i = 0; i < layout.size(); i++) {
+            Segment s = layout.segment(i);
+            ByteBuffer p = params.get(i);
+            ByteBuffer g = grads.get(i);
+            checkLength("params", s, floatsIn("params", s, p));
+            checkLength("grads", s, floatsIn("grads", s, g));
+            if (p.isReadOnly()) throw new TensorMismatchException("params buffer of segment '" + s.name() + "' is read-only");
+            if (p == g) throw new TensorMismatchException("params and grads of segment '" + s.name() + "' are the same buffer");
+        }
+        prepareScalars();
+        this.params.bindByteBuffers(params);
+        this.grads.bindByteBuffers(grads);
         return run();
     }
 
@@ -280,7 +327,7 @@ public final class LayerwiseOptimizer implements AutoCloseable {
         boolean same = weightsAsLeft && lastDeviceKind == 0;
         lastDeviceKind = 0;
         for (int i = 0; i < lastParams.length; i++) {
-            Object ref = params.array(i) != null ? params.array(i) : params.buffer(i);
+            Object ref = params.storage(i);
             if (ref != lastParams[i] || params.offset(i) != lastParamOffsets[i]) {
                 same = false;
                 lastParams[i] = ref;
@@ -354,6 +401,39 @@ public final class LayerwiseOptimizer implements AutoCloseable {
         long total = flatLength();
         if (b.remaining() != total) {
             throw new TensorMismatchException(role + ": flat buffer has " + b.remaining() + " elements remaining but the layout has " + total);
+        }
+    }
+
+    private void checkFlatBytes(String role, ByteBuffer b) {
+        if (b == null) throw new TensorMismatchException(role + " is null");
+        long total = flatLength();
+        checkFloatAligned(role, null, b);
+        if (b.remaining() != Float.BYTES * total) {
+            throw new TensorMismatchException(role + ": flat byte buffer has " + b.remaining() + " bytes remaining but the layout's "
+                    + total + " floats need " + Float.BYTES * total);
+        }
+    }
+
+    /** The floats a segment's byte buffer holds from its position; -1 for null (checkLength's "null"). */
+    private static int floatsIn(String role, Segment s, ByteBuffer b) {
+        if (b == null) return -1;
+        checkFloatAligned(role, s, b);
+        if (b.remaining() % Float.BYTES != 0) {
+            throw new TensorMismatchException(role + ": byte buffer of segment '" + s.name() + "' has " + b.remaining()
+                    + " bytes remaining, not a whole number of floats");
+        }
+        return b.remaining() / Float.BYTES;
+    }
+
+    /**
+     * Element indices are kept in floats: a byte buffer's float32 values must start at a multiple
+     * of 4. {@code s}: the segment of a list-form buffer, null for a flat one (no message is built
+     * unless the check fails: steps allocate nothing).
+     */
+    private static void checkFloatAligned(String role, Segment s, ByteBuffer b) {
+        if (b.position() % Float.BYTES != 0) {
+            throw new TensorMismatchException(role + (s == null ? "" : ": segment '" + s.name() + "'") + ": byte buffer position "
+                    + b.position() + " is not a multiple of 4 (use slice())");
         }
     }
 

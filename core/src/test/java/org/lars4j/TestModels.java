@@ -14,8 +14,18 @@ import org.lars4j.reference.ReferenceLars;
 final class TestModels {
     private TestModels() {}
 
-    /** The four ways a caller can hand tensors to a step. */
-    enum Form { FLAT_ARRAY, FLAT_DIRECT, LIST_ARRAYS, LIST_DIRECT }
+    /**
+     * The ways a caller can hand tensors to a step. The byte-buffer forms, which the Vector API
+     * kernels read in place: FLAT_BYTES is one direct native-order buffer whose float32 values
+     * start at byte {@link #FLAT_BYTES_POSITION} (as a caller's buffer may); LIST_BYTES is one
+     * direct buffer per segment in the other byte order (every load and store swaps bytes).
+     */
+    enum Form { FLAT_ARRAY, FLAT_DIRECT, LIST_ARRAYS, LIST_DIRECT, FLAT_BYTES, LIST_BYTES }
+
+    static final int FLAT_BYTES_POSITION = 12;
+
+    static final ByteOrder OTHER_ORDER =
+            ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN ? ByteOrder.BIG_ENDIAN : ByteOrder.LITTLE_ENDIAN;
 
     /** A small model with the tile-boundary lengths, a matrix, a bias, a BN pair and a scalar. */
     static ParamLayout.Builder mixedLayout() {
@@ -82,6 +92,8 @@ final class TestModels {
         FloatBuffer flatBuffer;
         List<float[]> arrays;
         List<FloatBuffer> buffers;
+        ByteBuffer flatBytes;
+        List<ByteBuffer> byteBuffers;
 
         Tensors(Form form, ParamLayout layout, float[][] data) {
             this.form = form;
@@ -108,9 +120,27 @@ final class TestModels {
                         buffers.add(b);
                     }
                     break;
+                case FLAT_BYTES:
+                    flatBytes = ByteBuffer.allocateDirect(FLAT_BYTES_POSITION + 4 * total).order(ByteOrder.nativeOrder());
+                    flatBytes.position(FLAT_BYTES_POSITION);
+                    break;
+                case LIST_BYTES:
+                    byteBuffers = new ArrayList<>();
+                    for (float[] d : data) byteBuffers.add(ByteBuffer.allocateDirect(4 * d.length).order(OTHER_ORDER));
+                    break;
                 default:
                     throw new AssertionError(form);
             }
+            if (flatBytes != null || byteBuffers != null) load(data);
+        }
+
+        /** The byte buffer holding segment i and the byte index of its first value. */
+        private ByteBuffer bytesOf(int i) {
+            return flatBytes != null ? flatBytes : byteBuffers.get(i);
+        }
+
+        private int byteIndex(int i) {
+            return flatBytes != null ? FLAT_BYTES_POSITION + 4 * (int) layout.offset(i) : 0;
         }
 
         float[][] segments() {
@@ -124,6 +154,9 @@ final class TestModels {
                     case FLAT_DIRECT: flatBuffer.get(off, out[i]); break;
                     case LIST_ARRAYS: System.arraycopy(arrays.get(i), 0, out[i], 0, s.length()); break;
                     case LIST_DIRECT: buffers.get(i).get(0, out[i]); break;
+                    case FLAT_BYTES: case LIST_BYTES:
+                        for (int k = 0; k < out[i].length; k++) out[i][k] = bytesOf(i).getFloat(byteIndex(i) + 4 * k);
+                        break;
                     default: throw new AssertionError(form);
                 }
             }
@@ -139,6 +172,9 @@ final class TestModels {
                     case FLAT_DIRECT: flatBuffer.put(off, data[i]); break;
                     case LIST_ARRAYS: System.arraycopy(data[i], 0, arrays.get(i), 0, data[i].length); break;
                     case LIST_DIRECT: buffers.get(i).put(0, data[i]); break;
+                    case FLAT_BYTES: case LIST_BYTES:
+                        for (int k = 0; k < data[i].length; k++) bytesOf(i).putFloat(byteIndex(i) + 4 * k, data[i][k]);
+                        break;
                     default: throw new AssertionError(form);
                 }
             }
@@ -156,6 +192,8 @@ final class TestModels {
             case FLAT_DIRECT: return opt.step(p.flatBuffer, g.flatBuffer);
             case LIST_ARRAYS: return opt.step(p.arrays, g.arrays);
             case LIST_DIRECT: return opt.stepBuffers(p.buffers, g.buffers);
+            case FLAT_BYTES: return opt.step(p.flatBytes, g.flatBytes);
+            case LIST_BYTES: return opt.stepByteBuffers(p.byteBuffers, g.byteBuffers);
             default: throw new AssertionError(p.form);
         }
     }

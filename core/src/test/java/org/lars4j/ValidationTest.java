@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.Arrays;
 import java.util.List;
@@ -61,6 +63,10 @@ class ValidationTest {
         rejects(InvalidHyperparameterException.class, "warmupSteps", () -> LrSchedule.linearWarmup(0.1, 0));
     }
 
+    private static ByteBuffer bytes(int n) {
+        return ByteBuffer.allocateDirect(n).order(ByteOrder.nativeOrder());
+    }
+
     @Test
     void tensorErrorsChangeNothing() {
         try (LayerwiseOptimizer opt = opt()) {
@@ -85,6 +91,21 @@ class ValidationTest {
             rejects(TensorMismatchException.class, "params buffer of segment 'a.weight' is read-only",
                     () -> opt.stepBuffers(List.of(TestModels.direct(12).asReadOnlyBuffer(), TestModels.direct(3)),
                             List.of(TestModels.direct(12), TestModels.direct(3))));
+            rejects(TensorMismatchException.class, "params: flat byte buffer has 56 bytes remaining but the layout's 15 floats need 60",
+                    () -> opt.step(bytes(56), bytes(60)));
+            rejects(TensorMismatchException.class, "grads: byte buffer position 2 is not a multiple of 4",
+                    () -> opt.step(bytes(60), bytes(62).position(2)));
+            rejects(TensorMismatchException.class, "params buffer is read-only", () -> opt.step(bytes(60).asReadOnlyBuffer(), bytes(60)));
+            ByteBuffer same = bytes(60);
+            rejects(TensorMismatchException.class, "same buffer", () -> opt.step(same, same));
+            rejects(TensorMismatchException.class, "params: segment 'a.bias': byte buffer position 1 is not a multiple of 4",
+                    () -> opt.stepByteBuffers(List.of(bytes(48), bytes(13).position(1)), List.of(bytes(48), bytes(12))));
+            rejects(TensorMismatchException.class, "grads: byte buffer of segment 'a.bias' has 13 bytes remaining, not a whole number of floats",
+                    () -> opt.stepByteBuffers(List.of(bytes(48), bytes(12)), List.of(bytes(48), bytes(13))));
+            rejects(TensorMismatchException.class, "segment 'a.weight' [3, 4] needs 12 elements, got 11",
+                    () -> opt.stepByteBuffers(List.of(bytes(44), bytes(12)), List.of(bytes(48), bytes(12))));
+            rejects(TensorMismatchException.class, "params buffer of segment 'a.bias' is read-only",
+                    () -> opt.stepByteBuffers(List.of(bytes(48), bytes(12).asReadOnlyBuffer()), List.of(bytes(48), bytes(12))));
             rejects(IllegalArgumentException.class, "no state buffer 'exp_avg'", () -> opt.readState("exp_avg", 0, new float[12]));
             rejects(TensorMismatchException.class, "momentum_buffer: segment 'a.bias' [3] needs 3 elements, got 12",
                     () -> opt.writeState("momentum_buffer", 1, new float[12]));

@@ -1,5 +1,8 @@
 package org.lars4j.bench;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -34,7 +37,9 @@ import org.lars4j.layout.ParamLayout;
  * (NonFinitePolicy.PROPAGATE: no gradient pre-pass), then {@code +scalar} (the scalar tile
  * kernels instead of the Vector API ones; run with {@code --add-modules jdk.incubator.vector}),
  * then {@code +shared} (one shared chunk queue instead of a part per worker), then {@code +list}
- * (tensors handed over one array each instead of one flat array). A variant prefixed
+ * (tensors handed over one array each instead of one flat array) or {@code +direct} (the flat
+ * form in one native-order direct {@code FloatBuffer} each for w and g) or {@code +bytes} (the same in
+ * native-order direct {@code ByteBuffer}s, as ND4J's {@code data().asNio()} gives them). A variant prefixed
  * {@code lamb:} runs LAMB (APEX preset, 28 bytes per parameter) instead of LARS.
  *
  * <pre>java -Xmx18g --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar org.lars4j.bench.VariantAB bert-large 2 15 whole blocks blocks+carry</pre>
@@ -58,12 +63,20 @@ public final class VariantAB {
         List<Runnable> steps = new ArrayList<>();
         List<float[]> wList = null;
         List<float[]> gList = null;
+        FloatBuffer wDirect = null;
+        ByteBuffer wBytes = null;
+        ByteBuffer gBytes = null;
+        FloatBuffer gDirect = null;
         List<Integer> bytesPerParam = new ArrayList<>();
         List<Integer> readOnlyBytes = new ArrayList<>();   // per parameter, read by the norm passes (LARS)
         for (String v : variants) {
             String blocks = v;
             boolean lamb = blocks.startsWith("lamb:");
             if (lamb) blocks = blocks.substring("lamb:".length());
+            boolean bytes = blocks.endsWith("+bytes");
+            if (bytes) blocks = blocks.substring(0, blocks.length() - "+bytes".length());
+            boolean direct = blocks.endsWith("+direct");
+            if (direct) blocks = blocks.substring(0, blocks.length() - "+direct".length());
             boolean list = blocks.endsWith("+list");
             if (list) blocks = blocks.substring(0, blocks.length() - "+list".length());
             boolean shared = blocks.endsWith("+shared");
@@ -77,7 +90,10 @@ public final class VariantAB {
             if (blocks.equals("whole")) System.setProperty("lars4j.cpu.blockElements", "0");
             else if (blocks.equals("blocks")) System.clearProperty("lars4j.cpu.blockElements");
             else if (blocks.startsWith("blocks:")) System.setProperty("lars4j.cpu.blockElements", blocks.substring(7));
-            else throw new IllegalArgumentException("variant " + v + ": whole, blocks or blocks:N, optionally +carry, +propagate, +scalar, +shared, +list in that order, and lamb: before");
+            else throw new IllegalArgumentException("variant " + v + ": whole, blocks or blocks:N, optionally +carry, +propagate, +scalar, +shared, +list, +direct, +bytes in that order, and lamb: before");
+            if ((list ? 1 : 0) + (direct ? 1 : 0) + (bytes ? 1 : 0) > 1) {
+                throw new IllegalArgumentException("variant " + v + ": +list, +direct and +bytes do not combine");
+            }
             if (scalar) System.setProperty("lars4j.cpu.kernels", "scalar");
             else System.clearProperty("lars4j.cpu.kernels");
             if (shared) System.setProperty("lars4j.cpu.claims", "shared");
@@ -100,6 +116,24 @@ public final class VariantAB {
                 List<float[]> ws = wList;
                 List<float[]> gs = gList;
                 step = () -> opt.step(ws, gs);
+            } else if (bytes) {
+                // The flat form in native-order direct byte buffers (ND4J's data().asNio()), copied once.
+                if (wBytes == null) {
+                    wBytes = directBytes(w);
+                    gBytes = directBytes(g);
+                }
+                ByteBuffer wb = wBytes;
+                ByteBuffer gb = gBytes;
+                step = () -> opt.step(wb, gb);
+            } else if (direct) {
+                // The flat form in native-order direct buffers (DL4J's off-heap flat view), copied once.
+                if (wDirect == null) {
+                    wDirect = directCopy(w);
+                    gDirect = directCopy(g);
+                }
+                FloatBuffer wb = wDirect;
+                FloatBuffer gb = gDirect;
+                step = () -> opt.step(wb, gb);
             } else {
                 step = () -> opt.step(w, g);
             }
@@ -180,6 +214,18 @@ public final class VariantAB {
         } finally {
             for (LayerwiseOptimizer o : opts) o.close();
         }
+    }
+
+    /** A native-order direct buffer holding a copy of {@code a}. */
+    static FloatBuffer directCopy(float[] a) {
+        return directBytes(a).asFloatBuffer();
+    }
+
+    /** A native-order direct byte buffer holding a copy of {@code a} as float32. */
+    static ByteBuffer directBytes(float[] a) {
+        ByteBuffer b = ByteBuffer.allocateDirect(4 * a.length).order(ByteOrder.nativeOrder());
+        b.asFloatBuffer().put(a);
+        return b;
     }
 
     private static double medianMs(Runnable r) {

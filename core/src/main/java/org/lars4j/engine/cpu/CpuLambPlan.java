@@ -162,14 +162,14 @@ final class CpuLambPlan extends CpuTilePlan {
     }
 
     private void gradTile(int k, Scratch sc) {
-        viewG(k, sc);
-        partG[k] = kernels.tilePartial(sc.l1, sc.ga, sc.go, tileLength(k));
+        viewG(k, sc, true);
+        partG[k] = kernels.tilePartial(sc.l1, sc.ga, sc.gb, sc.go, tileLength(k));
     }
 
     private void momentsTile(int k, Scratch sc) {
         int s = tileSeg[k];
-        viewW(k, sc);
-        viewG(k, sc);
+        viewW(k, sc, false);   // the moments and apply kernels take arrays: byte buffers are copied
+        viewG(k, sc, false);
         Arrays.fill(sc.l0, 0f);   // the moments loops accumulate their lanes from +0
         Arrays.fill(sc.l1, 0f);
         kernels.lambMoments(sc.wa, sc.wo, sc.ga, sc.go, m[s], v[s], tileStart[k], tileLength(k), lamF[s], consts, sc.l0, sc.l1,
@@ -182,7 +182,7 @@ final class CpuLambPlan extends CpuTilePlan {
 
     private void applyTile(int k, Scratch sc) {
         int s = tileSeg[k];
-        viewW(k, sc);
+        viewW(k, sc, false);
         kernels.lambApply(sc.wa, sc.wo, rBlock, rOff[s] + tileStart[k], tileLength(k), negScale[s]);
         storeW(k, sc);
     }

@@ -153,28 +153,28 @@ final class CpuLarsPlan extends CpuTilePlan {
         int n = tileLength(k);
         if (gradOnly) {
             // The SKIP_STEP pre-pass: every gradient partial before any block is updated.
-            viewG(k, sc);
-            partG[k] = kernels.tilePartial(sc.l1, sc.ga, sc.go, n);
+            viewG(k, sc, true);
+            partG[k] = kernels.tilePartial(sc.l1, sc.ga, sc.gb, sc.go, n);
             return;
         }
         boolean wCarried = mode == NORM_WG && useCarried;
         if (gradDone && (mode == NORM_G || wCarried)) return;
         if (gradDone && mode == NORM_WG) {
-            viewW(k, sc);
-            partW[k] = kernels.tilePartial(sc.l0, sc.wa, sc.wo, n);
+            viewW(k, sc, true);
+            partW[k] = kernels.tilePartial(sc.l0, sc.wa, sc.wb, sc.wo, n);
             return;
         }
-        viewG(k, sc);
+        viewG(k, sc, true);
         if (mode == NORM_G || wCarried) {
             // g only: a segment that is not adapted, or ||w|| partials carried from the last update.
-            partG[k] = kernels.tilePartial(sc.l1, sc.ga, sc.go, n);
+            partG[k] = kernels.tilePartial(sc.l1, sc.ga, sc.gb, sc.go, n);
             return;
         }
-        viewW(k, sc);
+        viewW(k, sc, true);
         if (mode == NORM_WG) {
-            kernels.squaresWG(sc.l0, sc.l1, sc.wa, sc.wo, sc.ga, sc.go, n);
+            kernels.squaresWG(sc.l0, sc.l1, sc.wa, sc.wb, sc.wo, sc.ga, sc.gb, sc.go, n);
         } else {
-            kernels.squaresWGU(sc.l0, sc.l1, sc.l2, sc.wa, sc.wo, sc.ga, sc.go, n, (float) lamD[seg]);
+            kernels.squaresWGU(sc.l0, sc.l1, sc.l2, sc.wa, sc.wb, sc.wo, sc.ga, sc.gb, sc.go, n, (float) lamD[seg]);
             partU[k] = CanonicalOrder.foldLanes(sc.l2);
         }
         partW[k] = CanonicalOrder.foldLanes(sc.l0);
@@ -243,18 +243,18 @@ final class CpuLarsPlan extends CpuTilePlan {
         int seg = tileSeg[k];
         int start = tileStart[k];
         int n = tileLength(k);
-        viewW(k, sc);
-        viewG(k, sc);
+        viewW(k, sc, true);
+        viewG(k, sc, true);
         int vo = momentumOff[seg] + start;
         if (cfg.placement() == LrPlacement.INSIDE) {
-            kernels.updateInside(sc.wa, sc.wo, sc.ga, sc.go, momentum[seg], vo, n, lamEff[seg], scale[seg], muF, cfg.nesterov());
+            kernels.updateInside(sc.wa, sc.wb, sc.wo, sc.ga, sc.gb, sc.go, momentum[seg], vo, n, lamEff[seg], scale[seg], muF, cfg.nesterov());
         } else {
-            kernels.updateOutside(sc.wa, sc.wo, sc.ga, sc.go, momentum[seg], vo, n,
+            kernels.updateOutside(sc.wa, sc.wb, sc.wo, sc.ga, sc.gb, sc.go, momentum[seg], vo, n,
                     lamEff[seg], scale[seg], muF, damp1F, negLrF, first, cfg.nesterov());
         }
         if (carry && normMode[seg] == NORM_WG) {
             // The new weights' partials for the next step, from the tile still in L1 (same order).
-            partW[k] = kernels.tilePartial(sc.l0, sc.wa, sc.wo, n);
+            partW[k] = kernels.tilePartial(sc.l0, sc.wa, sc.wb, sc.wo, n);
         }
         storeW(k, sc);
     }

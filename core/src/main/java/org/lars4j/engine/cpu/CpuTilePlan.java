@@ -4,7 +4,8 @@ import static org.lars4j.engine.cpu.CanonicalOrder.LANES;
 import static org.lars4j.engine.cpu.CanonicalOrder.THREADS;
 import static org.lars4j.engine.cpu.CanonicalOrder.TILE;
 
-import java.nio.FloatBuffer;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import org.lars4j.engine.EnginePlan;
@@ -13,7 +14,8 @@ import org.lars4j.engine.HostTensors;
 /**
  * What every Java-engine plan shares: the tile table (4096-element tiles of every segment), the
  * chunks of whole tiles that worker threads claim, the worker pool, per-worker scratch, and the
- * access to the step's host tensors (arrays directly; direct buffers staged tile by tile).
+ * access to the step's host tensors (arrays and, for the Vector API kernels, native-order byte
+ * buffers in place; other buffers staged tile by tile).
  * Tiles are the unit of the canonical order, so results never depend on which thread ran a tile.
  *
  * <p>Blocks: consecutive whole segments of about {@link #blockElements} elements (a longer segment
@@ -52,7 +54,11 @@ abstract class CpuTilePlan implements EnginePlan {
         void run(int tile, Scratch sc);
     }
 
-    /** Per-worker scratch: lanes, staging for direct buffers, the current tile's views. */
+    /**
+     * Per-worker scratch: lanes, staging for buffers the kernels do not read in place, and the
+     * current tile's views: w at element wo of the array wa or (wa null) of the byte buffer wb;
+     * g likewise.
+     */
     static final class Scratch {
         final float[] l0 = new float[LANES];
         final float[] l1 = new float[LANES];
@@ -61,8 +67,11 @@ abstract class CpuTilePlan implements EnginePlan {
         final float[] stageW = new float[TILE];
         final float[] stageG = new float[TILE];
         float[] wa;
+        ByteBuffer wb;
         int wo;
+        boolean wStaged;
         float[] ga;
+        ByteBuffer gb;
         int go;
     }
 
@@ -226,39 +235,55 @@ abstract class CpuTilePlan implements EnginePlan {
         }
     }
 
-    /** Points sc.wa/sc.wo at tile k's weights (staging them from a direct buffer if needed). */
-    final void viewW(int k, Scratch sc) {
+    /**
+     * Points sc.wa/sc.wb/sc.wo at tile k's weights. Arrays are used in place; so are byte buffers
+     * in native byte order when {@code inPlace} and the kernels read them
+     * ({@link TileKernels#readsByteBuffers}: the Vector API kernels). Anything else (a direct
+     * float buffer, a byte buffer in the other order, or any byte buffer for the scalar kernels or
+     * LAMB's moments/apply kernels) is copied into sc.stageW, and {@link #storeW} writes it back.
+     * Copying costs: a read pass through a 16 KiB stage ran at half the speed of the same pass
+     * reading the memory itself (bench/RESULTS.md, "direct buffers").
+     */
+    final void viewW(int k, Scratch sc, boolean inPlace) {
         int seg = tileSeg[k];
-        float[] a = w.array(seg);
         int o = w.offset(seg) + tileStart[k];
-        if (a == null) {
-            w.buffer(seg).get(o, sc.stageW, 0, tileLength(k));
+        float[] a = w.array(seg);
+        ByteBuffer b = inPlace ? kernelView(w.byteBuffer(seg)) : null;
+        sc.wStaged = a == null && b == null;
+        if (sc.wStaged) {
+            w.read(seg, tileStart[k], sc.stageW, 0, tileLength(k));
             a = sc.stageW;
             o = 0;
         }
         sc.wa = a;
+        sc.wb = b;
         sc.wo = o;
     }
 
-    /** Points sc.ga/sc.go at tile k's gradients. */
-    final void viewG(int k, Scratch sc) {
+    /** Points sc.ga/sc.gb/sc.go at tile k's gradients, as {@link #viewW} does for the weights. */
+    final void viewG(int k, Scratch sc, boolean inPlace) {
         int seg = tileSeg[k];
-        float[] a = g.array(seg);
         int o = g.offset(seg) + tileStart[k];
-        if (a == null) {
-            g.buffer(seg).get(o, sc.stageG, 0, tileLength(k));
+        float[] a = g.array(seg);
+        ByteBuffer b = inPlace ? kernelView(g.byteBuffer(seg)) : null;
+        if (a == null && b == null) {
+            g.read(seg, tileStart[k], sc.stageG, 0, tileLength(k));
             a = sc.stageG;
             o = 0;
         }
         sc.ga = a;
+        sc.gb = b;
         sc.go = o;
     }
 
-    /** Writes tile k's staged weights back to their direct buffer (no-op for arrays). */
+    /** {@code b} if the kernels can read and write it in place, else null. */
+    private ByteBuffer kernelView(ByteBuffer b) {
+        return b != null && kernels.readsByteBuffers() && b.order() == ByteOrder.nativeOrder() ? b : null;
+    }
+
+    /** Writes tile k's weights back from sc.stageW if {@link #viewW} staged them. */
     final void storeW(int k, Scratch sc) {
-        int seg = tileSeg[k];
-        FloatBuffer b = w.buffer(seg);
-        if (b != null) b.put(w.offset(seg) + tileStart[k], sc.stageW, 0, tileLength(k));
+        if (sc.wStaged) w.write(tileSeg[k], tileStart[k], sc.stageW, 0, tileLength(k));
     }
 
     @Override

@@ -2,6 +2,7 @@ package org.lars4j.engine.cpu;
 
 import static org.lars4j.engine.cpu.CanonicalOrder.TILE;
 
+import java.nio.ByteBuffer;
 import java.util.Arrays;
 
 /** The plain-Java tile loops ({@link LarsKernels}); the reference and the fallback. */
@@ -13,6 +14,16 @@ final class ScalarTileKernels implements TileKernels {
     @Override
     public String name() {
         return "scalar kernels";
+    }
+
+    /** False: the plan copies byte buffers into arrays for these loops. */
+    @Override
+    public boolean readsByteBuffers() {
+        return false;
+    }
+
+    private static void arraysOnly(ByteBuffer xb) {
+        if (xb != null) throw new IllegalArgumentException("the scalar tile kernels read arrays only");
     }
 
     @Override
@@ -36,7 +47,8 @@ final class ScalarTileKernels implements TileKernels {
     }
 
     @Override
-    public void squares(float[] lane, float[] x, int off, int n) {
+    public void squares(float[] lane, float[] x, ByteBuffer xb, int off, int n) {
+        arraysOnly(xb);
         if (n == TILE) {
             LarsKernels.fullTileG(lane, x, off);
         } else {
@@ -46,7 +58,9 @@ final class ScalarTileKernels implements TileKernels {
     }
 
     @Override
-    public void squaresWG(float[] lw, float[] lg, float[] w, int ow, float[] g, int og, int n) {
+    public void squaresWG(float[] lw, float[] lg, float[] w, ByteBuffer wb, int ow, float[] g, ByteBuffer gb, int og, int n) {
+        arraysOnly(wb);
+        arraysOnly(gb);
         if (n == TILE) {
             LarsKernels.fullTileWG(lw, lg, w, ow, g, og);
         } else {
@@ -57,7 +71,10 @@ final class ScalarTileKernels implements TileKernels {
     }
 
     @Override
-    public void squaresWGU(float[] lw, float[] lg, float[] lu, float[] w, int ow, float[] g, int og, int n, float lam) {
+    public void squaresWGU(float[] lw, float[] lg, float[] lu, float[] w, ByteBuffer wb, int ow, float[] g, ByteBuffer gb, int og,
+                           int n, float lam) {
+        arraysOnly(wb);
+        arraysOnly(gb);
         if (n == TILE) {
             LarsKernels.fullTileWGU(lw, lg, lu, w, ow, g, og, lam);
         } else {
@@ -69,15 +86,19 @@ final class ScalarTileKernels implements TileKernels {
     }
 
     @Override
-    public void updateInside(float[] w, int ow, float[] g, int og, float[] v, int ov, int n,
+    public void updateInside(float[] w, ByteBuffer wb, int ow, float[] g, ByteBuffer gb, int og, float[] v, int ov, int n,
                              float lam, float scale, float mu, boolean nesterov) {
+        arraysOnly(wb);
+        arraysOnly(gb);
         if (ow == ov && og == ov) LarsKernels.updateInside(w, g, v, ov, n, lam, scale, mu, nesterov);
         else LarsKernels.updateInside(w, ow, g, og, v, ov, n, lam, scale, mu, nesterov);
     }
 
     @Override
-    public void updateOutside(float[] w, int ow, float[] g, int og, float[] v, int ov, int n,
+    public void updateOutside(float[] w, ByteBuffer wb, int ow, float[] g, ByteBuffer gb, int og, float[] v, int ov, int n,
                               float lam, float tr, float mu, float damp1, float negLr, boolean first, boolean nesterov) {
+        arraysOnly(wb);
+        arraysOnly(gb);
         if (ow == ov && og == ov) LarsKernels.updateOutside(w, g, v, ov, n, lam, tr, mu, damp1, negLr, first, nesterov);
         else LarsKernels.updateOutside(w, ow, g, og, v, ov, n, lam, tr, mu, damp1, negLr, first, nesterov);
     }

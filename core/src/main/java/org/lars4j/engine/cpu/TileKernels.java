@@ -1,6 +1,7 @@
 package org.lars4j.engine.cpu;
 
 import java.lang.System.Logger.Level;
+import java.nio.ByteBuffer;
 
 /**
  * The Java engine's per-tile loops behind one interface, in the style of Lucene's vectorization
@@ -28,23 +29,38 @@ interface TileKernels {
     String name();
 
     /**
+     * Whether the w and g arguments may be byte buffers: a tile's w (or g) is either
+     * {@code x[off ..]} of an array or, with the array null, the float32 values at byte index
+     * {@code 4 * off} of {@code xb}, which must be in native byte order. When false, every
+     * {@code xb} passed is null and the plan copies byte buffers into arrays first (as it always
+     * does for buffers in the other byte order).
+     */
+    boolean readsByteBuffers();
+
+    /**
      * Step 1 of the canonical reduction for {@code x[off .. off+n)}, n <= TILE: sets all 1024
      * lanes (lane i = fma-sum of x_e^2 over e = i, i+1024, .. < n, from +0).
      */
-    void squares(float[] lane, float[] x, int off, int n);
+    void squares(float[] lane, float[] x, ByteBuffer xb, int off, int n);
+
+    /** {@link #squares} of an array. */
+    default void squares(float[] lane, float[] x, int off, int n) {
+        squares(lane, x, null, off, n);
+    }
 
     /** {@link #squares} of w and of g. */
-    default void squaresWG(float[] lw, float[] lg, float[] w, int ow, float[] g, int og, int n) {
-        squares(lw, w, ow, n);
-        squares(lg, g, og, n);
+    default void squaresWG(float[] lw, float[] lg, float[] w, ByteBuffer wb, int ow, float[] g, ByteBuffer gb, int og, int n) {
+        squares(lw, w, wb, ow, n);
+        squares(lg, g, gb, og, n);
     }
 
     /** {@link #squares} of w, of g and of u = fma(lam, w, g). */
-    void squaresWGU(float[] lw, float[] lg, float[] lu, float[] w, int ow, float[] g, int og, int n, float lam);
+    void squaresWGU(float[] lw, float[] lg, float[] lu, float[] w, ByteBuffer wb, int ow, float[] g, ByteBuffer gb, int og,
+                    int n, float lam);
 
     /** The tile partial of sum(x^2): {@link #squares} then {@link CanonicalOrder#foldLanes}. */
-    default float tilePartial(float[] lane, float[] x, int off, int n) {
-        squares(lane, x, off, n);
+    default float tilePartial(float[] lane, float[] x, ByteBuffer xb, int off, int n) {
+        squares(lane, x, xb, off, n);
         return CanonicalOrder.foldLanes(lane);
     }
 
@@ -56,19 +72,37 @@ interface TileKernels {
      */
     float sumOfSquaresAnyOrder(float[] x, int from, int to);
 
-    /** LR_INSIDE update of n elements; see {@link LarsKernels#updateInside(float[], int, float[], int, float[], int, int, float, float, float, boolean)}. */
-    void updateInside(float[] w, int ow, float[] g, int og, float[] v, int ov, int n,
+    /**
+     * LR_INSIDE update of n elements (w and g as in {@link #readsByteBuffers}, v an array); see
+     * {@link LarsKernels#updateInside(float[], int, float[], int, float[], int, int, float, float, float, boolean)}.
+     */
+    void updateInside(float[] w, ByteBuffer wb, int ow, float[] g, ByteBuffer gb, int og, float[] v, int ov, int n,
                       float lam, float scale, float mu, boolean nesterov);
 
-    /** LR_OUTSIDE update of n elements; see {@link LarsKernels#updateOutside(float[], int, float[], int, float[], int, int, float, float, float, float, float, boolean, boolean)}. */
-    void updateOutside(float[] w, int ow, float[] g, int og, float[] v, int ov, int n,
+    /** {@link #updateInside} of arrays. */
+    default void updateInside(float[] w, int ow, float[] g, int og, float[] v, int ov, int n,
+                              float lam, float scale, float mu, boolean nesterov) {
+        updateInside(w, null, ow, g, null, og, v, ov, n, lam, scale, mu, nesterov);
+    }
+
+    /**
+     * LR_OUTSIDE update of n elements (w and g as in {@link #readsByteBuffers}, v an array); see
+     * {@link LarsKernels#updateOutside(float[], int, float[], int, float[], int, int, float, float, float, float, float, boolean, boolean)}.
+     */
+    void updateOutside(float[] w, ByteBuffer wb, int ow, float[] g, ByteBuffer gb, int og, float[] v, int ov, int n,
                        float lam, float tr, float mu, float damp1, float negLr, boolean first, boolean nesterov);
 
-    /** LAMB's moments pass on one tile, r stored at {@code rOut[or ..]}; see {@link LambKernels#moments}. */
+    /** {@link #updateOutside} of arrays. */
+    default void updateOutside(float[] w, int ow, float[] g, int og, float[] v, int ov, int n,
+                               float lam, float tr, float mu, float damp1, float negLr, boolean first, boolean nesterov) {
+        updateOutside(w, null, ow, g, null, og, v, ov, n, lam, tr, mu, damp1, negLr, first, nesterov);
+    }
+
+    /** LAMB's moments pass on one tile (arrays only), r stored at {@code rOut[or ..]}; see {@link LambKernels#moments}. */
     void lambMoments(float[] w, int ow, float[] g, int og, float[] m, float[] v, int os, int n, float lam,
                      LambKernels.Consts c, float[] lr, float[] lw, float[] tmpM, float[] tmpV, float[] rOut, int or);
 
-    /** LAMB's apply pass on one tile from the stored r; see {@link LambKernels#applyR}. */
+    /** LAMB's apply pass on one tile (arrays only) from the stored r; see {@link LambKernels#applyR}. */
     void lambApply(float[] w, int ow, float[] r, int or, int n, float negScale);
 
     /** The kernels {@link #PROPERTY} and this JVM allow (read on every call, so tests can switch). */

@@ -2,6 +2,8 @@ package org.lars4j.engine.cpu;
 
 import static org.lars4j.engine.cpu.CanonicalOrder.LANES;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -11,7 +13,9 @@ import jdk.incubator.vector.VectorSpecies;
  * {@link TileKernels} on the Vector API, 8 float lanes (256 bits) at a time. Every line is the
  * lane-wise form of the scalar loop it replaces ({@link LarsKernels}, {@link CanonicalOrder}):
  * same operations, same operands, same order, so the same bits. Elements past the last whole
- * vector go through the scalar loops. See the note on the updates for when they run here.
+ * vector go through scalar loops of the same operations. See the note on the updates for when
+ * they run here. The weights and gradients may be byte buffers, read and written in place
+ * ({@link #load}).
  *
  * <p>The norm loops walk a tile in address order (round r = 0..3 outer, lanes inner, lane i
  * accumulating element i + 1024 r into scratch lane i): each lane still sees its rounds in order,
@@ -61,17 +65,49 @@ final class VectorTileKernels implements TileKernels {
         return s;
     }
 
+    /** True: w and g may be native-order byte buffers, read and written in place (see {@link #load}). */
     @Override
-    public void squares(float[] lane, float[] x, int off, int n) {
+    public boolean readsByteBuffers() {
+        return true;
+    }
+
+    // Where w and g live: x[i ..] of an array, or (array null) the float32 values at byte 4 i of a
+    // byte buffer in native byte order. One kernel body serves both: each load and store picks
+    // its form with a test that is the same in every iteration, which C2 moves out of the loop
+    // (loop unswitching), so each form runs a loop of its own; measured as fast as the array-only
+    // loops, for arrays and for a direct buffer, also when both forms run in one JVM
+    // (bench/RESULTS.md, "direct buffers"). FloatVector.fromByteBuffer is JDK 17's only vector
+    // load from off-heap memory. Two rules keep the vectors in registers (else each is boxed on
+    // the heap: measured, AllocationTest catches it):
+    // - the choice is written out at every vector load and store, not in a helper method: C2
+    //   compiles a small hot helper on its own, and once that code is big it is no longer inlined
+    //   ("already compiled into a big method"), so the vector it returns has to be an object;
+    // - native order only: on JDK 17 a byte-swapping load allocates (its shuffle is not
+    //   intrinsified), so the plan copies buffers of the other order into arrays.
+
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+
+    private static float get(float[] x, ByteBuffer xb, int i) {
+        return x != null ? x[i] : xb.getFloat(i * Float.BYTES);
+    }
+
+    private static void put(float[] x, ByteBuffer xb, int i, float value) {
+        if (x != null) x[i] = value;
+        else xb.putFloat(i * Float.BYTES, value);
+    }
+
+    @Override
+    public void squares(float[] lane, float[] x, ByteBuffer xb, int off, int n) {
         // Round 0 writes every lane: x^2 (= fma(x, x, +0) exactly), +0 past the end.
         int n0 = Math.min(n, LANES);
         int i = 0;
         for (int end = S.loopBound(n0); i < end; i += V) {
-            FloatVector a = FloatVector.fromArray(S, x, off + i);
+            int e = off + i;
+            FloatVector a = x != null ? FloatVector.fromArray(S, x, e) : FloatVector.fromByteBuffer(S, xb, e * Float.BYTES, NATIVE);
             a.mul(a).intoArray(lane, i);
         }
         for (; i < n0; i++) {
-            float a = x[off + i];
+            float a = get(x, xb, off + i);
             lane[i] = a * a;
         }
         if (n0 < LANES) Arrays.fill(lane, n0, LANES, 0f);
@@ -81,30 +117,36 @@ final class VectorTileKernels implements TileKernels {
             int o = off + base;
             int j = 0;
             for (int end = S.loopBound(lim); j < end; j += V) {
-                FloatVector a = FloatVector.fromArray(S, x, o + j);
+                int e = o + j;
+                FloatVector a = x != null ? FloatVector.fromArray(S, x, e) : FloatVector.fromByteBuffer(S, xb, e * Float.BYTES, NATIVE);
                 a.fma(a, FloatVector.fromArray(S, lane, j)).intoArray(lane, j);
             }
             for (; j < lim; j++) {
-                float a = x[o + j];
+                float a = get(x, xb, o + j);
                 lane[j] = Math.fma(a, a, lane[j]);
             }
         }
     }
 
     @Override
-    public void squaresWGU(float[] lw, float[] lg, float[] lu, float[] w, int ow, float[] g, int og, int n, float lam) {
-        squares(lw, w, ow, n);
-        squares(lg, g, og, n);
+    public void squaresWGU(float[] lw, float[] lg, float[] lu, float[] w, ByteBuffer wb, int ow, float[] g, ByteBuffer gb, int og,
+                           int n, float lam) {
+        squares(lw, w, wb, ow, n);
+        squares(lg, g, gb, og, n);
         // u = fma(lam, w, g) is not stored anywhere: the u lanes need w and g side by side.
         FloatVector lamV = FloatVector.broadcast(S, lam);
         int n0 = Math.min(n, LANES);
         int i = 0;
         for (int end = S.loopBound(n0); i < end; i += V) {
-            FloatVector u = lamV.fma(FloatVector.fromArray(S, w, ow + i), FloatVector.fromArray(S, g, og + i));
+            int a = ow + i;
+            int b = og + i;
+            FloatVector u = lamV.fma(
+                    w != null ? FloatVector.fromArray(S, w, a) : FloatVector.fromByteBuffer(S, wb, a * Float.BYTES, NATIVE),
+                    g != null ? FloatVector.fromArray(S, g, b) : FloatVector.fromByteBuffer(S, gb, b * Float.BYTES, NATIVE));
             u.mul(u).intoArray(lu, i);
         }
         for (; i < n0; i++) {
-            float u = Math.fma(lam, w[ow + i], g[og + i]);
+            float u = Math.fma(lam, get(w, wb, ow + i), get(g, gb, og + i));
             lu[i] = u * u;
         }
         if (n0 < LANES) Arrays.fill(lu, n0, LANES, 0f);
@@ -114,30 +156,34 @@ final class VectorTileKernels implements TileKernels {
             int go = og + base;
             int j = 0;
             for (int end = S.loopBound(lim); j < end; j += V) {
-                FloatVector u = lamV.fma(FloatVector.fromArray(S, w, wo + j), FloatVector.fromArray(S, g, go + j));
+                int a = wo + j;
+                int b = go + j;
+                FloatVector u = lamV.fma(
+                        w != null ? FloatVector.fromArray(S, w, a) : FloatVector.fromByteBuffer(S, wb, a * Float.BYTES, NATIVE),
+                        g != null ? FloatVector.fromArray(S, g, b) : FloatVector.fromByteBuffer(S, gb, b * Float.BYTES, NATIVE));
                 u.fma(u, FloatVector.fromArray(S, lu, j)).intoArray(lu, j);
             }
             for (; j < lim; j++) {
-                float u = Math.fma(lam, w[wo + j], g[go + j]);
+                float u = Math.fma(lam, get(w, wb, wo + j), get(g, gb, go + j));
                 lu[j] = Math.fma(u, u, lu[j]);
             }
         }
     }
 
-    // The updates. In the flat form (w, g and v at one index: DL4J's flat buffer) C2 vectorises
-    // and unrolls the scalar loops itself, and they measured faster than any Vector API form, so
-    // they run there. With three different offsets (tensors handed one by one, momentum in one
-    // flat array) C2 leaves the scalar loops scalar, about 6x slower; there the Vector API loops
-    // below run, four 8-lane groups per iteration, loads first (26 GB/s against 18 for one group
-    // per iteration and 5 for the scalar loop; bench/RESULTS.md). Each group is the lane-wise form
-    // of LarsKernels' loop.
+    // The updates. In the flat form of arrays (w, g and v at one index: DL4J's flat buffer) C2
+    // vectorises and unrolls the scalar loops itself, and they measured faster than any Vector API
+    // form, so they run there. With three different offsets (tensors handed one by one, momentum
+    // in one flat array) C2 leaves the scalar loops scalar, about 6x slower; there, and for byte
+    // buffers, the Vector API loops below run, four 8-lane groups per iteration, loads first
+    // (26 GB/s against 18 for one group per iteration and 5 for the scalar loop; bench/RESULTS.md).
+    // Each group is the lane-wise form of LarsKernels' loop; so is each element of the tails.
 
     private static final int UNROLL = 4 * V;
 
     @Override
-    public void updateInside(float[] w, int ow, float[] g, int og, float[] v, int ov, int n,
+    public void updateInside(float[] w, ByteBuffer wb, int ow, float[] g, ByteBuffer gb, int og, float[] v, int ov, int n,
                              float lam, float scale, float mu, boolean nesterov) {
-        if (ow == ov && og == ov) {
+        if (w != null && g != null && ow == ov && og == ov) {
             LarsKernels.updateInside(w, g, v, ov, n, lam, scale, mu, nesterov);
             return;
         }
@@ -150,14 +196,33 @@ final class VectorTileKernels implements TileKernels {
             int a = ow + i;
             int b = og + i;
             int c = ov + i;
-            FloatVector w0 = FloatVector.fromArray(S, w, a);
-            FloatVector w1 = FloatVector.fromArray(S, w, a + V);
-            FloatVector w2 = FloatVector.fromArray(S, w, a + 2 * V);
-            FloatVector w3 = FloatVector.fromArray(S, w, a + 3 * V);
-            FloatVector s0 = scaleV.mul(lamV.fma(w0, FloatVector.fromArray(S, g, b)));          // s = scale * fma(lam, w, g)
-            FloatVector s1 = scaleV.mul(lamV.fma(w1, FloatVector.fromArray(S, g, b + V)));
-            FloatVector s2 = scaleV.mul(lamV.fma(w2, FloatVector.fromArray(S, g, b + 2 * V)));
-            FloatVector s3 = scaleV.mul(lamV.fma(w3, FloatVector.fromArray(S, g, b + 3 * V)));
+            FloatVector w0, w1, w2, w3, g0, g1, g2, g3;
+            if (w != null) {
+                w0 = FloatVector.fromArray(S, w, a);
+                w1 = FloatVector.fromArray(S, w, a + V);
+                w2 = FloatVector.fromArray(S, w, a + 2 * V);
+                w3 = FloatVector.fromArray(S, w, a + 3 * V);
+            } else {
+                w0 = FloatVector.fromByteBuffer(S, wb, a * Float.BYTES, NATIVE);
+                w1 = FloatVector.fromByteBuffer(S, wb, (a + V) * Float.BYTES, NATIVE);
+                w2 = FloatVector.fromByteBuffer(S, wb, (a + 2 * V) * Float.BYTES, NATIVE);
+                w3 = FloatVector.fromByteBuffer(S, wb, (a + 3 * V) * Float.BYTES, NATIVE);
+            }
+            if (g != null) {
+                g0 = FloatVector.fromArray(S, g, b);
+                g1 = FloatVector.fromArray(S, g, b + V);
+                g2 = FloatVector.fromArray(S, g, b + 2 * V);
+                g3 = FloatVector.fromArray(S, g, b + 3 * V);
+            } else {
+                g0 = FloatVector.fromByteBuffer(S, gb, b * Float.BYTES, NATIVE);
+                g1 = FloatVector.fromByteBuffer(S, gb, (b + V) * Float.BYTES, NATIVE);
+                g2 = FloatVector.fromByteBuffer(S, gb, (b + 2 * V) * Float.BYTES, NATIVE);
+                g3 = FloatVector.fromByteBuffer(S, gb, (b + 3 * V) * Float.BYTES, NATIVE);
+            }
+            FloatVector s0 = scaleV.mul(lamV.fma(w0, g0));                                      // s = scale * fma(lam, w, g)
+            FloatVector s1 = scaleV.mul(lamV.fma(w1, g1));
+            FloatVector s2 = scaleV.mul(lamV.fma(w2, g2));
+            FloatVector s3 = scaleV.mul(lamV.fma(w3, g3));
             FloatVector v0 = muV.fma(FloatVector.fromArray(S, v, c), s0);                      // v' = fma(mu, v, s)
             FloatVector v1 = muV.fma(FloatVector.fromArray(S, v, c + V), s1);
             FloatVector v2 = muV.fma(FloatVector.fromArray(S, v, c + 2 * V), s2);
@@ -166,25 +231,43 @@ final class VectorTileKernels implements TileKernels {
             v1.intoArray(v, c + V);
             v2.intoArray(v, c + 2 * V);
             v3.intoArray(v, c + 3 * V);
+            FloatVector n0, n1, n2, n3;
             if (nesterov) {                                                                     // w' = w - fma(mu, v', s)
-                w0.sub(muV.fma(v0, s0)).intoArray(w, a);
-                w1.sub(muV.fma(v1, s1)).intoArray(w, a + V);
-                w2.sub(muV.fma(v2, s2)).intoArray(w, a + 2 * V);
-                w3.sub(muV.fma(v3, s3)).intoArray(w, a + 3 * V);
+                n0 = w0.sub(muV.fma(v0, s0));
+                n1 = w1.sub(muV.fma(v1, s1));
+                n2 = w2.sub(muV.fma(v2, s2));
+                n3 = w3.sub(muV.fma(v3, s3));
             } else {                                                                            // w' = w - v'
-                w0.sub(v0).intoArray(w, a);
-                w1.sub(v1).intoArray(w, a + V);
-                w2.sub(v2).intoArray(w, a + 2 * V);
-                w3.sub(v3).intoArray(w, a + 3 * V);
+                n0 = w0.sub(v0);
+                n1 = w1.sub(v1);
+                n2 = w2.sub(v2);
+                n3 = w3.sub(v3);
+            }
+            if (w != null) {
+                n0.intoArray(w, a);
+                n1.intoArray(w, a + V);
+                n2.intoArray(w, a + 2 * V);
+                n3.intoArray(w, a + 3 * V);
+            } else {
+                n0.intoByteBuffer(wb, a * Float.BYTES, NATIVE);
+                n1.intoByteBuffer(wb, (a + V) * Float.BYTES, NATIVE);
+                n2.intoByteBuffer(wb, (a + 2 * V) * Float.BYTES, NATIVE);
+                n3.intoByteBuffer(wb, (a + 3 * V) * Float.BYTES, NATIVE);
             }
         }
-        if (i < n) LarsKernels.updateInside(w, ow + i, g, og + i, v, ov + i, n - i, lam, scale, mu, nesterov);
+        for (; i < n; i++) {
+            float wv = get(w, wb, ow + i);
+            float s = scale * Math.fma(lam, wv, get(g, gb, og + i));
+            float vn = Math.fma(mu, v[ov + i], s);
+            v[ov + i] = vn;
+            put(w, wb, ow + i, nesterov ? wv - Math.fma(mu, vn, s) : wv - vn);
+        }
     }
 
     @Override
-    public void updateOutside(float[] w, int ow, float[] g, int og, float[] v, int ov, int n,
+    public void updateOutside(float[] w, ByteBuffer wb, int ow, float[] g, ByteBuffer gb, int og, float[] v, int ov, int n,
                               float lam, float tr, float mu, float damp1, float negLr, boolean first, boolean nesterov) {
-        if (ow == ov && og == ov) {
+        if (w != null && g != null && ow == ov && og == ov) {
             LarsKernels.updateOutside(w, g, v, ov, n, lam, tr, mu, damp1, negLr, first, nesterov);
             return;
         }
@@ -199,14 +282,33 @@ final class VectorTileKernels implements TileKernels {
             int a = ow + i;
             int b = og + i;
             int c = ov + i;
-            FloatVector w0 = FloatVector.fromArray(S, w, a);
-            FloatVector w1 = FloatVector.fromArray(S, w, a + V);
-            FloatVector w2 = FloatVector.fromArray(S, w, a + 2 * V);
-            FloatVector w3 = FloatVector.fromArray(S, w, a + 3 * V);
-            FloatVector d0 = trV.mul(lamV.fma(w0, FloatVector.fromArray(S, g, b)));             // d = tr * fma(lam, w, g)
-            FloatVector d1 = trV.mul(lamV.fma(w1, FloatVector.fromArray(S, g, b + V)));
-            FloatVector d2 = trV.mul(lamV.fma(w2, FloatVector.fromArray(S, g, b + 2 * V)));
-            FloatVector d3 = trV.mul(lamV.fma(w3, FloatVector.fromArray(S, g, b + 3 * V)));
+            FloatVector w0, w1, w2, w3, g0, g1, g2, g3;
+            if (w != null) {
+                w0 = FloatVector.fromArray(S, w, a);
+                w1 = FloatVector.fromArray(S, w, a + V);
+                w2 = FloatVector.fromArray(S, w, a + 2 * V);
+                w3 = FloatVector.fromArray(S, w, a + 3 * V);
+            } else {
+                w0 = FloatVector.fromByteBuffer(S, wb, a * Float.BYTES, NATIVE);
+                w1 = FloatVector.fromByteBuffer(S, wb, (a + V) * Float.BYTES, NATIVE);
+                w2 = FloatVector.fromByteBuffer(S, wb, (a + 2 * V) * Float.BYTES, NATIVE);
+                w3 = FloatVector.fromByteBuffer(S, wb, (a + 3 * V) * Float.BYTES, NATIVE);
+            }
+            if (g != null) {
+                g0 = FloatVector.fromArray(S, g, b);
+                g1 = FloatVector.fromArray(S, g, b + V);
+                g2 = FloatVector.fromArray(S, g, b + 2 * V);
+                g3 = FloatVector.fromArray(S, g, b + 3 * V);
+            } else {
+                g0 = FloatVector.fromByteBuffer(S, gb, b * Float.BYTES, NATIVE);
+                g1 = FloatVector.fromByteBuffer(S, gb, (b + V) * Float.BYTES, NATIVE);
+                g2 = FloatVector.fromByteBuffer(S, gb, (b + 2 * V) * Float.BYTES, NATIVE);
+                g3 = FloatVector.fromByteBuffer(S, gb, (b + 3 * V) * Float.BYTES, NATIVE);
+            }
+            FloatVector d0 = trV.mul(lamV.fma(w0, g0));                                         // d = tr * fma(lam, w, g)
+            FloatVector d1 = trV.mul(lamV.fma(w1, g1));
+            FloatVector d2 = trV.mul(lamV.fma(w2, g2));
+            FloatVector d3 = trV.mul(lamV.fma(w3, g3));
             FloatVector v0 = d0;                                                                // first step: v' = d
             FloatVector v1 = d1;
             FloatVector v2 = d2;
@@ -221,20 +323,36 @@ final class VectorTileKernels implements TileKernels {
             v1.intoArray(v, c + V);
             v2.intoArray(v, c + 2 * V);
             v3.intoArray(v, c + 3 * V);
+            FloatVector n0, n1, n2, n3;
             if (nesterov) {                                                                     // w' = fma(-lr, fma(mu, v', d), w)
-                negLrV.fma(muV.fma(v0, d0), w0).intoArray(w, a);
-                negLrV.fma(muV.fma(v1, d1), w1).intoArray(w, a + V);
-                negLrV.fma(muV.fma(v2, d2), w2).intoArray(w, a + 2 * V);
-                negLrV.fma(muV.fma(v3, d3), w3).intoArray(w, a + 3 * V);
+                n0 = negLrV.fma(muV.fma(v0, d0), w0);
+                n1 = negLrV.fma(muV.fma(v1, d1), w1);
+                n2 = negLrV.fma(muV.fma(v2, d2), w2);
+                n3 = negLrV.fma(muV.fma(v3, d3), w3);
             } else {                                                                            // w' = fma(-lr, v', w)
-                negLrV.fma(v0, w0).intoArray(w, a);
-                negLrV.fma(v1, w1).intoArray(w, a + V);
-                negLrV.fma(v2, w2).intoArray(w, a + 2 * V);
-                negLrV.fma(v3, w3).intoArray(w, a + 3 * V);
+                n0 = negLrV.fma(v0, w0);
+                n1 = negLrV.fma(v1, w1);
+                n2 = negLrV.fma(v2, w2);
+                n3 = negLrV.fma(v3, w3);
+            }
+            if (w != null) {
+                n0.intoArray(w, a);
+                n1.intoArray(w, a + V);
+                n2.intoArray(w, a + 2 * V);
+                n3.intoArray(w, a + 3 * V);
+            } else {
+                n0.intoByteBuffer(wb, a * Float.BYTES, NATIVE);
+                n1.intoByteBuffer(wb, (a + V) * Float.BYTES, NATIVE);
+                n2.intoByteBuffer(wb, (a + 2 * V) * Float.BYTES, NATIVE);
+                n3.intoByteBuffer(wb, (a + 3 * V) * Float.BYTES, NATIVE);
             }
         }
-        if (i < n) {
-            LarsKernels.updateOutside(w, ow + i, g, og + i, v, ov + i, n - i, lam, tr, mu, damp1, negLr, first, nesterov);
+        for (; i < n; i++) {
+            float wv = get(w, wb, ow + i);
+            float d = tr * Math.fma(lam, wv, get(g, gb, og + i));
+            float vn = first ? d : Math.fma(mu, v[ov + i], damp1 * d);
+            v[ov + i] = vn;
+            put(w, wb, ow + i, Math.fma(negLr, nesterov ? Math.fma(mu, vn, d) : vn, wv));
         }
     }
 

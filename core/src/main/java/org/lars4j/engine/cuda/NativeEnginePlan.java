@@ -1,6 +1,7 @@
 package org.lars4j.engine.cuda;
 
 import java.lang.System.Logger.Level;
+import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
 import org.lars4j.BackendUnavailableException;
 import org.lars4j.LambConfig;
@@ -156,10 +157,15 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
         for (int i = 0; i < nSeg; i++) {
             int at = (int) offset[i];
             float[] a = params.array(i);
+            FloatBuffer fb = params.floatBuffer(i);
             if (a != null) {
                 stagedW.get(at, a, params.offset(i), length[i]);
+            } else if (fb != null) {
+                fb.put(params.offset(i), stagedW, at, length[i]);
             } else {
-                params.buffer(i).put(params.offset(i), stagedW, at, length[i]);
+                ByteBuffer bb = params.byteBuffer(i);
+                int o = params.offset(i);
+                for (int k = 0; k < length[i]; k++) bb.putFloat((o + k) * Float.BYTES, stagedW.get(at + k));
             }
         }
         return true;
@@ -169,10 +175,15 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
         for (int i = 0; i < nSeg; i++) {
             int at = (int) offset[i];
             float[] a = t.array(i);
+            FloatBuffer fb = t.floatBuffer(i);
             if (a != null) {
                 dst.put(at, a, t.offset(i), length[i]);
+            } else if (fb != null) {
+                dst.put(at, fb, t.offset(i), length[i]);
             } else {
-                dst.put(at, t.buffer(i), t.offset(i), length[i]);
+                ByteBuffer bb = t.byteBuffer(i);  // a byte buffer has no bulk get of floats
+                int o = t.offset(i);
+                for (int k = 0; k < length[i]; k++) dst.put(at + k, bb.getFloat((o + k) * Float.BYTES));
             }
         }
     }

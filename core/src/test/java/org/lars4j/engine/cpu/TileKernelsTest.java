@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -20,7 +22,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * vectors, partial rounds, full tiles), odd offsets, and inputs with NaN, infinities, signed
  * zeros, subnormals and values whose squares overflow. The tests run with
  * {@code --add-modules jdk.incubator.vector} (surefire's argLine), so the Vector API kernels are
- * the ones the provider picks here.
+ * the ones the provider picks here. Kernels that read byte buffers ({@link TileKernels#readsByteBuffers})
+ * are also run on direct native-order byte buffers holding the same values.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class TileKernelsTest {
@@ -93,6 +96,22 @@ class TileKernelsTest {
         return b;
     }
 
+    /** The kernels read byte buffers in native order only (the plan copies the other order). */
+    private static final ByteOrder[] ORDERS = {ByteOrder.nativeOrder()};
+
+    /** A direct byte buffer holding x as float32 in {@code order}. */
+    private static ByteBuffer bytes(float[] x, ByteOrder order) {
+        ByteBuffer b = ByteBuffer.allocateDirect(4 * x.length).order(order);
+        for (int i = 0; i < x.length; i++) b.putFloat(4 * i, x[i]);
+        return b;
+    }
+
+    private static float[] floats(ByteBuffer b) {
+        float[] x = new float[b.capacity() / 4];
+        for (int i = 0; i < x.length; i++) x[i] = b.getFloat(4 * i);
+        return x;
+    }
+
     private static float[] garbageLanes() {
         float[] l = new float[1024];
         Arrays.fill(l, 12345f);   // a kernel must set every lane, not accumulate onto what is there
@@ -114,7 +133,7 @@ class TileKernelsTest {
                     assertArrayEquals(bits(want), bits(l), at);
                     float[] lw = garbageLanes();
                     float[] lg = garbageLanes();
-                    k.squaresWG(lw, lg, w, off + 2, x, off, n);
+                    k.squaresWG(lw, lg, w, null, off + 2, x, null, off, n);
                     assertArrayEquals(bits(documentedLanes(w, off + 2, n)), bits(lw), at + " WG/w");
                     assertArrayEquals(bits(want), bits(lg), at + " WG/g");
                     for (float lam : new float[] {0f, 1e-4f, -0.5f}) {
@@ -123,10 +142,35 @@ class TileKernelsTest {
                         float[] lu = garbageLanes();
                         lw = garbageLanes();
                         lg = garbageLanes();
-                        k.squaresWGU(lw, lg, lu, w, off + 2, x, off, n, lam);
+                        k.squaresWGU(lw, lg, lu, w, null, off + 2, x, null, off, n, lam);
                         assertArrayEquals(bits(documentedLanes(u, 0, n)), bits(lu), at + " WGU/u lam=" + lam);
                         assertArrayEquals(bits(want), bits(lg), at + " WGU/g");
                         assertArrayEquals(bits(documentedLanes(w, off + 2, n)), bits(lw), at + " WGU/w");
+                    }
+                    if (!k.readsByteBuffers()) continue;
+                    for (ByteOrder order : ORDERS) {
+                        String bat = at + " " + order;
+                        ByteBuffer xb = bytes(x, order);
+                        ByteBuffer wb = bytes(w, order);
+                        l = garbageLanes();
+                        k.squares(l, null, xb, off, n);
+                        assertArrayEquals(bits(want), bits(l), bat);
+                        lw = garbageLanes();
+                        lg = garbageLanes();
+                        k.squaresWG(lw, lg, null, wb, off + 2, null, xb, off, n);
+                        assertArrayEquals(bits(documentedLanes(w, off + 2, n)), bits(lw), bat + " WG/w");
+                        assertArrayEquals(bits(want), bits(lg), bat + " WG/g");
+                        float lam = 1e-4f;
+                        float[] u = new float[n];
+                        for (int i = 0; i < n; i++) u[i] = Math.fma(lam, w[off + 2 + i], x[off + i]);
+                        float[] lu = garbageLanes();
+                        lw = garbageLanes();
+                        lg = garbageLanes();
+                        k.squaresWGU(lw, lg, lu, null, wb, off + 2, null, xb, off, n, lam);
+                        assertArrayEquals(bits(documentedLanes(u, 0, n)), bits(lu), bat + " WGU/u");
+                        assertArrayEquals(bits(want), bits(lg), bat + " WGU/g");
+                        assertArrayEquals(bits(documentedLanes(w, off + 2, n)), bits(lw), bat + " WGU/w");
+                        assertArrayEquals(bits(x), bits(floats(xb)), bat + " the norms leave the buffer alone");
                     }
                 }
             }
@@ -161,7 +205,7 @@ class TileKernelsTest {
     }
 
     private interface Update {
-        void run(TileKernels k, float[] w, int ow, float[] g, int og, float[] v, int ov, int n);
+        void run(TileKernels k, float[] w, ByteBuffer wb, int ow, float[] g, ByteBuffer gb, int og, float[] v, int ov, int n);
     }
 
     /** The scalar loops of each update, element by element, as LarsKernels documents them. */
@@ -172,8 +216,9 @@ class TileKernelsTest {
         boolean first = kind.contains("first");
         float lam = 1e-4f, scale = 0.37f, mu = 0.9f, damp1 = 0.75f, negLr = -0.1f;
         Update update = kind.startsWith("inside")
-                ? (k, w, ow, g, og, v, ov, n) -> k.updateInside(w, ow, g, og, v, ov, n, lam, scale, mu, nesterov)
-                : (k, w, ow, g, og, v, ov, n) -> k.updateOutside(w, ow, g, og, v, ov, n, lam, scale, mu, damp1, negLr, first, nesterov);
+                ? (k, w, wb, ow, g, gb, og, v, ov, n) -> k.updateInside(w, wb, ow, g, gb, og, v, ov, n, lam, scale, mu, nesterov)
+                : (k, w, wb, ow, g, gb, og, v, ov, n) ->
+                        k.updateOutside(w, wb, ow, g, gb, og, v, ov, n, lam, scale, mu, damp1, negLr, first, nesterov);
         for (TileKernels k : both()) {
             for (int n : LENGTHS) {
                 for (int[] offs : new int[][] {{0, 0, 0}, {5, 5, 5}, {3, 11, 0}}) {  // flat form and list form
@@ -200,10 +245,22 @@ class TileKernelsTest {
                         ev[offs[2] + i] = vn;
                         ew[offs[0] + i] = nw;
                     }
-                    update.run(k, w, offs[0], g, offs[1], v, offs[2], n);
+                    float[] v0 = v.clone();
+                    ByteBuffer[] wbs = {bytes(w, ORDERS[0])};
+                    ByteBuffer[] gbs = {bytes(g, ORDERS[0])};
+                    update.run(k, w, null, offs[0], g, null, offs[1], v, offs[2], n);
                     String at = k.name() + " " + kind + " n=" + n + " offsets=" + Arrays.toString(offs);
                     assertArrayEquals(bits(ew), bits(w), at + " w");
                     assertArrayEquals(bits(ev), bits(v), at + " v");
+                    if (!k.readsByteBuffers()) continue;
+                    for (int o = 0; o < ORDERS.length; o++) {
+                        float[] vb = v0.clone();
+                        update.run(k, null, wbs[o], offs[0], null, gbs[o], offs[1], vb, offs[2], n);
+                        String bat = at + " " + ORDERS[o];
+                        assertArrayEquals(bits(ew), bits(floats(wbs[o])), bat + " w");
+                        assertArrayEquals(bits(ev), bits(vb), bat + " v");
+                        assertArrayEquals(bits(g), bits(floats(gbs[o])), bat + " g untouched");
+                    }
                 }
             }
         }
