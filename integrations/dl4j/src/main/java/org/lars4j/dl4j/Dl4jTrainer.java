@@ -67,9 +67,11 @@ public final class Dl4jTrainer {
     private final Model net;
     private final Dl4jLayout layout;
     private final LayerwiseOptimizer optimizer;
-    private final List<FloatBuffer> paramSegments = new ArrayList<>();
-    private final List<FloatBuffer> gradSegments = new ArrayList<>();
-    private final List<FloatBuffer> accumulatedSegments = new ArrayList<>();
+    // Byte buffers (native order) rather than FloatBuffers: the Java engine's vector kernels read
+    // and write those in place; a direct FloatBuffer would be copied tile by tile.
+    private final List<ByteBuffer> paramSegments = new ArrayList<>();
+    private final List<ByteBuffer> gradSegments = new ArrayList<>();
+    private final List<ByteBuffer> accumulatedSegments = new ArrayList<>();
     private final List<FloatBuffer> statParams = new ArrayList<>();
     private final List<FloatBuffer> statGrads = new ArrayList<>();
     private final List<INDArray> trainedGradRanges;
@@ -106,11 +108,16 @@ public final class Dl4jTrainer {
             if (net instanceof MultiLayerNetwork m) m.initGradientsView();
             else ((ComputationGraph) net).initGradientsView();
         }
-        FloatBuffer params = floats(net.params());
-        FloatBuffer grads = floats(gradients());
+        ByteBuffer params = bytes(net.params());
+        ByteBuffer grads = bytes(gradients());
         for (Dl4jParam p : layout.params()) {
-            (p.trained() ? paramSegments : statParams).add(slice(params, p));
-            (p.trained() ? gradSegments : statGrads).add(slice(grads, p));
+            if (p.trained()) {
+                paramSegments.add(slice(params, p));
+                gradSegments.add(slice(grads, p));
+            } else {
+                statParams.add(slice(params, p).asFloatBuffer());
+                statGrads.add(slice(grads, p).asFloatBuffer());
+            }
         }
         trainedGradRanges = trainedRanges(gradients());
     }
@@ -151,18 +158,19 @@ public final class Dl4jTrainer {
         }
     }
 
-    /** The memory of a flat FLOAT INDArray as a direct FloatBuffer on it (a view, no copy). */
-    static FloatBuffer floats(INDArray flat) {
+    /** The memory of a flat FLOAT INDArray as a direct byte buffer in native order (a view, no copy). */
+    static ByteBuffer bytes(INDArray flat) {
         if (flat.dataType() != org.nd4j.linalg.api.buffer.DataType.FLOAT) throw new InvalidLayoutException("not a FLOAT array: " + flat.dataType());
         if (flat.offset() != 0 || !flat.isVectorOrScalar()) throw new InvalidLayoutException("not a flat array at the start of its buffer");
         // asNio() covers the whole buffer from its start, in the platform's byte order.
-        ByteBuffer bytes = flat.data().asNio();
-        if (!bytes.isDirect() || bytes.capacity() < flat.length() * Float.BYTES) throw new IllegalStateException("ND4J's buffer is not direct memory of the array's size");
-        return bytes.order(ByteOrder.nativeOrder()).asFloatBuffer().limit((int) flat.length()).slice();
+        ByteBuffer all = flat.data().asNio();
+        if (!all.isDirect() || all.capacity() < flat.length() * Float.BYTES) throw new IllegalStateException("ND4J's buffer is not direct memory of the array's size");
+        return all.duplicate().position(0).limit((int) (flat.length() * Float.BYTES)).slice().order(ByteOrder.nativeOrder());
     }
 
-    private static FloatBuffer slice(FloatBuffer flat, Dl4jParam p) {
-        return flat.duplicate().position((int) p.offset()).limit((int) (p.offset() + p.length())).slice();
+    private static ByteBuffer slice(ByteBuffer flat, Dl4jParam p) {
+        return flat.duplicate().position((int) (p.offset() * Float.BYTES)).limit((int) ((p.offset() + p.length()) * Float.BYTES))
+                .slice().order(ByteOrder.nativeOrder());
     }
 
     private INDArray gradients() {
@@ -230,7 +238,7 @@ public final class Dl4jTrainer {
         // statistics' updates. The same here, over the whole batch when it was accumulated.
         for (INDArray r : parts > 1 ? trainedAccumulatedRanges : trainedGradRanges) r.divi(n);
         for (TrainingListener l : listeners()) l.onGradientCalculation(net);
-        optimizer.stepBuffers(paramSegments, parts > 1 ? accumulatedSegments : gradSegments);
+        optimizer.stepByteBuffers(paramSegments, parts > 1 ? accumulatedSegments : gradSegments);
         int iteration = BaseOptimizer.getIterationCount(net);
         int epoch = BaseOptimizer.getEpochCount(net);
         try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
@@ -282,7 +290,7 @@ public final class Dl4jTrainer {
             try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
                 accumulated = Nd4j.create(g.dataType(), g.shape(), g.ordering());
             }
-            FloatBuffer flat = floats(accumulated);
+            ByteBuffer flat = bytes(accumulated);
             for (Dl4jParam p : layout.params()) if (p.trained()) accumulatedSegments.add(slice(flat, p));
             trainedAccumulatedRanges = trainedRanges(accumulated);
         }
