@@ -22,6 +22,7 @@ import org.lars4j.tool.train.Experiment.RunSpec;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
@@ -91,12 +92,15 @@ public final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Experiment.Settings settings = settings();
-        prepareOut();
+        if (Files.exists(out) && !Files.isDirectory(out)) throw usage("--out " + out + " exists and is not a directory");
+        // The data is read and checked before anything is written.
         FashionMnist.Split train = FashionMnist.train(data).first(settings.trainLimit()).shrink(shrink);
         FashionMnist.Split test = FashionMnist.test(data).first(settings.testLimit()).shrink(shrink);
         for (int b : settings.batches()) {
-            if (b > train.size()) throw new IllegalArgumentException("--batches: " + b + " is larger than the training set (" + train.size() + ")");
+            if (b > train.size()) throw usage("--batches: " + b + " is larger than the training set (" + train.size() + " images)");
         }
+        if (settings.baselineBatch() > train.size()) throw usage("--baseline-batch: " + settings.baselineBatch() + " is larger than the training set");
+        prepareOut();
         Experiment exp = new Experiment(settings, train, test, System.err);
         List<RunSpec> plan = exp.plan();
         System.err.printf(Locale.ROOT, "lars4j train: %d runs x %d epochs, %d training / %d test images -> %s%n",
@@ -122,29 +126,40 @@ public final class TrainCommand implements Callable<Integer> {
         List<Integer> ch = channels != null ? channels : List.of(8, 16);
         Integer tl = trainLimit != null ? trainLimit : quick ? Integer.valueOf(30000) : null;
         // Every number is checked before anything is read or written.
-        if (e < 1) throw new IllegalArgumentException("--epochs must be >= 1, got " + e);
-        for (int b : bs) if (b < 1) throw new IllegalArgumentException("--batches must be >= 1, got " + b);
-        if (bs.isEmpty() || os.isEmpty() || ms.isEmpty()) throw new IllegalArgumentException("--batches, --optimizers and --lr-multipliers need at least one value");
-        List<Optimizer> opts = os.stream().map(Optimizer::parse).toList();
-        for (double m : ms) if (!(m > 0) || !Double.isFinite(m)) throw new IllegalArgumentException("--lr-multipliers must be positive, got " + m);
-        if (baselineBatch < 1) throw new IllegalArgumentException("--baseline-batch must be >= 1, got " + baselineBatch);
-        if (!(baselineLr > 0) || !Double.isFinite(baselineLr)) throw new IllegalArgumentException("--baseline-lr must be positive, got " + baselineLr);
-        if (!(weightDecay >= 0) || !Double.isFinite(weightDecay)) throw new IllegalArgumentException("--weight-decay must be >= 0, got " + weightDecay);
-        if (!(warmupEpochs >= 0) || !Double.isFinite(warmupEpochs)) throw new IllegalArgumentException("--warmup-epochs must be >= 0, got " + warmupEpochs);
-        if (microBatch < 1) throw new IllegalArgumentException("--micro-batch must be >= 1, got " + microBatch);
-        for (int b : bs) {
-            if (b > microBatch && b % microBatch != 0) throw new IllegalArgumentException("--batches: " + b + " is not a multiple of --micro-batch " + microBatch);
+        if (e < 1) throw usage("--epochs must be >= 1, got " + e);
+        for (int b : bs) if (b < 1) throw usage("--batches must be >= 1, got " + b);
+        if (bs.isEmpty() || os.isEmpty() || ms.isEmpty()) throw usage("--batches, --optimizers and --lr-multipliers need at least one value");
+        List<Optimizer> opts = new ArrayList<>();
+        for (String o : os) {
+            try {
+                opts.add(Optimizer.parse(o));
+            } catch (IllegalArgumentException ex) {
+                throw usage("--optimizers: " + ex.getMessage());
+            }
         }
-        if (ch.size() != 2 || ch.get(0) < 1 || ch.get(1) < 1) throw new IllegalArgumentException("--channels needs two positive numbers, got " + ch);
-        if (shrink < 1 || FashionMnist.SIDE % shrink != 0) throw new IllegalArgumentException("--shrink must divide 28, got " + shrink);
-        if (tl != null && tl < 1) throw new IllegalArgumentException("--train-limit must be >= 1, got " + tl);
-        if (testLimit != null && testLimit < 1) throw new IllegalArgumentException("--test-limit must be >= 1, got " + testLimit);
+        for (double m : ms) if (!(m > 0) || !Double.isFinite(m)) throw usage("--lr-multipliers must be positive, got " + m);
+        if (baselineBatch < 1) throw usage("--baseline-batch must be >= 1, got " + baselineBatch);
+        if (!(baselineLr > 0) || !Double.isFinite(baselineLr)) throw usage("--baseline-lr must be positive, got " + baselineLr);
+        if (!(weightDecay >= 0) || !Double.isFinite(weightDecay)) throw usage("--weight-decay must be >= 0, got " + weightDecay);
+        if (!(warmupEpochs >= 0) || !Double.isFinite(warmupEpochs)) throw usage("--warmup-epochs must be >= 0, got " + warmupEpochs);
+        if (microBatch < 1) throw usage("--micro-batch must be >= 1, got " + microBatch);
+        for (int b : bs) {
+            if (b > microBatch && b % microBatch != 0) throw usage("--batches: " + b + " is not a multiple of --micro-batch " + microBatch);
+        }
+        if (ch.size() != 2 || ch.get(0) < 1 || ch.get(1) < 1) throw usage("--channels needs two positive numbers, got " + ch);
+        if (shrink < 1 || FashionMnist.SIDE % shrink != 0) throw usage("--shrink must divide 28, got " + shrink);
+        if (tl != null && tl < 1) throw usage("--train-limit must be >= 1, got " + tl);
+        if (testLimit != null && testLimit < 1) throw usage("--test-limit must be >= 1, got " + testLimit);
         return new Experiment.Settings(e, baselineBatch, baselineLr, bs, opts, ms, weightDecay, warmupEpochs, microBatch,
                 ch.get(0), ch.get(1), seed, tl == null ? Integer.MAX_VALUE : tl, testLimit == null ? Integer.MAX_VALUE : testLimit);
     }
 
+    /** A usage error: exit code 2, one line, nothing written. */
+    private ParameterException usage(String message) {
+        return new ParameterException(spec == null ? new picocli.CommandLine(this) : spec.commandLine(), message);
+    }
+
     private void prepareOut() throws IOException {
-        if (Files.exists(out) && !Files.isDirectory(out)) throw new IOException("--out " + out + " exists and is not a directory");
         Files.createDirectories(out.resolve("runs"));
         if (!Files.isWritable(out)) throw new IOException("--out " + out + " is not writable");
     }

@@ -1,0 +1,94 @@
+package org.lars4j.tool.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.lars4j.tool.Main;
+
+/** The experiment of `./lars4j train`, made small: a few thousand images, a few epochs. */
+class TrainCommandTest {
+    @BeforeAll
+    static void dataIsInstalled() {
+        // .ci/setup installs Debian's dataset-fashion-mnist; say so rather than fail obscurely.
+        Assumptions.assumeTrue(Files.isRegularFile(FashionMnist.DEBIAN_DIR.resolve("train-images-idx3-ubyte.gz")),
+                "Fashion-MNIST is not installed (bash .ci/setup)");
+    }
+
+    @Test
+    void aSmallExperimentLearnsAndWritesResultsPlotsModelsAndCheckpoints(@TempDir Path tmp) throws Exception {
+        Path out = tmp.resolve("out");
+        int rc = Main.run("train", "--out", out.toString(), "--train-limit", "4096", "--test-limit", "1000", "--epochs", "3",
+                "--batches", "512", "--micro-batch", "512", "--optimizers", "lars", "--lr-multipliers", "1", "--baseline-batch", "128");
+        assertEquals(0, rc);
+        JsonNode results = new ObjectMapper().readTree(out.resolve("results.json").toFile());
+        assertEquals(2, results.get("runs").size());
+        for (JsonNode run : results.get("runs")) {
+            String id = run.get("id").asText();
+            JsonNode loss = run.get("train_loss");
+            assertEquals(3, loss.size(), id);
+            assertTrue(loss.get(2).asDouble() < 0.8 * loss.get(0).asDouble(), id + ": the loss falls: " + loss);
+            assertTrue(run.get("best_test_accuracy").asDouble() > 0.5, id + ": far above chance (0.1): " + run.get("test_accuracy"));
+            for (String f : new String[] {"model.zip", "optimizer.safetensors", "trainer.json"}) {
+                assertTrue(Files.size(out.resolve("runs").resolve(id).resolve(f)) > 0, id + "/" + f);
+            }
+        }
+        String md = Files.readString(out.resolve("results.md"));
+        assertTrue(md.contains("| lars | 512 |"), md);
+        assertTrue(md.contains("| sgd (baseline) | 128 |"), md);
+        BufferedImage acc = ImageIO.read(out.resolve("accuracy-b512.png").toFile());
+        assertTrue(acc.getWidth() > 500 && acc.getHeight() > 300);
+        try (var files = Files.list(out)) {
+            assertTrue(files.anyMatch(p -> p.getFileName().toString().startsWith("trust-ratios-lars-b512")), "the trust-ratio plot");
+        }
+        try (var files = Files.walk(out)) {
+            assertFalse(files.anyMatch(p -> p.getFileName().toString().startsWith(".")), "no temporary files left");
+        }
+    }
+
+    @Test
+    void badSettingsAreUsageErrorsAndWriteNothing(@TempDir Path tmp) {
+        Path out = tmp.resolve("out");
+        for (String[] args : new String[][] {
+                {"--epochs", "0"}, {"--batches", "100000"}, {"--optimizers", "adam"}, {"--lr-multipliers", "-1"},
+                {"--batches", "3000", "--micro-batch", "1024"}, {"--shrink", "3"}}) {
+            String[] all = new String[args.length + 3];
+            all[0] = "train";
+            all[1] = "--out";
+            all[2] = out.toString();
+            System.arraycopy(args, 0, all, 3, args.length);
+            String err = stderrOf(all);
+            assertTrue(err.startsWith("lars4j") && err.strip().lines().count() == 1, String.join(" ", args) + ": " + err);
+            assertFalse(Files.exists(out), String.join(" ", args) + " wrote " + out);
+        }
+        String err = stderrOf("train", "--out", out.toString(), "--data", tmp.resolve("nothing").toString());
+        assertTrue(err.contains("nothing") && err.contains("dataset-fashion-mnist"), err);
+        assertFalse(Files.exists(out));
+    }
+
+    private static String stderrOf(String... args) {
+        PrintStream old = System.err;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));
+        try {
+            int rc = Main.run(args);
+            assertTrue(rc == 1 || rc == 2, "exit code " + rc);
+        } finally {
+            System.setErr(old);
+        }
+        return buf.toString(StandardCharsets.UTF_8);
+    }
+}
