@@ -45,6 +45,8 @@ public final class LambConfig implements OptimizerConfig {
         nvlamb = b.nvlamb;
         nonFinitePolicy = b.nonFinitePolicy;
         if (learningRate == null) throw new InvalidHyperparameterException("learningRate is not set");
+        // The first step's rate, checked here so that learningRate(-1) fails in build(), not at step 1.
+        Hyperparameters.learningRate(learningRate, 1);
         unit("beta1", beta1);
         unit("beta2", beta2);
         Hyperparameters.nonNegative("eps", eps);

@@ -124,7 +124,7 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
             plan.close();
             throw new BackendUnavailableException(engine + " engine cannot plan: " + why);
         }
-        if (!plan.variantNote().isEmpty()) LOG.log(Level.INFO, "lars4j: " + engine + " engine: " + plan.variantNote());
+        if (!plan.variantNote().isEmpty()) LOG.log(Level.DEBUG, "lars4j: " + engine + " engine: " + plan.variantNote());
         stagedW = plan.hostParams().capacity(total).asBuffer();
         stagedG = plan.hostGrads().capacity(total).asBuffer();
         normW = new double[nSeg];
