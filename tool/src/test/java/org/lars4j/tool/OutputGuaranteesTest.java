@@ -113,15 +113,15 @@ class OutputGuaranteesTest {
     }
 
     @Test
-    void aStateOutInAMissingDirectoryWritesNeitherFile() throws Exception {
+    void aStateOutInAMissingDirectoryWritesNeitherFileAndIsSaidBeforeAnyInputIsRead() throws Exception {
         Path p = write("p.safetensors", ToolTest.random(1, 1));
-        Path g = write("g.safetensors", ToolTest.random(2, 0.01));
+        Path g = dir.resolve("g.safetensors");   // missing: the destination is checked first
         Path out = dir.resolve("out.safetensors");
         Path so = dir.resolve("missing/s.safetensors");
         Object[] r = step("--params", p.toString(), "--grads", g.toString(), "--out", out.toString(), "--state-out", so.toString());
         assertEquals(1, r[0]);
         assertEquals("lars4j step: cannot write " + so + ": directory " + dir.resolve("missing") + " does not exist", err(r));
-        assertEquals(List.of("g.safetensors", "p.safetensors"), names(), "--out was not written either");
+        assertEquals(List.of("p.safetensors"), names(), "--out was not written either");
     }
 
     @Test
@@ -200,9 +200,14 @@ class OutputGuaranteesTest {
         Path p = write("p.safetensors", ToolTest.random(1, 1));
         Path g = write("g.safetensors", ToolTest.random(2, 0.01));
         Path s = dir.resolve("s.safetensors");
-        Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rw-r--r--"));
+        // Modes no umask yields, so that only copying the replaced file's mode can give them.
+        for (String perms : new String[] {"rw-r-----", "rw-rw-rw-"}) {
+            Files.setPosixFilePermissions(p, PosixFilePermissions.fromString(perms));
+            assertEquals(0, step("--params", p.toString(), "--grads", g.toString(), "--out", p.toString(), "--state-out", s.toString())[0]);
+            assertEquals(perms, PosixFilePermissions.toString(Files.getPosixFilePermissions(p)), "in place: the mode is kept");
+            Files.delete(s);   // --state-out is a new file each time
+        }
         assertEquals(0, step("--params", p.toString(), "--grads", g.toString(), "--out", p.toString(), "--state-out", s.toString())[0]);
-        assertEquals("rw-r--r--", PosixFilePermissions.toString(Files.getPosixFilePermissions(p)), "in place: 0644 stays 0644");
         Process um = new ProcessBuilder("sh", "-c", "umask").start();
         int umask = Integer.parseInt(new String(um.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).strip(), 8);
         assertEquals(0666 & ~umask, ((Integer) Files.getAttribute(s, "unix:mode")) & 0777, "a new file follows the umask");
