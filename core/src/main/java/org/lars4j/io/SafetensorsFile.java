@@ -59,6 +59,8 @@ public final class SafetensorsFile implements Closeable {
     /** Opens and validates {@code path}. */
     public static SafetensorsFile open(Path path) throws IOException {
         if (path == null) throw new IOException("path is null");
+        // Path.of("") is the working directory: say what was given rather than "is a directory".
+        if (path.toString().isEmpty()) throw new IOException("the path is empty");
         // Checked before opening: the OS's bare "Is a directory" names nothing, and opening a
         // FIFO for reading would block until a writer appears.
         if (Files.isDirectory(path)) throw new IOException(path + " is a directory, not a safetensors file");
