@@ -55,6 +55,8 @@ public final class LambConfig implements OptimizerConfig {
         if (phiClamp && !(gammaLower >= 0 && gammaUpper >= gammaLower)) {
             throw new InvalidHyperparameterException("phiClamp needs 0 <= lower <= upper, got [" + gammaLower + ", " + gammaUpper + "]");
         }
+        // The upper bound may be +infinity (no clamp); the lower one is a float32 in the kernels.
+        if (phiClamp) Hyperparameters.nonNegative("phiClamp lower", gammaLower);
         if (nonFinitePolicy == null) throw new InvalidHyperparameterException("nonFinitePolicy is null");
     }
 

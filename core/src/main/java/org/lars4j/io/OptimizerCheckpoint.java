@@ -93,7 +93,9 @@ public final class OptimizerCheckpoint {
                 throw new CheckpointMismatchException(file + ": state of optimizer '" + optimizer + "', this optimizer is '" + opt.config().algorithm() + "'");
             }
             String preset = meta.get("preset");
-            if (!allowOtherPreset && !opt.config().preset().equals(preset)) {
+            // A file without a recorded preset (hand-made, or from before presets were recorded)
+            // cannot be compared; one that records another preset is refused unless allowed.
+            if (!allowOtherPreset && preset != null && !opt.config().preset().equals(preset)) {
                 throw new PresetMismatchException(file + ": state written by " + optimizer + " preset '" + preset
                         + "', this optimizer is " + optimizer + " preset '" + opt.config().preset() + "'");
             }

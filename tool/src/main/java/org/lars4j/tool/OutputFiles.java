@@ -92,7 +92,12 @@ final class OutputFiles {
                 if (parts.length != 2) continue;
                 Path temp = Path.of(parts[0]);
                 Path target = Path.of(parts[1]);
-                if (Files.isRegularFile(temp)) {
+                // Only a temp of that very target, in its directory, is ever renamed: a journal
+                // planted or garbled by someone else cannot move other files around.
+                boolean ours = temp.getParent() != null && temp.getParent().equals(target.getParent())
+                        && temp.getFileName().toString().startsWith("." + target.getFileName() + ".lars4j-")
+                        && SafetensorsWriter.isTemp(temp);
+                if (ours && Files.isRegularFile(temp, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
                     Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
                     SafetensorsWriter.syncDirectory(target.getParent());
                 }

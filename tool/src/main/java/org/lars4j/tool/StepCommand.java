@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.Callable;
 import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.io.DType;
@@ -110,7 +109,7 @@ final class StepCommand implements Callable<Integer> {
             try (LayerwiseOptimizer opt = options.build(layout, null)) {
                 if (state != null) loadState(opt, p.metadata());
                 boolean applied = opt.step(w, dw);
-                String pair = UUID.randomUUID().toString();
+                String pair = pairId(w, opt);
                 SafetensorsWriter pw = new SafetensorsWriter().metadata(p.metadata())
                         .metadata(PAIR_KEY, pair).metadata(STEP_KEY, Long.toString(opt.stepCount()));
                 for (TensorInfo t : p.tensors()) {
@@ -137,6 +136,43 @@ final class StepCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /**
+     * The id both outputs carry: a 128-bit digest of the new parameters, the new state and the
+     * counters. Derived from the contents rather than drawn at random, so that the same step
+     * gives byte-identical files on every engine and run, while the state of step t and the
+     * parameters of step t+1 (or of another branch) carry different ids.
+     */
+    static String pairId(List<float[]> params, LayerwiseOptimizer opt) {
+        long a = 0x243F6A8885A308D3L;
+        long b = 0x13198A2E03707344L;
+        a = mix(a, opt.stepCount());
+        b = mix(b, opt.skippedSteps() ^ 0x5bd1e995L);
+        List<float[]> all = new ArrayList<>(params);
+        for (String buffer : opt.stateNames()) {
+            for (int i = 0; i < opt.layout().size(); i++) {
+                float[] v = new float[opt.layout().segment(i).length()];
+                opt.readState(buffer, i, v);
+                all.add(v);
+            }
+        }
+        for (float[] x : all) {
+            a = mix(a, x.length);
+            b = mix(b, ~x.length);
+            for (float f : x) {
+                int bits = Float.floatToRawIntBits(f);
+                a = mix(a, bits);
+                b = mix(b, Integer.reverse(bits));
+            }
+        }
+        return String.format("%016x%016x", a, b);
+    }
+
+    private static long mix(long h, long v) {
+        h ^= v;
+        h *= 0x9E3779B97F4A7C15L;
+        return h ^ (h >>> 29);
     }
 
     /** Same file twice among the paths (after resolving links) is refused before any work. */
