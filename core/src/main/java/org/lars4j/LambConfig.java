@@ -45,6 +45,8 @@ public final class LambConfig implements OptimizerConfig {
         nvlamb = b.nvlamb;
         nonFinitePolicy = b.nonFinitePolicy;
         if (learningRate == null) throw new InvalidHyperparameterException("learningRate is not set");
+        // The first step's rate, checked here so that learningRate(-1) fails in build(), not at step 1.
+        Hyperparameters.learningRate(learningRate, 1);
         unit("beta1", beta1);
         unit("beta2", beta2);
         Hyperparameters.nonNegative("eps", eps);
@@ -53,6 +55,8 @@ public final class LambConfig implements OptimizerConfig {
         if (phiClamp && !(gammaLower >= 0 && gammaUpper >= gammaLower)) {
             throw new InvalidHyperparameterException("phiClamp needs 0 <= lower <= upper, got [" + gammaLower + ", " + gammaUpper + "]");
         }
+        // The upper bound may be +infinity (no clamp); the lower one is a float32 in the kernels.
+        if (phiClamp) Hyperparameters.nonNegative("phiClamp lower", gammaLower);
         if (nonFinitePolicy == null) throw new InvalidHyperparameterException("nonFinitePolicy is null");
     }
 

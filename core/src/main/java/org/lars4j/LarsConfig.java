@@ -66,10 +66,12 @@ public final class LarsConfig implements OptimizerConfig {
 
     private void validate() {
         if (learningRate == null) throw new InvalidHyperparameterException("learningRate is not set");
+        // The first step's rate, checked here so that learningRate(-1) fails in build(), not at step 1.
+        Hyperparameters.learningRate(learningRate, 1);
         Hyperparameters.nonNegative("momentum", momentum);
         Hyperparameters.nonNegative("weightDecay", weightDecay);
         Hyperparameters.nonNegative("eps", eps);
-        if (!(trustCoefficient > 0) || Double.isInfinite(trustCoefficient)) {
+        if (!(trustCoefficient > 0) || !Hyperparameters.finiteAsFloat(trustCoefficient)) {
             throw new InvalidHyperparameterException("trustCoefficient must be finite and > 0, got " + trustCoefficient);
         }
         if (!(dampening >= 0 && dampening <= 1)) {
@@ -160,9 +162,9 @@ public final class LarsConfig implements OptimizerConfig {
             double prev = checkedLr(t - 1);
             if (prev > 0) mu = momentum * lr / prev;
         }
-        if (!Double.isFinite(mu)) throw new InvalidHyperparameterException("effective momentum at step " + t + " is " + mu);
+        if (!Hyperparameters.finiteAsFloat(mu)) throw new InvalidHyperparameterException("effective momentum at step " + t + " is " + mu);
         double phi = phi(t);
-        if (!Double.isFinite(phi)) throw new InvalidHyperparameterException("TVLARS phi at step " + t + " is " + phi);
+        if (!Hyperparameters.finiteAsFloat(phi)) throw new InvalidHyperparameterException("TVLARS phi at step " + t + " is " + phi);
         out.set(t, lr, mu, phi);
     }
 

@@ -52,6 +52,9 @@ public final class LayerwiseOptimizer implements AutoCloseable {
     private boolean weightsAsLeft;
     private boolean deviceStepPending;
     private boolean closed;
+    // False until a step ran in this process: the engines' diagnostic arrays hold nothing yet
+    // (zeros on the Java engine, whatever native memory held on the others).
+    private boolean diagnosed;
 
     LayerwiseOptimizer(OptimizerConfig config, ParamLayout layout, Backend backend, int threads) {
         if (layout == null) throw new InvalidLayoutException("layout is null");
@@ -203,6 +206,7 @@ public final class LayerwiseOptimizer implements AutoCloseable {
         scalars.setWeightsAsLeft(deviceParamsAsLeft(paramsAddress, 1));
         weightsAsLeft = false;
         d.stepDevice(paramsAddress, gradsAddress, 0, 0, streamHandle, scalars);
+        diagnosed = true;
         weightsAsLeft = tracksWeights;
         stepCount++;
         lastSkipped = false;
@@ -230,6 +234,7 @@ public final class LayerwiseOptimizer implements AutoCloseable {
         scalars.setWeightsAsLeft(deviceParamsAsLeft(paramsTable, 2));
         weightsAsLeft = false;
         d.stepDevice(0, 0, paramsTable, gradsTable, streamHandle, scalars);
+        diagnosed = true;
         weightsAsLeft = tracksWeights;
         stepCount++;
         lastSkipped = false;
@@ -248,6 +253,7 @@ public final class LayerwiseOptimizer implements AutoCloseable {
         prepareScalars();
         scalars.setWeightsAsLeft(tracksWeights && weightsAsLeft);
         d.writeStepParams(scalars);
+        diagnosed = true;
         weightsAsLeft = tracksWeights;
         stepCount++;
         lastSkipped = false;
@@ -316,6 +322,12 @@ public final class LayerwiseOptimizer implements AutoCloseable {
     }
 
     private void prepareScalars() {
+        // At the limit the next step number, or the skipped count, would wrap to a negative
+        // count that no checkpoint reader accepts: refuse before anything is touched.
+        if (stepCount == Long.MAX_VALUE || skippedSteps == Long.MAX_VALUE) {
+            throw new IllegalStateException("the step counter is at its limit (" + Long.MAX_VALUE + " steps"
+                    + (stepCount == Long.MAX_VALUE ? "" : " skipped") + "); no further step can be counted");
+        }
         config.stepScalars(stepCount + 1, scalars); // may throw: nothing is bound or written yet
     }
 
@@ -362,6 +374,7 @@ public final class LayerwiseOptimizer implements AutoCloseable {
             scalars.setWeightsAsLeft(tracksWeights && paramsAsLeft());
             weightsAsLeft = false;
             boolean applied = plan.step(params, grads, scalars, skipNonFinite);
+            diagnosed = true;
             weightsAsLeft = tracksWeights;
             lastSkipped = !applied;
             if (applied) stepCount++;
@@ -480,6 +493,7 @@ public final class LayerwiseOptimizer implements AutoCloseable {
      */
     public boolean lastStepSkipped() {
         if (deviceStepPending) {
+            checkOpen();
             lastSkipped = plan.deviceStepper().lastStepSkipped();
             deviceStepPending = false;
         }
@@ -538,14 +552,42 @@ public final class LayerwiseOptimizer implements AutoCloseable {
      */
     public String engineVariant() { return plan.variant(); }
 
-    /** ||w|| of segment {@code i} in the last step (NaN where the rule did not need it). */
-    public double lastWeightNorm(int i) { return plan.lastWeightNorm(i); }
+    /**
+     * ||w|| of segment {@code i} in the last step: NaN where the rule did not need it, and on
+     * every engine NaN before the first step of this optimizer.
+     *
+     * @throws IndexOutOfBoundsException naming the index and the valid range
+     */
+    public double lastWeightNorm(int i) { return diagnosed(i) ? plan.lastWeightNorm(i) : Double.NaN; }
 
-    /** ||g|| of segment {@code i} in the last step (NaN where the rule did not need it). */
-    public double lastGradNorm(int i) { return plan.lastGradNorm(i); }
+    /** ||g|| of segment {@code i} in the last step (NaN where not needed, or before the first step). */
+    public double lastGradNorm(int i) { return diagnosed(i) ? plan.lastGradNorm(i) : Double.NaN; }
 
-    /** The trust ratio applied to segment {@code i} in the last step (1 where not adapted). */
-    public double lastTrustRatio(int i) { return plan.lastTrustRatio(i); }
+    /** The trust ratio applied to segment {@code i} in the last step (1 where not adapted; NaN before the first step). */
+    public double lastTrustRatio(int i) { return diagnosed(i) ? plan.lastTrustRatio(i) : Double.NaN; }
+
+    /** {@link #lastWeightNorm(int)} of the segment named {@code segment}. */
+    public double lastWeightNorm(String segment) { return lastWeightNorm(segmentIndex(segment)); }
+
+    /** {@link #lastGradNorm(int)} of the segment named {@code segment}. */
+    public double lastGradNorm(String segment) { return lastGradNorm(segmentIndex(segment)); }
+
+    /** {@link #lastTrustRatio(int)} of the segment named {@code segment}. */
+    public double lastTrustRatio(String segment) { return lastTrustRatio(segmentIndex(segment)); }
+
+    private boolean diagnosed(int i) {
+        checkOpen();
+        if (i < 0 || i >= layout.size()) {
+            throw new IndexOutOfBoundsException("segment index " + i + " outside 0.." + (layout.size() - 1));
+        }
+        return diagnosed;
+    }
+
+    private int segmentIndex(String name) {
+        int i = name == null ? -1 : layout.indexOf(name);
+        if (i < 0) throw new IllegalArgumentException("no segment named '" + name + "' in the layout");
+        return i;
+    }
 
     @Override
     public void close() {

@@ -4,6 +4,7 @@ import java.lang.System.Logger.Level;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.ServiceLoader;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.lars4j.Backend;
 import org.lars4j.BackendUnavailableException;
 import org.lars4j.engine.cpu.CpuEngine;
@@ -11,11 +12,13 @@ import org.lars4j.engine.cpu.CpuEngine;
 /**
  * Engine discovery and selection. The Java engine is always present; the others register
  * through {@code META-INF/services/org.lars4j.engine.Engine} and say whether they can run here.
- * {@code AUTO} takes CUDA when it can run and otherwise logs why it fell back to the Java engine.
+ * {@code AUTO} takes CUDA when it can run and otherwise logs why it fell back to the Java engine (once, at
+ * {@code DEBUG}, i.e. java.util.logging FINE).
  */
 public final class Engines {
     private static final System.Logger LOG = System.getLogger("org.lars4j.engine");
     private static final Engine CPU = new CpuEngine();
+    private static final AtomicBoolean FALLBACK_LOGGED = new AtomicBoolean();
 
     private Engines() {}
 
@@ -34,6 +37,9 @@ public final class Engines {
         }
         return null;
     }
+
+    /** Lets a test see the once-per-JVM fall-back message again. */
+    static void resetFallbackLogForTests() { FALLBACK_LOGGED.set(false); }
 
     /** Why {@code backend} cannot run here, or null if it can. */
     public static String unavailableReason(Backend backend) {
@@ -56,7 +62,11 @@ public final class Engines {
             case AUTO: {
                 String why = unavailableReason(Backend.CUDA);
                 if (why == null) return find(Backend.CUDA.cliName());
-                LOG.log(Level.INFO, "lars4j: CUDA engine not used ({0}); falling back to the Java engine", why);
+                // A library is quiet unless asked: FINE (java.util.logging), once per JVM, not on
+                // every build; raise logger org.lars4j.engine to FINE to see it.
+                if (FALLBACK_LOGGED.compareAndSet(false, true)) {
+                    LOG.log(Level.DEBUG, "lars4j: CUDA engine not used ({0}); falling back to the Java engine", why);
+                }
                 return CPU;
             }
             default: {

@@ -29,6 +29,14 @@ public final class OptimizerCheckpoint {
 
     /** Writes {@code opt}'s state to {@code file}, atomically. */
     public static void save(LayerwiseOptimizer opt, Path file) throws IOException {
+        writer(opt).write(file);
+    }
+
+    /**
+     * A writer holding {@code opt}'s state and metadata as {@link #save} writes them, for callers
+     * that add metadata or commit the file together with another ({@link SafetensorsWriter#prepare}).
+     */
+    public static SafetensorsWriter writer(LayerwiseOptimizer opt) {
         ParamLayout layout = opt.layout();
         SafetensorsWriter w = new SafetensorsWriter();
         for (String buffer : opt.stateNames()) {
@@ -40,7 +48,7 @@ public final class OptimizerCheckpoint {
             }
         }
         w.metadata(metadata(opt));
-        w.write(file);
+        return w;
     }
 
     /** The metadata {@link #save} writes. */
@@ -66,6 +74,16 @@ public final class OptimizerCheckpoint {
      * @throws CheckpointMismatchException naming the first tensor that does not match the layout
      */
     public static void load(LayerwiseOptimizer opt, Path file) throws IOException {
+        load(opt, file, false);
+    }
+
+    /**
+     * {@link #load(LayerwiseOptimizer, Path)}; a state written by another preset of the same
+     * optimizer (mlperf's momentum into timm, say) is refused with a {@link PresetMismatchException}
+     * unless {@code allowOtherPreset}: the buffers have the same names and shapes but not the
+     * same meaning under every preset, so continuing from them is a choice, not a default.
+     */
+    public static void load(LayerwiseOptimizer opt, Path file, boolean allowOtherPreset) throws IOException {
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             Map<String, String> meta = f.metadata();
             String format = meta.get("format");
@@ -73,6 +91,13 @@ public final class OptimizerCheckpoint {
             String optimizer = meta.get("optimizer");
             if (!opt.config().algorithm().equals(optimizer)) {
                 throw new CheckpointMismatchException(file + ": state of optimizer '" + optimizer + "', this optimizer is '" + opt.config().algorithm() + "'");
+            }
+            String preset = meta.get("preset");
+            // A file without a recorded preset (hand-made, or from before presets were recorded)
+            // cannot be compared; one that records another preset is refused unless allowed.
+            if (!allowOtherPreset && preset != null && !opt.config().preset().equals(preset)) {
+                throw new PresetMismatchException(file + ": state written by " + optimizer + " preset '" + preset
+                        + "', this optimizer is " + optimizer + " preset '" + opt.config().preset() + "'");
             }
             long step = parseCount(file, meta, "step");
             long skipped = parseCount(file, meta, "skipped_steps");
@@ -119,7 +144,12 @@ public final class OptimizerCheckpoint {
     }
 
     /** A state file that does not fit the optimizer it is loaded into. */
-    public static final class CheckpointMismatchException extends IOException {
+    public static class CheckpointMismatchException extends IOException {
         public CheckpointMismatchException(String message) { super(message); }
+    }
+
+    /** A state file written by another preset of the same optimizer. */
+    public static final class PresetMismatchException extends CheckpointMismatchException {
+        public PresetMismatchException(String message) { super(message); }
     }
 }

@@ -1,5 +1,6 @@
 package org.lars4j.io;
 
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -10,6 +11,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -56,6 +58,15 @@ public final class SafetensorsFile implements Closeable {
 
     /** Opens and validates {@code path}. */
     public static SafetensorsFile open(Path path) throws IOException {
+        if (path == null) throw new IOException("path is null");
+        // Path.of("") is the working directory: say what was given rather than "is a directory".
+        if (path.toString().isEmpty()) throw new IOException("the path is empty");
+        // Checked before opening: the OS's bare "Is a directory" names nothing, and opening a
+        // FIFO for reading would block until a writer appears.
+        if (Files.isDirectory(path)) throw new IOException(path + " is a directory, not a safetensors file");
+        if (Files.exists(path) && !Files.isRegularFile(path)) {
+            throw new IOException(path + " is not a regular file (a device, FIFO or socket), not a safetensors file");
+        }
         FileChannel ch = FileChannel.open(path, StandardOpenOption.READ);
         try {
             return parse(path, ch);
@@ -80,7 +91,7 @@ public final class SafetensorsFile implements Closeable {
         try {
             root = JSON.readTree(text);
         } catch (JsonProcessingException e) {
-            throw bad(path, "header is not valid JSON: " + e.getOriginalMessage());
+            throw bad(path, "header is not valid JSON: " + plain(e.getOriginalMessage()) + where(e));
         }
         if (root == null || !root.isObject()) throw bad(path, "header is not a JSON object");
         long dataStart = 8 + n;
@@ -160,6 +171,28 @@ public final class SafetensorsFile implements Closeable {
             throw bad(path, "tensor '" + name + "' has " + (end - begin) + " bytes but shape " + sh + " of " + dtype + " needs " + expected);
         }
         return new TensorInfo(name, dtype, shape, begin, end);
+    }
+
+    /** " (line L, column C)" of a JSON error, or nothing where Jackson knows no location. */
+    private static String where(JsonProcessingException e) {
+        JsonLocation l = e.getLocation();
+        return l == null || l.getLineNr() < 1 ? "" : " (line " + l.getLineNr() + ", column " + l.getColumnNr() + ")";
+    }
+
+    /**
+     * Jackson's message without its parser internals: some messages embed a location of their
+     * own ("(start marker at [Source: REDACTED (`StreamReadFeature...` disabled); line: 1...])"),
+     * which says nothing to a user; the part before it does.
+     */
+    static String plain(String message) {
+        if (message == null) return "malformed";
+        String m = message;
+        for (String cut : new String[] {" (start marker at", "\n at [Source", " at [Source", "[Source:"}) {
+            int i = m.indexOf(cut);
+            if (i >= 0) m = m.substring(0, i);
+        }
+        m = m.replace('\n', ' ').strip();
+        return m.isEmpty() ? "malformed" : m;
     }
 
     private static SafetensorsFormatException bad(Path path, String what) {

@@ -141,7 +141,7 @@ class SafetensorsTest {
                     while (dst.hasRemaining()) dst.put((byte) 0);
                 });
         IOException e = assertThrows(IOException.class, () -> failing.write(p));
-        assertEquals("disk on fire", e.getMessage());
+        assertEquals("cannot write " + p + ": disk on fire", e.getMessage(), "names the user's path, not the hidden temp");
         assertArrayEquals(before, Files.readAllBytes(p));
         try (Stream<Path> files = Files.list(dir)) {
             assertEquals(1, files.count(), "no temporary file is left behind");

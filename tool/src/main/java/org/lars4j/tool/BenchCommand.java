@@ -2,7 +2,6 @@ package org.lars4j.tool;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -13,6 +12,7 @@ import org.lars4j.Backend;
 import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.engine.cpu.MemoryBandwidth;
 import org.lars4j.engine.cuda.DeviceBuffers;
+import org.lars4j.io.SafetensorsWriter;
 import org.lars4j.layout.ParamLayout;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -31,7 +31,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--model", defaultValue = "resnet50", description = ModelShapes.MODELS + " (default: ${DEFAULT-VALUE})")
     String model;
 
-    @Option(names = "--shapes", paramLabel = "FILE", description = "a shape file ('<name> <d0>x<d1>...' per line) instead of --model")
+    @Option(names = "--shapes", paramLabel = "FILE", description = "a shape file ('<name> <d0>x<d1>...' per line) instead of --model (default: none)")
     Path shapes;
 
     @Option(names = "--warmup", defaultValue = "5", description = "warm-up steps (default: ${DEFAULT-VALUE})")
@@ -40,7 +40,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "20", description = "measured steps; the median is reported (default: ${DEFAULT-VALUE})")
     int steps;
 
-    @Option(names = "--json", paramLabel = "FILE", description = "also write the results as one JSON object")
+    @Option(names = "--json", paramLabel = "FILE", description = "also write the results as one JSON object, atomically (default: none)")
     Path json;
 
     @Mixin
@@ -48,9 +48,23 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (warmup < 0 || steps < 1) throw new IllegalArgumentException("--warmup must be >= 0 and --steps >= 1");
+        // Everything the run depends on is checked before the (long) benchmark starts.
+        if (warmup < 0 || steps < 1) throw options.usage("--warmup must be >= 0 and --steps >= 1");
+        options.validate();
+        int procs = Runtime.getRuntime().availableProcessors();
+        if (options.threads != null && options.threads > procs) {
+            // The floor is a bandwidth measured with the same threads; more threads than cores
+            // measure the scheduler, and the ratio to such a floor means nothing.
+            throw options.usage("--threads " + options.threads + " is more than the " + procs + " processors here; the floor would be meaningless");
+        }
+        if (json != null) SafetensorsWriter.checkTarget(json);
         String modelName = shapes != null ? shapes.getFileName().toString() : model;
-        ParamLayout layout = options.applyRules(ModelShapes.load(model, shapes)).build();
+        ParamLayout.Builder shapesBuilder;
+        if (shapes == null && !ModelShapes.NAMES.contains(model)) {
+            throw options.usage("unknown model '" + model + "' (expected " + ModelShapes.MODELS + ", or --shapes FILE)");
+        }
+        shapesBuilder = ModelShapes.load(model, shapes);
+        ParamLayout layout = options.applyRules(shapesBuilder).build();
         long total = layout.totalElements();
         if (total > ParamLayout.MAX_SEGMENT_LENGTH) throw new IllegalArgumentException(modelName + " has more parameters than one Java array holds");
         float[] w = new float[(int) total];
@@ -151,7 +165,7 @@ final class BenchCommand implements Callable<Integer> {
                         sgdSteps, total);
             }
             if (json != null) {
-                Files.writeString(json, new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(out) + "\n");
+                OutputFiles.writeString(json, new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(out) + "\n");
             }
         }
         return 0;

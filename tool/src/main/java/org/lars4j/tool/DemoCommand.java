@@ -8,10 +8,13 @@ import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.Lars;
 import org.lars4j.layout.ParamLayout;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /** A small, self-explaining LARS step on a toy model; prints what it did. */
-@Command(name = "demo", description = "Apply a few LARS steps to a small random model and print the per-layer trust ratios.")
+@Command(name = "demo", mixinStandardHelpOptions = true, description = "Apply a few LARS steps to a small random model and print the per-layer trust ratios.")
 final class DemoCommand implements Callable<Integer> {
     @Option(names = "--preset", defaultValue = "timm", description = "paper mlperf optax timm larc-clip larc-scale tvlars (default: ${DEFAULT-VALUE})")
     String preset;
@@ -22,8 +25,20 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--backend", defaultValue = "auto", description = "auto, cpu, cuda or cuda-emulator (default: ${DEFAULT-VALUE})")
     String backend;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() {
+        LarsPreset p;
+        Backend be;
+        try {
+            p = LarsPreset.parse(preset);
+            be = Backend.parse(backend);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+        if (steps < 1) throw new ParameterException(spec.commandLine(), "--steps must be >= 1, got " + steps);
         ParamLayout layout = ParamLayout.builder()
                 .add("conv1.weight", 64, 3, 7, 7)
                 .add("bn1.weight", 64)
@@ -37,8 +52,8 @@ final class DemoCommand implements Callable<Integer> {
         float[] w = new float[n];
         float[] g = new float[n];
         for (int i = 0; i < n; i++) w[i] = (float) (r.nextDouble() - 0.5);
-        try (LayerwiseOptimizer opt = Lars.builder(LarsPreset.parse(preset)).learningRate(0.1).weightDecay(1e-4)
-                .backend(Backend.parse(backend)).build(layout)) {
+        try (LayerwiseOptimizer opt = Lars.builder(p).learningRate(0.1).weightDecay(1e-4)
+                .backend(be).build(layout)) {
             System.out.printf("LARS preset %s on the %s engine, %d segments, %d parameters%n",
                     preset, opt.engineName(), layout.size(), n);
             for (int s = 1; s <= steps; s++) {

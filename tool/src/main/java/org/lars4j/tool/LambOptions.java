@@ -3,14 +3,12 @@ package org.lars4j.tool;
 import org.lars4j.Backend;
 import org.lars4j.Lamb;
 import org.lars4j.LambPreset;
-import org.lars4j.LayerwiseOptimizer;
-import org.lars4j.layout.ParamLayout;
 
 /** The LAMB side of {@link OptimizerOptions}. */
 final class LambOptions {
     private LambOptions() {}
 
-    static LayerwiseOptimizer build(OptimizerOptions o, ParamLayout layout, Backend backend) {
+    static Lamb.Builder builder(OptimizerOptions o, Backend backend) {
         Object[][] larsOnly = {{"--momentum", o.momentum}, {"--trust-coefficient", o.trustCoefficient}, {"--dampening", o.dampening},
             {"--tv-alpha", o.tvAlpha}, {"--tv-lambda", o.tvLambda}, {"--tv-delay", o.tvDelay}, {"--tv-gamma-min", o.tvGammaMin}};
         for (Object[] f : larsOnly) {
@@ -26,6 +24,6 @@ final class LambOptions {
         if (o.maxGradNorm != null) b.maxGradNorm(o.maxGradNorm);
         if (o.noBiasCorrection) b.biasCorrection(false);
         if (o.threads != null) b.threads(o.threads);
-        return b.build(layout);
+        return b;
     }
 }

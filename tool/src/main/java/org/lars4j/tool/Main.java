@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 @Command(name = "lars4j", mixinStandardHelpOptions = true, version = "lars4j 0.1.0",
         description = "Layer-wise adaptive optimizers (LARS family, LAMB) for the JVM.",
         subcommands = {StepCommand.class, BenchCommand.class, VerifyCommand.class, Main.Info.class, DemoCommand.class,
-                org.lars4j.tool.train.TrainCommand.class})
+                org.lars4j.tool.train.TrainCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer> {
 
     public static void main(String[] args) {
@@ -36,6 +36,12 @@ public final class Main implements Callable<Integer> {
     private static String oneLine(Throwable ex) {
         String m = ex.getMessage();
         if (ex instanceof java.nio.file.NoSuchFileException) m = "no such file: " + m;
+        else if (ex instanceof java.nio.file.AccessDeniedException) m = "permission denied: " + m;
+        else if (ex instanceof java.nio.file.FileSystemException) {
+            // The JDK's form is "path: reason" only when it knows a reason; name the path either way.
+            java.nio.file.FileSystemException f = (java.nio.file.FileSystemException) ex;
+            m = f.getFile() + ": " + (f.getReason() != null ? f.getReason() : ex.getClass().getSimpleName());
+        }
         if (m == null) m = ex.getClass().getSimpleName();
         return m.replace('\n', ' ');
     }
@@ -46,7 +52,7 @@ public final class Main implements Callable<Integer> {
         return 0;
     }
 
-    @Command(name = "info", description = "Say which backends are available and, where one is not, why.")
+    @Command(name = "info", mixinStandardHelpOptions = true, description = "Say which backends are available and, where one is not, why.")
     static final class Info implements Callable<Integer> {
         @Override
         public Integer call() {

@@ -10,7 +10,7 @@ final class ModelShapes {
     private ModelShapes() {}
 
     static final String MODELS = "resnet50, bert-large, vit-b16, tiny-10k";
-    private static final java.util.List<String> NAMES = java.util.List.of("resnet50", "bert-large", "vit-b16", "tiny-10k");
+    static final java.util.List<String> NAMES = java.util.List.of("resnet50", "bert-large", "vit-b16", "tiny-10k");
 
     /** The named model's segments, or those of {@code shapes} when given. */
     static ParamLayout.Builder load(String model, Path shapes) throws IOException {

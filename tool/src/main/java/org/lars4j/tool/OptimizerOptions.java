@@ -7,45 +7,80 @@ import org.lars4j.Lars;
 import org.lars4j.LarsPreset;
 import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.layout.ParamLayout;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /** The optimizer flags shared by step, bench and verify. Unset flags keep the preset's defaults. */
 final class OptimizerOptions {
     @Option(names = "--optimizer", defaultValue = "lars", description = "lars or lamb (default: ${DEFAULT-VALUE})")
     String optimizer;
 
-    @Option(names = "--preset", description = "lars: paper mlperf optax timm larc-clip larc-scale tvlars (default timm); lamb: paper optax apex (default paper)")
+    @Option(names = "--preset", description = "lars: paper mlperf optax timm larc-clip larc-scale tvlars (default: timm); lamb: paper optax apex (default: paper)")
     String preset;
 
-    @Option(names = "--lr", description = "learning rate (constant); default 0.1 for lars, 0.001 for lamb")
+    @Option(names = "--lr", description = "learning rate, constant (default: 0.1 for lars, 0.001 for lamb)")
     Double lr;
 
-    @Option(names = "--momentum") Double momentum;
-    @Option(names = "--weight-decay") Double weightDecay;
-    @Option(names = "--trust-coefficient", description = "eta") Double trustCoefficient;
-    @Option(names = "--eps") Double eps;
-    @Option(names = "--nesterov") boolean nesterov;
-    @Option(names = "--dampening") Double dampening;
-    @Option(names = "--beta1") Double beta1;
-    @Option(names = "--beta2") Double beta2;
-    @Option(names = "--max-grad-norm") Double maxGradNorm;
-    @Option(names = "--no-bias-correction") boolean noBiasCorrection;
-    @Option(names = "--tv-alpha") Double tvAlpha;
-    @Option(names = "--tv-lambda") Double tvLambda;
-    @Option(names = "--tv-delay") Double tvDelay;
-    @Option(names = "--tv-gamma-min") Double tvGammaMin;
+    @Option(names = "--momentum", description = "lars: momentum mu (default: the preset's, 0.9)") Double momentum;
+    @Option(names = "--weight-decay", description = "weight decay lambda (default: the preset's: 0, apex lamb 0.01); "
+            + "with 0, timm (lars) and apex (lamb) adapt no tensor") Double weightDecay;
+    @Option(names = "--trust-coefficient", description = "lars: eta (default: the preset's, 0.001; larc-* 0.02)") Double trustCoefficient;
+    @Option(names = "--eps", description = "epsilon (default: the preset's: lars 0, timm/larc-* 1e-8; lamb 1e-6)") Double eps;
+    @Option(names = "--nesterov", description = "lars: Nesterov momentum (default: off)") boolean nesterov;
+    @Option(names = "--dampening", description = "lars, lr placement outside: momentum dampening (default: 0)") Double dampening;
+    @Option(names = "--beta1", description = "lamb: beta1 (default: 0.9)") Double beta1;
+    @Option(names = "--beta2", description = "lamb: beta2 (default: 0.999)") Double beta2;
+    @Option(names = "--max-grad-norm", description = "lamb: global gradient clip, 0 = none (default: the preset's: apex 1.0, else 0)") Double maxGradNorm;
+    @Option(names = "--no-bias-correction", description = "lamb: turn bias correction off (default: on)") boolean noBiasCorrection;
+    @Option(names = "--tv-alpha", description = "tvlars: alpha (default: 0.1)") Double tvAlpha;
+    @Option(names = "--tv-lambda", description = "tvlars: lambda (default: 0.001)") Double tvLambda;
+    @Option(names = "--tv-delay", description = "tvlars: delay d_e (default: -1)") Double tvDelay;
+    @Option(names = "--tv-gamma-min", description = "tvlars: gamma_min (default: 0)") Double tvGammaMin;
 
-    @Option(names = "--exclude-from-weight-decay", paramLabel = "REGEX", description = "Java regex, find() on the tensor name; repeatable")
+    @Option(names = "--exclude-from-weight-decay", paramLabel = "REGEX", description = "Java regex, find() on the tensor name; repeatable (default: none)")
     List<String> excludeFromWeightDecay = new ArrayList<>();
 
-    @Option(names = "--exclude-from-adaptation", paramLabel = "REGEX", description = "Java regex, find() on the tensor name; repeatable")
+    @Option(names = "--exclude-from-adaptation", paramLabel = "REGEX", description = "Java regex, find() on the tensor name; repeatable (default: none)")
     List<String> excludeFromAdaptation = new ArrayList<>();
 
     @Option(names = "--backend", defaultValue = "auto", description = "auto, cpu, cuda or cuda-emulator (default: ${DEFAULT-VALUE})")
     String backend;
 
-    @Option(names = "--threads", description = "Java engine threads (default: all processors)")
+    @Option(names = "--threads", description = "Java engine threads, 1.." + MAX_THREADS + " (default: all processors)")
     Integer threads;
+
+    /** A sanity bound: each thread is a worker of the Java engine, and more are never faster. */
+    static final int MAX_THREADS = 1024;
+
+    @Spec(Spec.Target.MIXEE)
+    CommandSpec command;
+
+    /** A usage error (exit 2) of the command this mixin belongs to. */
+    ParameterException usage(String message) {
+        return new ParameterException(command.commandLine(), message);
+    }
+
+    /**
+     * Checks every flag before any file is read or any work is done: names (optimizer, preset,
+     * backend), regexes, the thread count, and the hyperparameters at the precision they are
+     * used. Each problem is a usage error (exit 2) naming the flag or value.
+     */
+    void validate() {
+        if (threads != null && (threads < 1 || threads > MAX_THREADS)) {
+            throw usage("--threads must be in 1.." + MAX_THREADS + ", got " + threads);
+        }
+        try {
+            backend();
+            applyRules(ParamLayout.builder());
+            if (optimizer.equals("lars")) larsBuilder(Backend.CPU).config();
+            else if (optimizer.equals("lamb")) LambOptions.builder(this, Backend.CPU).config();
+            else throw new IllegalArgumentException("unknown optimizer '" + optimizer + "' (expected lars or lamb)");
+        } catch (IllegalArgumentException e) {
+            throw usage(e.getMessage());
+        }
+    }
 
     /** Applies the regex rules to a layout builder. */
     ParamLayout.Builder applyRules(ParamLayout.Builder b) {
@@ -58,29 +93,31 @@ final class OptimizerOptions {
 
     /** Builds the optimizer for {@code layout} with {@code backendOverride} (null: --backend). */
     LayerwiseOptimizer build(ParamLayout layout, Backend backendOverride) {
+        validate();
         Backend be = backendOverride != null ? backendOverride : backend();
-        if (optimizer.equals("lars")) {
-            for (Object[] lambOnly : new Object[][] {{"--beta1", beta1}, {"--beta2", beta2}, {"--max-grad-norm", maxGradNorm}}) {
-                if (lambOnly[1] != null) throw new IllegalArgumentException(lambOnly[0] + " applies only to --optimizer lamb");
-            }
-            if (noBiasCorrection) throw new IllegalArgumentException("--no-bias-correction applies only to --optimizer lamb");
-            LarsPreset p = LarsPreset.parse(preset == null ? "timm" : preset);
-            Lars.Builder b = Lars.builder(p).learningRate(lr == null ? 0.1 : lr).backend(be);
-            if (momentum != null) b.momentum(momentum);
-            if (weightDecay != null) b.weightDecay(weightDecay);
-            if (trustCoefficient != null) b.trustCoefficient(trustCoefficient);
-            if (eps != null) b.eps(eps);
-            if (nesterov) b.nesterov(true);
-            if (dampening != null) b.dampening(dampening);
-            if (tvAlpha != null || tvLambda != null || tvDelay != null || tvGammaMin != null) {
-                var base = b.config();
-                b.tvlars(tvAlpha != null ? tvAlpha : base.tvAlpha(), tvLambda != null ? tvLambda : base.tvLambda(),
-                        tvDelay != null ? tvDelay : base.tvDelay(), tvGammaMin != null ? tvGammaMin : base.tvGammaMin());
-            }
-            if (threads != null) b.threads(threads);
-            return b.build(layout);
+        if (optimizer.equals("lamb")) return LambOptions.builder(this, be).build(layout);
+        return larsBuilder(be).build(layout);
+    }
+
+    private Lars.Builder larsBuilder(Backend be) {
+        for (Object[] lambOnly : new Object[][] {{"--beta1", beta1}, {"--beta2", beta2}, {"--max-grad-norm", maxGradNorm}}) {
+            if (lambOnly[1] != null) throw new IllegalArgumentException(lambOnly[0] + " applies only to --optimizer lamb");
         }
-        if (optimizer.equals("lamb")) return LambOptions.build(this, layout, be);
-        throw new IllegalArgumentException("unknown optimizer '" + optimizer + "' (expected lars or lamb)");
+        if (noBiasCorrection) throw new IllegalArgumentException("--no-bias-correction applies only to --optimizer lamb");
+        LarsPreset p = LarsPreset.parse(preset == null ? "timm" : preset);
+        Lars.Builder b = Lars.builder(p).learningRate(lr == null ? 0.1 : lr).backend(be);
+        if (momentum != null) b.momentum(momentum);
+        if (weightDecay != null) b.weightDecay(weightDecay);
+        if (trustCoefficient != null) b.trustCoefficient(trustCoefficient);
+        if (eps != null) b.eps(eps);
+        if (nesterov) b.nesterov(true);
+        if (dampening != null) b.dampening(dampening);
+        if (tvAlpha != null || tvLambda != null || tvDelay != null || tvGammaMin != null) {
+            var base = b.config();
+            b.tvlars(tvAlpha != null ? tvAlpha : base.tvAlpha(), tvLambda != null ? tvLambda : base.tvLambda(),
+                    tvDelay != null ? tvDelay : base.tvDelay(), tvGammaMin != null ? tvGammaMin : base.tvGammaMin());
+        }
+        if (threads != null) b.threads(threads);
+        return b;
     }
 }

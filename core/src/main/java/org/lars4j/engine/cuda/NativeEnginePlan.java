@@ -127,7 +127,7 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
             plan.close();
             throw new BackendUnavailableException(engine + " engine cannot plan: " + why);
         }
-        if (!plan.variantNote().isEmpty()) LOG.log(Level.INFO, "lars4j: " + engine + " engine: " + plan.variantNote());
+        if (!plan.variantNote().isEmpty()) LOG.log(Level.DEBUG, "lars4j: " + engine + " engine: " + plan.variantNote());
         cooperativePlanned = plan.cooperativeBlocks() > 0;
         stagedW = plan.hostParams().capacity(total).asBuffer();
         stagedG = plan.hostGrads().capacity(total).asBuffer();
