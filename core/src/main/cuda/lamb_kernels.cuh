@@ -1,4 +1,4 @@
-// The kernels of a LAMB step (ALGORITHMS.md section 2), in the canonical order of
+// The kernels of a LAMB step (docs/MATH.md section 4), in the canonical order of
 // docs/CANONICAL_ORDER.md (LAMB section), bitwise equal to the Java engine. Six launches per step
 // whatever the number of segments (three without a global clip and without the non-finite check):
 //

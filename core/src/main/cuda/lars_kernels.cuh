@@ -1,4 +1,4 @@
-// The three kernels of a LARS-family step (ALGORITHMS.md section 1), in the canonical order of
+// The three kernels of a LARS-family step (docs/MATH.md section 3), in the canonical order of
 // docs/CANONICAL_ORDER.md, so that their results are bitwise equal to the Java engine's.
 //
 //   1. lars_tile_norms      one block per 4096-element tile of any segment: the tile's partial

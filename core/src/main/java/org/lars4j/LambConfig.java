@@ -8,7 +8,7 @@ import org.lars4j.layout.ParamLayout;
 import org.lars4j.layout.Segment;
 import org.lars4j.schedule.LrSchedule;
 
-/** One fully resolved LAMB rule (ALGORITHMS.md section 2). Immutable; made by {@link Lamb.Builder}. */
+/** One fully resolved LAMB rule (docs/MATH.md section 4). Immutable; made by {@link Lamb.Builder}. */
 public final class LambConfig implements OptimizerConfig {
     private final LambPreset preset;
     private final LrSchedule learningRate;

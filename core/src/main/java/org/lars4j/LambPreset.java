@@ -1,7 +1,7 @@
 package org.lars4j;
 
 /**
- * The named LAMB rules of ALGORITHMS.md section 2 (eps 1e-6 for all):
+ * The named LAMB rules of docs/MATH.md section 4 (eps 1e-6 for all):
  * <ul>
  * <li>PAPER (TF-Addons {@code LAMB}): adapts every segment not excluded from adaptation; with no
  *     adaptation rule in the layout, the decay exclusions are used (TF-Addons' default).</li>

@@ -9,7 +9,7 @@ import org.lars4j.layout.Segment;
 import org.lars4j.schedule.LrSchedule;
 
 /**
- * One fully resolved LARS-family rule (ALGORITHMS.md section 1): every axis of the rule with its
+ * One fully resolved LARS-family rule (docs/MATH.md section 3): every axis of the rule with its
  * value. Immutable; made by {@link Lars.Builder}.
  */
 public final class LarsConfig implements OptimizerConfig {

@@ -1,7 +1,7 @@
 package org.lars4j;
 
 /**
- * The named LARS-family rules of ALGORITHMS.md section 1; each sets the defaults below, and every
+ * The named LARS-family rules of docs/MATH.md section 3; each sets the defaults below, and every
  * builder call made after choosing it overrides them.
  *
  * <table>

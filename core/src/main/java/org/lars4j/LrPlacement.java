@@ -1,6 +1,6 @@
 package org.lars4j;
 
-/** Where the learning rate enters the LARS momentum update (ALGORITHMS.md section 1). */
+/** Where the learning rate enters the LARS momentum update (docs/MATH.md section 3). */
 public enum LrPlacement {
     /** {@code v = mu * v + lr * tr * u; w = w - v} (paper Alg. 1, MLPerf, optax). */
     INSIDE,

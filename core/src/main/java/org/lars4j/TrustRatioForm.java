@@ -1,6 +1,6 @@
 package org.lars4j;
 
-/** How the LARS trust-ratio denominator is formed (ALGORITHMS.md section 1). */
+/** How the LARS trust-ratio denominator is formed (docs/MATH.md section 3). */
 public enum TrustRatioForm {
     /** {@code den = ||g|| + lam * ||w|| + eps} (paper, MLPerf, timm, apex LARC). */
     SUM_OF_NORMS,

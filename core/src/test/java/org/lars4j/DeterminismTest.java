@@ -9,7 +9,7 @@ import org.lars4j.TestModels.Form;
 import org.lars4j.TestModels.Tensors;
 import org.lars4j.layout.ParamLayout;
 
-/** DETERMINISM.md: the same bits for 1, 2, 3 and 8 threads, every storage form, run after run. */
+/** docs/MATH.md section 8: the same bits for 1, 2, 3 and 8 threads, every storage form, run after run. */
 class DeterminismTest {
 
     /** Raw bits of every weight and momentum element after {@code steps} steps. */

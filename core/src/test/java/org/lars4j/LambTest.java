@@ -22,7 +22,7 @@ import org.lars4j.layout.Segment;
 import org.lars4j.reference.ReferenceLamb;
 import org.lars4j.schedule.LrSchedule;
 
-/** LAMB (ALGORITHMS.md section 2) on the Java engine against the float64 reference. */
+/** LAMB (docs/MATH.md section 4) on the Java engine against the float64 reference. */
 class LambTest {
 
     /** The reference rule of a preset, from the table; flags as the table resolves them. */

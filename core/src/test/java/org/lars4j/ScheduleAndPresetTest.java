@@ -10,7 +10,7 @@ import org.lars4j.layout.ParamLayout;
 import org.lars4j.layout.ShapeFile;
 import org.lars4j.schedule.LrSchedule;
 
-/** Schedules (ALGORITHMS.md section 3) by hand-computed values; preset defaults by the table. */
+/** Schedules (docs/MATH.md section 5) by hand-computed values; preset defaults by the table. */
 class ScheduleAndPresetTest {
 
     @Test

@@ -198,7 +198,7 @@ final class TestModels {
         }
     }
 
-    /** The reference rule for a preset, read from the ALGORITHMS.md table (not from the builder). */
+    /** The reference rule for a preset, read from the table of docs/MATH.md (not from the builder). */
     static ReferenceLars.Rule referenceRule(LarsPreset preset) {
         ReferenceLars.Rule r = new ReferenceLars.Rule();
         switch (preset) {

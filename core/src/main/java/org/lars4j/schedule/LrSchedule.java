@@ -3,7 +3,7 @@ package org.lars4j.schedule;
 import org.lars4j.InvalidHyperparameterException;
 
 /**
- * The learning rate of step {@code t} (t counts from 1), ALGORITHMS.md section 3. Evaluated on
+ * The learning rate of step {@code t} (t counts from 1), docs/MATH.md section 5. Evaluated on
  * the host in float64 with {@link StrictMath}, so every backend and JVM sees the same value.
  *
  * <pre>{@code

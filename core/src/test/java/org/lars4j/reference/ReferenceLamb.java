@@ -1,7 +1,7 @@
 package org.lars4j.reference;
 
 /**
- * An independent float64 implementation of ALGORITHMS.md section 2 (LAMB), written from the
+ * An independent float64 implementation of docs/MATH.md section 4 (LAMB), written from the
  * formulas: plain loops, double everywhere, its own float64 trajectory of w, m and v.
  */
 public final class ReferenceLamb {

@@ -1,7 +1,7 @@
 package org.lars4j.reference;
 
 /**
- * An independent float64 implementation of ALGORITHMS.md section 1, written from the formulas
+ * An independent float64 implementation of docs/MATH.md section 3, written from the formulas
  * and sharing no code with the engines: plain loops, double everywhere, no canonical order.
  * Holds its own float64 weights and momentum, so multi-step runs follow the exact trajectory.
  */

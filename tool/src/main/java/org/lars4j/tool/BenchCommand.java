@@ -22,7 +22,7 @@ import picocli.CommandLine.Option;
  * {@code ./lars4j bench}: times the optimizer step on a model's shapes and compares it with a
  * bandwidth floor measured in the same run: a STREAM triad on the CPU (and for the emulator),
  * a device-to-device copy on the GPU. Effective bandwidth counts 20 bytes per parameter for LARS
- * and 28 for LAMB (ALGORITHMS.md section 4). Off the GPU it also times a plain fused momentum-SGD
+ * and 28 for LAMB (docs/MATH.md section 9). Off the GPU it also times a plain fused momentum-SGD
  * step (20 bytes per element) and reports the step's cost in such steps.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,

@@ -7,7 +7,7 @@ import org.lars4j.TrustRatioForm;
 import org.lars4j.layout.ParamLayout;
 
 /**
- * ALGORITHMS.md sections 1 and 2 in plain float64, straight from the formulas, for
+ * docs/MATH.md sections 3 and 4 in plain float64, straight from the formulas, for
  * `./lars4j verify` to measure how far each engine's float32 result is from exact arithmetic.
  * Uses the optimizer's resolved flags; keeps its own float64 weights and state.
  */

@@ -21,7 +21,7 @@ import org.lars4j.engine.HostTensors;
  * <p>Blocks: consecutive whole segments of about {@link #blockElements} elements (a longer segment
  * is a block by itself). A plan that runs its passes block by block (norms, then the update of the
  * same block) finds the block's w and g still in the last-level cache for the second pass, which
- * is what keeps a LARS step near 20 bytes per parameter instead of 28 (ALGORITHMS.md section 4;
+ * is what keeps a LARS step near 20 bytes per parameter instead of 28 (docs/MATH.md section 9;
  * 24 under SKIP_STEP, whose gradient-only pre-pass CpuLarsPlan explains).
  * Chunks never straddle a block. Blocking changes which tiles run when, never what a tile computes.
  *
