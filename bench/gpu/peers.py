@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The peers of lars4j on one GPU, on the same model shapes, in one table (issue 6).
+"""The peers of lars4j on one GPU, on the same model shapes, in one table.
 
 Runs, per model (bench/shapes/*.txt, plus tiny-10k = 10,000 tensors of 10x100):
   timm Lars (trust_clip off, MLPerf-like hyperparameters), timm Lamb,
@@ -7,9 +7,16 @@ Runs, per model (bench/shapes/*.txt, plus tiny-10k = 10,000 tensors of 10x100):
   the same under torch.compile,
   torch.optim.SGD(momentum=0.9, fused=True)   -- the plain-momentum reference,
   optax.lars and optax.lamb under jax.jit.
-Each runs warm-up steps, then many steps each timed with CUDA events (jax: host clock around a
-block_until_ready'd step), rotating among several copies of the parameters so that L2 does not
-hold a step's inputs. Effective GB/s counts 20 bytes/param for momentum SGD and LARS, 28 for LAMB.
+Each runs warm-up steps, then samples of --batch back-to-back steps between two CUDA events, as
+lars4j's harness times its steps: before each sample a device-side sleep (torch.cuda._sleep) long
+enough to cover the host's enqueue of the sample holds the stream, so that the window holds the
+device's work, not Python's enqueue (a peer whose host cannot keep up still shows it: the sleep
+covers one sample's enqueue as measured just before). JAX: the host clock around --batch steps
+dispatched back to back and one block_until_ready (JAX has no events). Steps rotate among
+several copies of the parameters so that L2 does not hold a step's inputs. Effective GB/s counts
+20 bytes/param for momentum SGD and LARS, 28 for LAMB. For the models of --core-only (default
+tiny-10k: 10,000 tensors) only fused momentum SGD and the foreach LARS run: timm's Python loops,
+JAX and torch.compile would spend the call's time on 10,000 tensors.
 If --lars4j JSON (from org.lars4j.bench.GpuStepHarness) is given, its rows join the table and its
 device-to-device copy is the floor of the ratio column; without it (or if the harness failed)
 the floor is a torch copy of 1 GiB timed the same way. Each row is printed and the --json file
@@ -42,6 +49,8 @@ SHAPES = os.path.join(HERE, "..", "shapes")
 def load_shapes(model):
     if model == "tiny-10k":
         return [("t%d.weight" % i, (10, 100)) for i in range(10000)]
+    if model.startswith("tiny-") and model[5:].isdigit():  # small models for dry runs
+        return [("t%d.weight" % i, (10, 100)) for i in range(int(model[5:]))]
     out = []
     with open(os.path.join(SHAPES, model + ".txt")) as f:
         for line in f:
@@ -71,28 +80,72 @@ def torch_sets(torch, shapes, copies, device):
     return sets
 
 
-def time_once_us(torch, device, fn):
-    """One call of fn in microseconds: CUDA events on the GPU, the host clock on the CPU."""
+_SLEEP_CYCLES_PER_US = None
+
+
+def sleep_cycles_per_us(torch):
+    """Cycles of torch.cuda._sleep per microsecond on this GPU (measured once with events)."""
+    global _SLEEP_CYCLES_PER_US
+    if _SLEEP_CYCLES_PER_US is None:
+        a = torch.cuda.Event(enable_timing=True)
+        b = torch.cuda.Event(enable_timing=True)
+        cycles = 20_000_000
+        a.record()
+        torch.cuda._sleep(cycles)
+        b.record()
+        b.synchronize()
+        _SLEEP_CYCLES_PER_US = cycles / max(1.0, a.elapsed_time(b) * 1e3)
+    return _SLEEP_CYCLES_PER_US
+
+
+def time_batch_us(torch, device, fn, batch, hold_us=0.0):
+    """Microseconds per call of fn over `batch` back-to-back calls between two CUDA events (host
+    clock on the CPU). With hold_us, a device-side sleep of that long goes first, so that the
+    host's enqueue of the batch happens while the stream is held. Returns (us, host_enqueue_us)."""
     if device == "cpu":
         t0 = time.perf_counter()
-        fn()
-        return (time.perf_counter() - t0) * 1e6
+        for _ in range(batch):
+            fn()
+        us = (time.perf_counter() - t0) * 1e6
+        return us / batch, us
     a = torch.cuda.Event(enable_timing=True)
     b = torch.cuda.Event(enable_timing=True)
+    if hold_us > 0:
+        torch.cuda._sleep(int(hold_us * sleep_cycles_per_us(torch)))
+    t0 = time.perf_counter()
     a.record()
-    fn()
+    for _ in range(batch):
+        fn()
     b.record()
+    host = (time.perf_counter() - t0) * 1e6
     b.synchronize()
-    return a.elapsed_time(b) * 1e3
+    return a.elapsed_time(b) * 1e3 / batch, host
 
 
-def time_torch(torch, make_opt, sets, warmup, reps, device):
-    opts = [make_opt(ps) for ps in sets]
+def time_steps(torch, device, steps, warmup, reps, batch):
+    """Median microseconds per step: `reps` samples of `batch` back-to-back steps, step i calling
+    steps[i % len(steps)] (rotated copies), each sample behind a sleep 1.5x the host's enqueue
+    time of the sample before it (the first sample calibrates and is dropped)."""
     for i in range(warmup):
-        opts[i % len(opts)].step()
+        steps[i % len(steps)]()
     if device != "cpu":
         torch.cuda.synchronize()
-    return statistics.median(time_once_us(torch, device, opts[i % len(opts)].step) for i in range(reps))
+    k = [0]
+
+    def one():
+        steps[k[0] % len(steps)]()
+        k[0] += 1
+    _, host = time_batch_us(torch, device, one, batch)
+    samples = []
+    for _ in range(reps):
+        us, host = time_batch_us(torch, device, one, batch, 1.5 * host + 50)
+        samples.append(us)
+    return statistics.median(samples)
+
+
+def time_torch(torch, make_opt, sets, args):
+    opts = [make_opt(ps) for ps in sets]
+    return time_steps(torch, args.device, [o.step for o in opts], args.warmup, args.reps, args.batch)
 
 
 class ForeachLars:
@@ -150,9 +203,10 @@ def check_foreach_lars(torch, device):
     print("check: torch foreach LARS matches its float64 reference (max |dw| %.1e)" % worst, flush=True)
 
 
-def run_torch(args, shapes, params, rows, model, compiled_only):
+def run_torch(args, shapes, params, rows, model, compiled_only, core_only=False):
     """The eager torch peers (fused SGD first: the reference), or only the torch.compile one,
-    which main runs last because its compile time grows with the number of tensors."""
+    which main runs last because its compile time grows with the number of tensors. core_only:
+    fused SGD and the foreach LARS alone."""
     import torch
     copies = rotations_for(params)
     sets = torch_sets(torch, shapes, copies, args.device)
@@ -161,11 +215,13 @@ def run_torch(args, shapes, params, rows, model, compiled_only):
     else:
         cases = [("torch SGD momentum fused", 20, lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, fused=True))]
     try:
+        if core_only:
+            raise ModuleNotFoundError("not run on this model (--core-only)")
         from timm.optim import Lars as TimmLars, Lamb as TimmLamb
         cases.append(("timm Lars", 20, lambda ps: TimmLars(ps, lr=0.1, momentum=0.9, weight_decay=5e-5)))
         cases.append(("timm Lamb", 28, lambda ps: TimmLamb(ps, lr=1e-3, weight_decay=0.01, max_grad_norm=1.0)))
     except ImportError as e:
-        print("timm missing:", e, file=sys.stderr)
+        print("timm:", e, file=sys.stderr)
     cases.append(("torch foreach LARS", 20, lambda ps: ForeachLars(torch, ps)))
 
     def compiled(ps):
@@ -176,7 +232,7 @@ def run_torch(args, shapes, params, rows, model, compiled_only):
         cases = [("foreach LARS + torch.compile", 20, compiled)]
     for name, nbytes, make in cases:
         try:
-            us = time_torch(torch, make, sets, args.warmup, args.reps, args.device)
+            us = time_torch(torch, make, sets, args)
             rows.append(row(model, name, params, us, nbytes))
         except Exception as e:  # one failing peer must not hide the others
             print("%s on %s failed: %s" % (name, model, e), file=sys.stderr)
@@ -216,11 +272,14 @@ def run_jax(args, shapes, params, rows, model):
             jax.block_until_ready(p)
         times = []
         for i in range(args.reps):
-            c = i % copies
+            # --batch steps dispatched back to back (JAX dispatches asynchronously), one wait.
             t0 = time.perf_counter()
-            p, s = step(sets[c][0], sets[c][1], states[c])
-            jax.block_until_ready((p, s))
-            times.append((time.perf_counter() - t0) * 1e6)
+            out = None
+            for j in range(args.batch):
+                c = (i * args.batch + j) % copies
+                out = step(sets[c][0], sets[c][1], states[c])
+            jax.block_until_ready(out)
+            times.append((time.perf_counter() - t0) * 1e6 / args.batch)
         rows.append(row(model, name, params, statistics.median(times), nbytes))
 
 
@@ -237,7 +296,7 @@ def torch_copy_floor(device, nbytes=1 << 30, reps=50):
     dst = torch.empty_like(src)
     for _ in range(5):
         dst.copy_(src)
-    us = statistics.median(time_once_us(torch, device, lambda: dst.copy_(src)) for _ in range(reps))
+    us = statistics.median(time_batch_us(torch, device, lambda: dst.copy_(src), 4)[0] for _ in range(reps))
     del src, dst
     if device != "cpu":
         torch.cuda.empty_cache()
@@ -267,7 +326,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", default="resnet50,bert-large,tiny-10k")
     ap.add_argument("--warmup", type=int, default=10)
-    ap.add_argument("--reps", type=int, default=100)
+    ap.add_argument("--reps", type=int, default=30, help="timed samples")
+    ap.add_argument("--batch", type=int, default=10, help="back-to-back steps per timed sample")
+    ap.add_argument("--core-only", default="tiny-10k",
+                    help="models for which only fused SGD and the foreach LARS run (no timm, JAX, torch.compile)")
     ap.add_argument("--lars4j", help="JSON written by org.lars4j.bench.GpuStepHarness --json")
     ap.add_argument("--json")
     ap.add_argument("--skip-jax", action="store_true")
@@ -298,10 +360,12 @@ def main():
         for model in args.models.split(","):
             shapes = load_shapes(model)
             params = sum(math.prod(s) if s else 1 for _, s in shapes)
-            parts = [("torch", lambda: run_torch(args, shapes, params, rows, model, False))]
-            if not args.skip_jax:
+            core = model in args.core_only.split(",")
+            parts = [("torch", lambda: run_torch(args, shapes, params, rows, model, False, core))]
+            if not args.skip_jax and not core:
                 parts.append(("jax", lambda: run_jax(args, shapes, params, rows, model)))
-            parts.append(("torch.compile", lambda: run_torch(args, shapes, params, rows, model, True)))
+            if not core:
+                parts.append(("torch.compile", lambda: run_torch(args, shapes, params, rows, model, True)))
             for name, part in parts:
                 try:
                     part()
@@ -315,13 +379,13 @@ def main():
 def print_table(rows):
     floor = rows.floor
     # "ratio": GB/s over the copy floor; "x SGD": time over the same model's plain momentum-SGD
-    # step (issue 6's GPU targets: LARS within 1.10x / 1.25x of it).
+    # step (the GPU targets: LARS within 1.10x / 1.25x of it).
     sgd = {r["model"]: r["us_per_step_median"] for r in rows if r["implementation"].startswith("torch SGD momentum")}
-    print("%-12s %-36s %14s %12s %8s %10s %7s %7s" % ("model", "implementation", "params", "us/step", "B/param", "GB/s", "ratio", "x SGD"))
+    print("%-12s %-44s %14s %12s %8s %10s %7s %7s" % ("model", "implementation", "params", "us/step", "B/param", "GB/s", "ratio", "x SGD"))
     for r in sorted(rows, key=lambda r: (r["model"], r["us_per_step_median"])):
         ratio = r["gbps"] / floor if floor else float("nan")
         x_sgd = r["us_per_step_median"] / sgd[r["model"]] if r["model"] in sgd else float("nan")
-        print("%-12s %-36s %14d %12.1f %8d %10.1f %7.3f %7.2f" % (r["model"], r["implementation"], r["params"],
+        print("%-12s %-44s %14d %12.1f %8d %10.1f %7.3f %7.2f" % (r["model"], r["implementation"], r["params"],
                                                                     r["us_per_step_median"], r["bytes_per_param"], r["gbps"], ratio, x_sgd))
     rows.save()
 

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# Run HERE (the machine with Maven), before a GPU session: builds the project and fills the
-# git-ignored folder .carry/ with what the GPU machine lacks — a jlink'd Java runtime (Temurin 25),
-# the JNI headers, the runtime jars, the test classes and JUnit's console launcher.
-# Then, with the device tool (what travels, working tree included, must stay under 64 MiB a call,
-# so each run carries only what it reads; the sizes are checked at the end):
-#   run(command="bash bench/gpu/run-gpu-checks.sh", carry=[".carry", "core/target"])                      # issue 4
-#   run(command="MODELS=resnet50 bash bench/gpu/run-gpu-bench.sh", carry=[".carry/jre", "bench/target/benchmarks.jar"])  # issue 6,
-#   then the same with MODELS=bert-large and MODELS=tiny-10k (one model per call; see bench/README.md)
+# Run HERE (the machine with Maven), before a GPU session: builds the library, its test classes
+# and the benchmarks jar, and fills the git-ignored folder .carry/ with what the GPU machine
+# lacks — a jlink'd Java runtime (Temurin 25), the JNI headers, the runtime jars, JUnit's console
+# launcher. Then ONE device call runs the whole session (bench/gpu/run-gpu-session.sh):
+#   run(command="bash bench/gpu/run-gpu-session.sh", timeout_s=600,
+#       carry=[".carry", "core/target/classes", "core/target/test-classes", "bench/target/classes"])
+# What travels (the working tree plus the carried paths) must stay under the device tool's
+# 64 MiB; the size is checked at the end (exit 1 when over).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 jdk=${LARS4J_CARRY_JDK:-$(ls -d /usr/lib/jvm/temurin-25-jdk-* 2>/dev/null | head -1)}
 [ -x "$jdk/bin/jlink" ] || { echo "prepare-carry: no JDK with jlink (set LARS4J_CARRY_JDK)" >&2; exit 1; }
-JAVA_HOME="$jdk" mvn -q -B -DskipTests install && JAVA_HOME="$jdk" mvn -q -B -pl core test-compile
+# Only the library: bench depends on lars4j-core alone (tool/ and integrations/ do not travel).
+JAVA_HOME="$jdk" mvn -q -B -DskipTests -N install && JAVA_HOME="$jdk" mvn -q -B -DskipTests -pl core install
+JAVA_HOME="$jdk" mvn -q -B -pl core test-compile
 JAVA_HOME="$jdk" mvn -q -B -f bench/pom.xml package
 rm -rf .carry && mkdir -p .carry/lib .carry/include
 "$jdk/bin/jlink" --add-modules java.base,jdk.unsupported,java.management,java.logging,java.xml,jdk.incubator.vector \
@@ -31,9 +33,8 @@ check() {  # name, carried paths...
   local name=$1; shift
   local total=$((tree + $(du -scb "$@" | tail -1 | cut -f1)))
   awk -v n="$name" -v c="$*" -v t="$total" -v l="$limit" \
-    'BEGIN { printf "%-7s carry %-42s %5.1f MiB of 64%s\n", n, c, t / 1048576, (t > l ? "  OVER THE LIMIT" : "") }'
+    'BEGIN { printf "%-7s carry %-70s %5.1f MiB of 64%s\n", n, c, t / 1048576, (t > l ? "  OVER THE LIMIT" : "") }'
   if [ "$total" -gt "$limit" ]; then over=1; fi
 }
-check checks .carry core/target
-check bench .carry/jre bench/target/benchmarks.jar
+check session .carry core/target/classes core/target/test-classes bench/target/classes
 exit "$over"

@@ -42,28 +42,34 @@ public:
     /** Later work on {@code stream} waits for the work before the last record of {@code event}. */
     virtual int streamWaitEvent(void* stream, void* event) = 0;
     /**
-     * How many blocks of the cooperative LARS kernel can be resident at once, i.e. the largest grid
+     * How many blocks of the grouped LARS kernel can be resident at once, i.e. the largest grid
      * a cooperative launch accepts now; 0 when the device cannot launch cooperatively.
      */
     virtual int cooperativeLimit() = 0;
+    /** The device's L2 cache in bytes (0 if unknown); groups of the grouped step are sized from it. */
+    virtual long long l2CacheBytes() = 0;
     /**
-     * The three launches of one fp32 LARS step, in stream order; no host synchronisation. With
-     * {@code c.cooperative > 0}: instead one cooperative launch of that many blocks.
+     * One fp32 LARS step, in stream order, no host synchronisation: with {@code c.cooperative > 0}
+     * the grouped step as one cooperative launch of that many blocks, else three launches over
+     * the whole model (grids of {@code wk.items}, {@code wk.segItems}, {@code wk.items} blocks).
      */
-    virtual int launchLarsF32(const kernels::LarsTables& t, const kernels::LarsConsts& c,
-                              const kernels::TensorRefs<float, float>& refs, kernels::StepParams* params,
-                              int tiles, int segments, void* stream) = 0;
+    virtual int launchLarsF32(const kernels::LarsTables& t, const kernels::WalkTables& wk, const kernels::LarsConsts& c,
+                              const kernels::TensorRefs<float, float>& refs, kernels::StepParams* params, void* stream) = 0;
     /**
      * The launches of one fp32 LAMB step, in stream order: with {@code gradNormPass}, tile g^2
      * partials (through {@code normTables}), segment totals and the global clip; then moments,
      * segment scalars, apply.
      */
-    virtual int launchLambF32(const kernels::LarsTables& normTables, const kernels::LambTables& t,
+    virtual int launchLambF32(const kernels::LarsTables& normTables, const kernels::LambTables& t, const kernels::WalkTables& wk,
                               const kernels::LambConsts& c, const kernels::TensorRefs<float, float>& refs,
-                              kernels::LambStepParams* params, bool gradNormPass, int tiles, int segments,
-                              void* stream) = 0;
-    /** Times {@code work} (which enqueues on {@code stream}) in milliseconds between two events. */
-    virtual int timeMs(const std::function<int()>& work, void* stream, float* ms) = 0;
+                              kernels::LambStepParams* params, bool gradNormPass, int segments, void* stream) = 0;
+    /**
+     * Times {@code work} (which enqueues on {@code stream}) in milliseconds between two events.
+     * With {@code held}, the stream is held (holdStream) until both events and the work are
+     * enqueued, so that the window measures the device's work and not the host's enqueue; the
+     * work must then enqueue few enough operations not to fill the stream's queue.
+     */
+    virtual int timeMs(const std::function<int()>& work, void* stream, float* ms, bool held = false) = 0;
     /**
      * Streams and graphs, for tests and benchmarks that capture steps the way callers do (a
      * non-blocking stream, or a blocking one with {@code blocking}; thread-local stream capture,

@@ -48,7 +48,8 @@ public:
      * @param dconsts LARS {eta, eps, normClamp, dampening};
      *                LAMB {beta1, beta2, eps, gammaLower, gammaUpper, maxGradNorm, b3, 1 - beta2}
      * @param iconsts LARS {sumOfNorms, lrInside, clip, zeroNormSkipsDecay, nesterov, skipNonFinite, vectorLoads,
-     *                carryWeightNorms, cooperative (one cooperative launch requested)};
+     *                carryWeightNorms, grouped (the grouped step as one cooperative launch requested),
+     *                groupElements (elements per group: -1 from the device's L2, 0 one group)};
      *                LAMB {adamW, phiClamp, trustClip, skipNonFinite, clipOn, gradNormPass, vectorLoads}
      * @param hostStaging allocate device copies of w and g for stepHost
      */
@@ -65,6 +66,8 @@ public:
             fail(kOutOfHostMemory, "layout of " + std::to_string(allTiles) + " tiles: more than a grid can launch");
             return;
         }
+        bool grouped = false;
+        long long groupElements = 0;
         if (algorithm == LARS) {
             consts_.eta = dconsts[0];
             consts_.eps = dconsts[1];
@@ -78,12 +81,13 @@ public:
             consts_.skipNonFinite = iconsts[5];
             consts_.vectorLoads = iconsts[6];
             consts_.carryW = iconsts[7];
-            // One cooperative launch of as many blocks as fit now (never more than tiles); a
-            // launch refused later falls back to three launches (see launch()).
-            if (iconsts[8]) {
-                const int limit = backend_->cooperativeLimit();
-                if (limit > 0) consts_.cooperative = limit < allTiles ? limit : static_cast<int>(allTiles);
-                else variantNote_ = "cooperative launch not supported by this device; using three launches";
+            grouped = iconsts[8] != 0;
+            groupElements = iconsts[9];
+            if (groupElements < 0) {
+                // w and g (8 bytes per element) of a group fill about half the L2: the rest holds
+                // what the update streams through (v, the written w) without evicting them.
+                const long long l2 = backend_->l2CacheBytes();
+                groupElements = l2 > 0 ? std::max<long long>(kernels::TILE, l2 / 16) : 0;
             }
         } else {
             lamb_.b1 = static_cast<float>(dconsts[0]);
@@ -103,27 +107,6 @@ public:
             lamb_.vectorLoads = iconsts[6];
         }
 
-        // Host-side tables, then one upload each.
-        std::vector<int> tileSeg, tileStart, firstTile(numSegments), tilesOf(numSegments);
-        std::vector<long long> offset(numSegments);
-        tileSeg.reserve(static_cast<size_t>(allTiles));
-        tileStart.reserve(static_cast<size_t>(allTiles));
-        long long at = 0;
-        for (int s = 0; s < numSegments; s++) {
-            offset[s] = at;
-            at += segLen[s];
-            firstTile[s] = static_cast<int>(tileSeg.size());
-            tilesOf[s] = static_cast<int>(tilesOfSegment(segLen[s]));   // at most 2^19 for an int length
-            for (int k = 0; k < tilesOf[s]; k++) {
-                tileSeg.push_back(s);
-                tileStart.push_back(k * kernels::TILE);   // below segLen[s], so an int
-            }
-        }
-        total_ = at;
-        tiles_ = static_cast<int>(tileSeg.size());
-        offsets_ = offset;
-        lengths_.assign(segLen, segLen + numSegments);
-
         // LARS uses the norm modes as given; LAMB's gradient-norm pass is kernel 1 of LARS in
         // NORM_G mode for every segment (or is not launched at all).
         std::vector<int> normMode(modes, modes + numSegments);
@@ -132,11 +115,48 @@ public:
             lamF[s] = static_cast<float>(segLam[s]);
             if (algorithm == LAMB) normMode[s] = gradNormPass_ ? kernels::NORM_G : kernels::NORM_NONE;
         }
+
+        // Host-side tables, then one upload each.
+        std::vector<kernels::TileDesc> tile;
+        std::vector<int> firstTile(numSegments), tilesOf(numSegments);
+        std::vector<long long> offset(numSegments);
+        tile.reserve(static_cast<size_t>(allTiles));
+        long long at = 0;
+        for (int s = 0; s < numSegments; s++) {
+            offset[s] = at;
+            firstTile[s] = static_cast<int>(tile.size());
+            tilesOf[s] = static_cast<int>(tilesOfSegment(segLen[s]));   // at most 2^19 for an int length
+            for (int k = 0; k < tilesOf[s]; k++) {
+                const int start = k * kernels::TILE;   // below segLen[s], so an int
+                const int len = std::min(kernels::TILE, segLen[s] - start);
+                tile.push_back(kernels::TileDesc{at + start, s, len | normMode[s] << kernels::TILE_MODE_SHIFT});
+            }
+            at += segLen[s];
+        }
+        total_ = at;
+        tiles_ = static_cast<int>(tile.size());
+        offsets_ = offset;
+        lengths_.assign(segLen, segLen + numSegments);
+        Walk walk = planWalk(segLen, tilesOf, tile, groupElements);
+        walk_.items = static_cast<int>(walk.itemFirstTile.size()) - 1;
+        walk_.segItems = static_cast<int>(walk.segItemFirstSeg.size()) - 1;
+        walk_.groups = static_cast<int>(walk.groupFirstItem.size()) - 1;
+        groupElements_ = groupElements;
+        if (grouped) {
+            // One cooperative launch of as many blocks as fit now (never more than items); a
+            // launch refused later falls back to three launches (see launch()).
+            const int limit = backend_->cooperativeLimit();
+            if (limit > 0) consts_.cooperative = std::max(1, std::min(limit, walk_.items));
+            else variantNote_ = "cooperative launch not supported by this device; using three launches over the whole model";
+        }
         const std::vector<double> nans(numSegments, LARS4J_QNAN());
         const int states = algorithm == LARS ? 1 : 2;
         kernels::LarsTables& t = tables_;
-        if (!upload(&t.tileSeg, tileSeg.data(), tiles_) || !upload(&t.tileStart, tileStart.data(), tiles_)
-            || !upload(&t.segLen, segLen, numSegments) || !upload(&t.segOffset, offset.data(), numSegments)
+        if (!upload(&t.tile, tile.data(), tiles_) || !upload(&t.segOffset, offset.data(), numSegments)
+            || !upload(&walk_.itemFirstTile, walk.itemFirstTile.data(), walk_.items + 1)
+            || !upload(&walk_.segItemFirstSeg, walk.segItemFirstSeg.data(), walk_.segItems + 1)
+            || !upload(&walk_.groupFirstItem, walk.groupFirstItem.data(), walk_.groups + 1)
+            || !upload(&walk_.groupFirstSegItem, walk.groupFirstSegItem.data(), walk_.groups + 1)
             || !upload(&t.segFirstTile, firstTile.data(), numSegments) || !upload(&t.segTiles, tilesOf.data(), numSegments)
             || !upload(&t.normMode, normMode.data(), numSegments) || !upload(&t.segLam, segLam, numSegments)
             || !make(&t.partW, tiles_) || !make(&t.partG, tiles_) || !make(&t.partU, tiles_)
@@ -148,9 +168,7 @@ public:
         }
         if (algorithm == LAMB) {
             kernels::LambTables& l = lambTables_;
-            l.tileSeg = t.tileSeg;
-            l.tileStart = t.tileStart;
-            l.segLen = t.segLen;
+            l.tile = t.tile;
             l.segOffset = t.segOffset;
             l.segFirstTile = t.segFirstTile;
             l.segTiles = t.segTiles;
@@ -191,8 +209,14 @@ public:
     std::string statusMessage() const { return message_; }
     long long totalElements() const { return total_; }
     int tiles() const { return tiles_; }
-    /** The cooperative grid in use, 0 for the three-launch step. */
+    /** The cooperative grid of the grouped step, 0 for three launches. */
     int cooperativeBlocks() const { return algorithm_ == LARS ? consts_.cooperative : 0; }
+    /** Groups of the grouped step (1 when it runs the whole model as one group). */
+    int groups() const { return walk_.groups; }
+    /** Elements per group as planned (0: one group). */
+    long long groupElements() const { return groupElements_; }
+    /** Work items (blocks of a three-launch pass). */
+    int items() const { return walk_.items; }
     /** Why a requested variant is not in use (empty when all are). */
     std::string variantNote() const { return variantNote_; }
 
@@ -235,25 +259,56 @@ public:
                        reinterpret_cast<void*>(stream), lr, mu, phi, bc1, bc2, first, weightsAsLeft);
     }
 
+    /** The most steps one timed sample enqueues behind a held stream (well inside a stream's queue). */
+    static constexpr int kMaxBatch = 32;
+
     /**
-     * Benchmark: {@code warmup} untimed then {@code reps} timed device steps (flat form), step i
-     * on buffers {@code i mod rotations} so that consecutive steps do not find their inputs in
-     * L2. Each step is timed alone between two events on the plan's stream; times go to {@code outMs}.
+     * Benchmark: {@code warmup} untimed steps, then {@code reps} samples of {@code batch}
+     * back-to-back steps (flat form) between two events; outMs[s] is sample s's time over
+     * {@code batch}. Step i runs on buffers {@code i mod rotations}, so that consecutive steps do
+     * not find their inputs in L2. The step's values are written once, as for a graph, and the
+     * stream is held while a sample is enqueued: the window holds the device's work, not the
+     * host's enqueue of it. With {@code graphs}, each rotation's step is captured once and the
+     * samples replay the graphs (what a caller with CUDA graphs runs).
      */
-    int timeDeviceSteps(const long long* wBases, const long long* gBases, int rotations, int warmup, int reps,
-                        double lr, double mu, double phi, double bc1, double bc2, float* outMs) {
+    int timeDeviceSteps(const long long* wBases, const long long* gBases, int rotations, int warmup, int reps, int batch,
+                        int graphs, double lr, double mu, double phi, double bc1, double bc2, float* outMs) {
         if (status_ != kOk) return status_;
-        if (!afterLastStep()) return status_;
-        for (int i = 0; i < warmup + reps; i++) {
-            const int r = i % rotations;
-            float ms = 0;
-            int e = backend_->timeMs([&] {
-                return enqueue(reinterpret_cast<float*>(wBases[r]), reinterpret_cast<const float*>(gBases[r]), nullptr, nullptr,
-                               own_, lr, mu, phi, bc1, bc2, 0, 0);
-            }, own_, &ms);
-            if (e != kOk) return check(e) ? kOk : status_;
-            if (i >= warmup) outMs[i - warmup] = ms;
+        if (rotations < 1 || reps < 1 || warmup < 0 || batch < 1 || batch > kMaxBatch) {
+            report(1);   // cudaErrorInvalidValue; the plan stays usable (Java validates first)
+            return 1;
         }
+        int e = writeStepParams(lr, mu, phi, bc1, bc2, 0, 0);
+        if (e != kOk) return e;
+        std::vector<void*> execs;
+        auto stepOn = [&](int i) {
+            const int r = i % rotations;
+            if (graphs) return backend_->graphLaunch(execs[r], own_);
+            return launch(reinterpret_cast<float*>(wBases[r]), reinterpret_cast<const float*>(gBases[r]), nullptr, nullptr, own_);
+        };
+        for (int r = 0; graphs && e == kOk && r < rotations; r++) {
+            void* exec = nullptr;
+            e = backend_->beginCapture(own_);
+            if (e == kOk) {
+                const int le = launch(reinterpret_cast<float*>(wBases[r]), reinterpret_cast<const float*>(gBases[r]), nullptr, nullptr, own_);
+                e = backend_->endCapture(own_, &exec);
+                if (le != kOk) e = le;
+            }
+            if (exec) execs.push_back(exec);
+        }
+        for (int i = 0; e == kOk && i < warmup; i++) e = stepOn(i);
+        if (e == kOk) e = backend_->sync(own_);
+        for (int s = 0; e == kOk && s < reps; s++) {
+            float ms = 0;
+            e = backend_->timeMs([&] {
+                int le = kOk;
+                for (int j = 0; le == kOk && j < batch; j++) le = stepOn(warmup + s * batch + j);
+                return le;
+            }, own_, &ms, true);
+            outMs[s] = ms / static_cast<float>(batch);
+        }
+        for (void* x : execs) backend_->graphDestroy(x);
+        if (e != kOk) return check(e) ? kOk : status_;
         return kOk;
     }
 
@@ -391,15 +446,16 @@ private:
         skipKnown_ = false;
         int e;
         if (algorithm_ == LARS) {
-            e = backend_->launchLarsF32(tables_, consts_, refs, params_, tiles_, segments_, stream);
+            e = backend_->launchLarsF32(tables_, walk_, consts_, refs, params_, stream);
             if (e == kCooperativeLaunchTooLarge && consts_.cooperative > 0) {
                 variantNote_ = "the device refused a cooperative launch of " + std::to_string(consts_.cooperative)
-                               + " blocks (cudaErrorCooperativeLaunchTooLarge: MPS, or another device); using three launches from now on";
+                               + " blocks (cudaErrorCooperativeLaunchTooLarge: MPS, or another device); using three launches"
+                                 " over the whole model from now on";
                 consts_.cooperative = 0;
-                e = backend_->launchLarsF32(tables_, consts_, refs, params_, tiles_, segments_, stream);
+                e = backend_->launchLarsF32(tables_, walk_, consts_, refs, params_, stream);
             }
         } else {
-            e = backend_->launchLambF32(tables_, lambTables_, lamb_, refs, lambParams_, gradNormPass_, tiles_, segments_, stream);
+            e = backend_->launchLambF32(tables_, lambTables_, walk_, lamb_, refs, lambParams_, gradNormPass_, segments_, stream);
         }
         if (e == kOk) e = backend_->eventRecord(stepDone_, stream);
         if (!report(e)) {
@@ -460,6 +516,59 @@ private:
         return e;
     }
 
+    /** How blocks walk the model (kernels::WalkTables), on the host. */
+    struct Walk {
+        std::vector<int> itemFirstTile, segItemFirstSeg, groupFirstItem, groupFirstSegItem;
+    };
+
+    /**
+     * Groups: greedy runs of whole segments of at most {@code groupElements} elements (0: one
+     * group; a longer segment is a group by itself), as the Java engine cuts its cache blocks.
+     * Work items: runs of consecutive tiles of a group, a full tile alone, small tiles together up
+     * to TILE elements. Segment items: runs of consecutive segments of a group, up to THREADS
+     * tiles and SEG_ITEM_MAX segments together. Every list ends with its total.
+     */
+    static Walk planWalk(const int* segLen, const std::vector<int>& tilesOf, const std::vector<kernels::TileDesc>& tile,
+                         long long groupElements) {
+        Walk w;
+        const int nSeg = static_cast<int>(tilesOf.size());
+        long long inGroup = 0;
+        int itemLen = 0, segItemTiles = 0, segItemSegs = 0;
+        bool openItem = false, openSegItem = false;   // false: the next tile (segment) starts an item
+        int k = 0;
+        for (int s = 0; s < nSeg; s++) {
+            if (s == 0 || (groupElements > 0 && inGroup + segLen[s] > groupElements)) {
+                w.groupFirstItem.push_back(static_cast<int>(w.itemFirstTile.size()));
+                w.groupFirstSegItem.push_back(static_cast<int>(w.segItemFirstSeg.size()));
+                inGroup = 0;
+                openItem = openSegItem = false;   // items never straddle a group
+            }
+            inGroup += segLen[s];
+            if (!openSegItem || segItemSegs == kernels::SEG_ITEM_MAX || segItemTiles + tilesOf[s] > kernels::THREADS) {
+                w.segItemFirstSeg.push_back(s);
+                segItemTiles = 0;
+                segItemSegs = 0;
+                openSegItem = true;
+            }
+            segItemTiles += tilesOf[s];
+            segItemSegs++;
+            for (int j = 0; j < tilesOf[s]; j++, k++) {
+                const int len = tile[k].info & kernels::TILE_LEN_MASK;
+                if (!openItem || itemLen + len > kernels::TILE) {
+                    w.itemFirstTile.push_back(k);
+                    itemLen = 0;
+                    openItem = true;
+                }
+                itemLen += len;
+            }
+        }
+        w.itemFirstTile.push_back(k);
+        w.segItemFirstSeg.push_back(nSeg);
+        w.groupFirstItem.push_back(static_cast<int>(w.itemFirstTile.size()) - 1);
+        w.groupFirstSegItem.push_back(static_cast<int>(w.segItemFirstSeg.size()) - 1);
+        return w;
+    }
+
     static long long numTiles(const int* segLen, int n) {
         long long tiles = 0;
         for (int s = 0; s < n; s++) tiles += tilesOfSegment(segLen[s]);
@@ -477,6 +586,8 @@ private:
     std::vector<long long> offsets_;
     std::vector<int> lengths_;
     kernels::LarsTables tables_{};
+    kernels::WalkTables walk_{};
+    long long groupElements_ = 0;
     kernels::LarsConsts consts_{};
     kernels::StepParams* params_ = nullptr;
     int algorithm_ = LARS;

@@ -1,29 +1,39 @@
-// The three kernels of a LARS-family step (docs/MATH.md section 3), in the canonical order of
+// The kernels of a LARS-family step (docs/MATH.md section 3), in the canonical order of
 // docs/CANONICAL_ORDER.md, so that their results are bitwise equal to the Java engine's.
 //
-//   1. lars_tile_norms      one block per 4096-element tile of any segment: the tile's partial
-//                           sums of w^2, g^2 and u^2 (u = g + lam w), float32, fixed tree.
-//   2. lars_segment_scalars one block per segment: float64 totals of its tile partials, the
-//                           norms, the trust ratio, and the two float scalars of the update;
-//                           flags the step as skipped if a gradient is not finite. No atomics.
-//   3. lars_update          one block per tile: one pass reading w, g, v and writing w, v.
+// A step has three phases:
+//   norms    per 4096-element tile: the tile's partial sums of w^2, g^2 and u^2 (u = g + lam w),
+//            float32, fixed tree;
+//   scalars  per segment: float64 totals of its tile partials, the norms, the trust ratio and the
+//            two float scalars of the update; flags the step as skipped if a gradient is not
+//            finite. No atomics;
+//   update   per tile: one pass reading w, g, v and writing w, v.
 //
-// Variant (a) of issue 6, opt-in (LarsConsts.cooperative > 0): lars_step_cooperative runs the
-// same three bodies in ONE cooperative launch of a grid that fits on the device at once, with a
-// grid-wide barrier between them (grid-stride loops over tiles and segments; the update walks the
-// tiles last to first, so the w and g the norm pass touched last are the first re-read, from L2
-// when they are still there). Same bodies, so the same bits; it saves two launches and, for
-// models whose w and g fit in L2, the second DRAM read.
+// Two ways to run them, same bodies, so the same bits (docs/BYTES.md has the byte counts):
 //
-// Three launches per step whatever the number of segments: tiles of all segments are described
-// by a tile -> (segment, start) table built once at plan time. Segment data is found either
-// through a table of per-segment pointers (list form) or at base + offset (flat form).
+//   lars_step_grouped   the default where the device can launch cooperatively: ONE cooperative
+//                       launch that walks the model in groups of whole segments sized to about
+//                       half the L2 (norms, grid barrier, scalars, grid barrier, update, group by
+//                       group), so the update finds the group's w and g still in L2 and they come
+//                       from DRAM once: 20 bytes per parameter instead of 28. Under SKIP_STEP with
+//                       more than one group, no group may be written before every gradient has
+//                       been seen, so a gradient-only pass over the whole model comes first (24).
+//   lars_tile_norms,    three launches over the whole model: the fallback where cooperative
+//   lars_segment_scalars, launches are refused (MPS, another device) or switched off.
+//   lars_update
+//
+// Launches per step are fixed (one, or three) whatever the number of segments. Blocks walk work
+// items: one full tile, or a run of small tiles up to 4096 elements, in the canonical tile
+// order; a model of 10,000 tiny tensors is then a few thousand short walks, not 10,000 blocks of
+// one short round each. Tiles are described by a packed 16-byte TileDesc.
+//
 // Every floating-point operation is an explicit correctly rounded intrinsic (__fmaf_rn, ...),
-// so nvcc cannot contract or reorder it; never build with --use_fast_math.
-// Templated on the parameter and gradient element types; instantiated for float today, with
-// bf16/fp16 (converted to float on load) to follow.
-// Variant (c) of issue 6, on by default (LarsConsts.vectorLoads): full fp32 tiles whose
-// pointers are 16-byte aligned use float4 loads and stores; same operations, same order, same bits.
+// so nvcc cannot contract or reorder it (and the build adds -fmad=false); never build with
+// --use_fast_math. Full fp32 tiles whose pointers are 16-byte aligned use float4 loads and
+// stores: the same operations in the same order, so the same bits. What changes per step only
+// (the update's form, the first step) is a template parameter chosen once per work item, so the
+// element loops carry no per-step branch. Templated on the parameter and gradient element
+// types; instantiated for float today, with bf16/fp16 (converted to float on load) to follow.
 #pragma once
 
 #include "simt.cuh"
@@ -46,14 +56,24 @@ inline namespace LARS4J_KERNEL_BUILD {
 template <typename T> __device__ __forceinline__ float to_f32(T x) { return static_cast<float>(x); }
 template <typename T> __device__ __forceinline__ T from_f32(float x) { return static_cast<T>(x); }
 
-/** Segment {@code seg}'s weights: from the pointer table (list form) or at base + offset (flat form). */
+__device__ __forceinline__ int tile_len(const TileDesc& d) { return d.info & TILE_LEN_MASK; }
+__device__ __forceinline__ int tile_mode(const TileDesc& d) { return d.info >> TILE_MODE_SHIFT; }
+
+/**
+ * Tile {@code d}'s weights and gradients: at base + d.at (flat form), or through the per-segment
+ * pointer tables (list form), where the tile starts d.at - segOffset[seg] into its segment.
+ */
 template <typename P, typename G>
-__device__ __forceinline__ P* seg_w(const TensorRefs<P, G>& r, const long long* segOffset, int seg) {
-    return r.wTable ? r.wTable[seg] : r.wBase + segOffset[seg];
-}
-template <typename P, typename G>
-__device__ __forceinline__ const G* seg_g(const TensorRefs<P, G>& r, const long long* segOffset, int seg) {
-    return r.gTable ? r.gTable[seg] : r.gBase + segOffset[seg];
+__device__ __forceinline__ void tile_ptrs(const TileDesc& d, const TensorRefs<P, G>& r, const long long* segOffset, P*& w,
+                                          const G*& g) {
+    if (r.wTable) {
+        const long long start = d.at - segOffset[d.seg];
+        w = r.wTable[d.seg] + start;
+        g = r.gTable[d.seg] + start;
+    } else {
+        w = r.wBase + d.at;
+        g = r.gBase + d.at;
+    }
 }
 
 __device__ __forceinline__ float add_rn(float a, float b) { return __fadd_rn(a, b); }
@@ -80,7 +100,12 @@ __device__ __forceinline__ T block_tree(T s, T* warpSums) {
     return r;
 }
 
-/** One lane's four rounds from a float4 of each round (the vector variant's loads, same order). */
+/** The block tree of a thread's four lanes: s_j = (a0 + a1) + (a2 + a3), then step 2. */
+__device__ __forceinline__ float lanes_tree(const float* a, float* warpSums) {
+    return block_tree(__fadd_rn(__fadd_rn(a[0], a[1]), __fadd_rn(a[2], a[3])), warpSums);
+}
+
+/** One lane's four rounds from a float4 of each round (the vector loads' order: lanes q = 0..3). */
 __device__ __forceinline__ void lanes4(float* a, float4 x) {
     a[0] = __fmaf_rn(x.x, x.x, a[0]);
     a[1] = __fmaf_rn(x.y, x.y, a[1]);
@@ -88,67 +113,142 @@ __device__ __forceinline__ void lanes4(float* a, float4 x) {
     a[3] = __fmaf_rn(x.w, x.w, a[3]);
 }
 
-/** Kernel 1's body: the partials of tile {@code k}, by the whole block. */
-template <typename P, typename G>
-__device__ __forceinline__ void tile_norms(int k, const LarsTables& t, const TensorRefs<P, G>& refs, int vectorLoads,
-                                           const StepParams* params) {
+// ---- norms ---------------------------------------------------------------------------------
+
+// What a tile's norm pass reads and writes (bits): partG from g, partW from w, partU from both.
+constexpr int NEED_G = 1;
+constexpr int NEED_W = 2;
+constexpr int NEED_U = 4;
+
+// Which norm pass runs. FULL: the one pass of an ungrouped step or of a group without the
+// pre-pass. GRAD_ONLY: SKIP_STEP's gradient pass over the whole model, before any group. AFTER_GRAD:
+// a group's pass after it (partG is already there). W_ONLY: the weights' partials a step skipped
+// by the gradient pass must still leave for carried weight norms (the update did not write them).
+constexpr int NORMS_FULL = 0;
+constexpr int NORMS_GRAD_ONLY = 1;
+constexpr int NORMS_AFTER_GRAD = 2;
+constexpr int NORMS_W_ONLY = 3;
+
+/** The partials a tile of norm mode {@code mode} computes in {@code phase} (uniform across a block). */
+__device__ __forceinline__ int norm_needs(int mode, int phase, bool carriedW) {
+    if (mode == NORM_NONE) return 0;
+    switch (phase) {
+        case NORMS_GRAD_ONLY: return NEED_G;
+        case NORMS_W_ONLY: return mode == NORM_WG ? NEED_W : 0;
+        case NORMS_AFTER_GRAD:
+            if (mode == NORM_G) return 0;
+            if (mode == NORM_WG) return carriedW ? 0 : NEED_W;
+            return NEED_G | NEED_W | NEED_U;   // u needs g again; partG is rewritten with the same bits
+        default:
+            if (mode == NORM_G) return NEED_G;
+            if (mode == NORM_WG) return carriedW ? NEED_G : NEED_G | NEED_W;   // ||w||^2 carried: g only
+            return NEED_G | NEED_W | NEED_U;
+    }
+}
+
+/** The partials {@code NEEDS} of tile {@code k}, by the whole block (steps 1-2). */
+template <int NEEDS, typename P, typename G>
+__device__ __forceinline__ void tile_norms_of(int k, const TileDesc& d, const LarsTables& t, const TensorRefs<P, G>& refs,
+                                              int vectorLoads) {
+    constexpr bool needG = (NEEDS & NEED_G) != 0;
+    constexpr bool needW = (NEEDS & NEED_W) != 0;
+    constexpr bool needU = (NEEDS & NEED_U) != 0;
     __shared__ float warpSums[THREADS / 32];
-    const int seg = t.tileSeg[k];
-    int mode = t.normMode[seg];
-    if (mode == NORM_NONE) return;                       // uniform across the block
-    // Variant (b): ||w||^2 partials carried from the last update pass; read g only.
-    if (mode == NORM_WG && params != nullptr && params->useCarriedW) mode = NORM_G;
-    const int start = t.tileStart[k];
-    const int rest = t.segLen[seg] - start;
-    const int n = rest < TILE ? rest : TILE;
-    const P* w = seg_w(refs, t.segOffset, seg) + start;
-    const G* g = seg_g(refs, t.segOffset, seg) + start;
-    const float lam = __double2float_rn(t.segLam[seg]);
+    const int n = tile_len(d);
+    P* wp;
+    const G* gp;
+    tile_ptrs(d, refs, t.segOffset, wp, gp);
+    const P* __restrict__ w = wp;
+    const G* __restrict__ g = gp;
+    const float lam = needU ? __double2float_rn(t.segLam[d.seg]) : 0.f;
     float aw[4] = {0.f, 0.f, 0.f, 0.f};
     float ag[4] = {0.f, 0.f, 0.f, 0.f};
     float au[4] = {0.f, 0.f, 0.f, 0.f};
     // Step 1: lane i = 4*thread + q accumulates elements i + 1024 r, r = 0..3 in order.
     bool vec = false;
     if constexpr (std::is_same<P, float>::value && std::is_same<G, float>::value) {
-        vec = vectorLoads && n == TILE && aligned16(mode == NORM_G ? static_cast<const void*>(g) : w, g, g);
+        // Only the arrays this pass reads need to be aligned.
+        vec = vectorLoads && n == TILE && aligned16(needW ? static_cast<const void*>(w) : g, needG ? static_cast<const void*>(g) : w, w);
     }
-    if (vec && mode != NORM_WGU) {
-        // Variant (c): four coalesced 16-byte loads per array, the same fmas in the same order.
+    if (vec) {
+        // Four coalesced 16-byte loads per array: the same fmas in the same order.
         for (int r = 0; r < 4; r++) {
             const int e = 4 * threadIdx.x + LANES * r;
-            lanes4(ag, load4(reinterpret_cast<const float*>(g) + e));
-            if (mode == NORM_WG) lanes4(aw, load4(reinterpret_cast<const float*>(w) + e));
+            float4 g4{}, w4{};
+            if constexpr (needG) {
+                g4 = load4(reinterpret_cast<const float*>(g) + e);
+                lanes4(ag, g4);
+            }
+            if constexpr (needW) {
+                w4 = load4(reinterpret_cast<const float*>(w) + e);
+                lanes4(aw, w4);
+            }
+            if constexpr (needU) {
+                float4 u4;
+                u4.x = __fmaf_rn(lam, w4.x, g4.x);   // u = g + lam w
+                u4.y = __fmaf_rn(lam, w4.y, g4.y);
+                u4.z = __fmaf_rn(lam, w4.z, g4.z);
+                u4.w = __fmaf_rn(lam, w4.w, g4.w);
+                lanes4(au, u4);
+            }
         }
     } else {
         for (int r = 0; r < 4; r++) {
             for (int q = 0; q < 4; q++) {
                 const int e = 4 * threadIdx.x + q + LANES * r;
                 if (e < n) {                                 // past the end: skipped (== adding +0)
-                    const float gv = to_f32(g[e]);
-                    ag[q] = __fmaf_rn(gv, gv, ag[q]);
-                    if (mode >= NORM_WG) {
-                        const float wv = to_f32(w[e]);
+                    float gv = 0.f, wv = 0.f;
+                    if constexpr (needG) {
+                        gv = to_f32(g[e]);
+                        ag[q] = __fmaf_rn(gv, gv, ag[q]);
+                    }
+                    if constexpr (needW) {
+                        wv = to_f32(w[e]);
                         aw[q] = __fmaf_rn(wv, wv, aw[q]);
-                        if (mode == NORM_WGU) {
-                            const float uv = __fmaf_rn(lam, wv, gv);   // u = g + lam w
-                            au[q] = __fmaf_rn(uv, uv, au[q]);
-                        }
+                    }
+                    if constexpr (needU) {
+                        const float uv = __fmaf_rn(lam, wv, gv);   // u = g + lam w
+                        au[q] = __fmaf_rn(uv, uv, au[q]);
                     }
                 }
             }
         }
     }
-    // Step 2: s_j = (a0 + a1) + (a2 + a3), then the block tree.
-    const float sg = block_tree(__fadd_rn(__fadd_rn(ag[0], ag[1]), __fadd_rn(ag[2], ag[3])), warpSums);
-    if (threadIdx.x == 0) t.partG[k] = sg;
-    if (mode >= NORM_WG) {
-        const float sw = block_tree(__fadd_rn(__fadd_rn(aw[0], aw[1]), __fadd_rn(aw[2], aw[3])), warpSums);
-        if (threadIdx.x == 0) t.partW[k] = sw;
-        if (mode == NORM_WGU) {
-            const float su = block_tree(__fadd_rn(__fadd_rn(au[0], au[1]), __fadd_rn(au[2], au[3])), warpSums);
-            if (threadIdx.x == 0) t.partU[k] = su;
-        }
+    // Step 2: the block trees.
+    if constexpr (needG) {
+        const float s = lanes_tree(ag, warpSums);
+        if (threadIdx.x == 0) t.partG[k] = s;
     }
+    if constexpr (needW) {
+        const float s = lanes_tree(aw, warpSums);
+        if (threadIdx.x == 0) t.partW[k] = s;
+    }
+    if constexpr (needU) {
+        const float s = lanes_tree(au, warpSums);
+        if (threadIdx.x == 0) t.partU[k] = s;
+    }
+}
+
+/** The norm pass {@code phase} of tile {@code k}, by the whole block. */
+template <typename P, typename G>
+__device__ __forceinline__ void tile_norms(int k, const LarsTables& t, const TensorRefs<P, G>& refs, int vectorLoads, int phase,
+                                           bool carriedW) {
+    const TileDesc d = t.tile[k];
+    switch (norm_needs(tile_mode(d), phase, carriedW)) {   // uniform across the block
+        case NEED_G: tile_norms_of<NEED_G>(k, d, t, refs, vectorLoads); break;
+        case NEED_W: tile_norms_of<NEED_W>(k, d, t, refs, vectorLoads); break;
+        case NEED_G | NEED_W: tile_norms_of<NEED_G | NEED_W>(k, d, t, refs, vectorLoads); break;
+        case NEED_G | NEED_W | NEED_U: tile_norms_of<NEED_G | NEED_W | NEED_U>(k, d, t, refs, vectorLoads); break;
+        default: break;
+    }
+}
+
+/** The norm pass of work item {@code i}: its tiles in order. */
+template <typename P, typename G>
+__device__ __forceinline__ void item_norms(int i, const LarsTables& t, const WalkTables& wk, const TensorRefs<P, G>& refs,
+                                           int vectorLoads, int phase, bool carriedW) {
+    const int end = wk.itemFirstTile[i + 1];
+    for (int k = wk.itemFirstTile[i]; k < end; k++) tile_norms(k, t, refs, vectorLoads, phase, carriedW);
 }
 
 /** Step 3 for one segment: thread j sums partials j, j+256, ... in float64, then the tree. */
@@ -158,10 +258,23 @@ __device__ __forceinline__ double segment_total(const float* part, int first, in
     return block_tree(acc, warpSums);
 }
 
-/** Kernel 1: tile partials. Grid: one block per tile. */
+/** Kernel 1 of the three-launch step: the norms. One block per work item. */
 template <typename P, typename G>
-__global__ void lars_tile_norms(LarsTables t, TensorRefs<P, G> refs, int vectorLoads, const StepParams* params) {
-    tile_norms(blockIdx.x, t, refs, vectorLoads, params);
+__global__ void lars_tile_norms(LarsTables t, WalkTables wk, TensorRefs<P, G> refs, int vectorLoads, const StepParams* params) {
+    const bool carriedW = params != nullptr && params->useCarriedW;
+    item_norms(blockIdx.x, t, wk, refs, vectorLoads, NORMS_FULL, carriedW);
+}
+
+// ---- scalars -------------------------------------------------------------------------------
+
+/** ||g|| of segment {@code seg} and the skip flag: SKIP_STEP's gradient pass, before any group. */
+__device__ __forceinline__ void segment_grad_norm(int seg, const LarsTables& t, StepParams* params) {
+    __shared__ double warpSums[THREADS / 32];
+    if (t.normMode[seg] == NORM_NONE) return;            // uniform across the block
+    const double sg = segment_total(t.partG, t.segFirstTile[seg], t.segTiles[seg], warpSums);
+    if (threadIdx.x != 0) return;
+    if (!LARS4J_ISFINITE(sg)) params->skip = 1;         // benign race: every writer stores 1
+    t.normG[seg] = __dsqrt_rn(sg);
 }
 
 /** Kernel 2's body: norms and scalars of segment {@code seg} (docs/CANONICAL_ORDER.md section 4). */
@@ -209,67 +322,97 @@ __device__ __forceinline__ void segment_scalars(int seg, const LarsTables& t, co
     t.scaleF[seg] = __double2float_rn(c.lrInside ? __dmul_rn(lr, tr) : tr);
 }
 
-/** Kernel 2: per-segment norms and scalars. One block per segment. */
-__global__ void lars_segment_scalars(LarsTables t, LarsConsts c, StepParams* params) {
-    segment_scalars(blockIdx.x, t, c, params);
+/** Kernel 2 of the three-launch step: the scalars. One block per segment item. */
+__global__ void lars_segment_scalars(LarsTables t, WalkTables wk, LarsConsts c, StepParams* params) {
+    const int end = wk.segItemFirstSeg[blockIdx.x + 1];
+    for (int s = wk.segItemFirstSeg[blockIdx.x]; s < end; s++) segment_scalars(s, t, c, params);
 }
 
+// ---- update --------------------------------------------------------------------------------
+
+// The update's form (template bits): lr inside the ratio, Nesterov, and, for lr outside, the
+// first step (the buffer starts as d and the old one is not read).
+constexpr int UPD_INSIDE = 1;
+constexpr int UPD_NESTEROV = 2;
+constexpr int UPD_FIRST = 4;
+
+/** The float scalars of a tile's update: per step (mu, damp1, negLr) and per segment (lam, scale). */
+struct UpdateScalars {
+    float lam, scale, mu, damp1, negLr;
+};
+
 /** The update of one element (docs/CANONICAL_ORDER.md section 5); w and v in, w' and v' out. */
-__device__ __forceinline__ void update_one(float& w, float g, float& v, float lam, float scale, float mu,
-                                           const LarsConsts& c, const StepParams& p) {
+template <int FORM>
+__device__ __forceinline__ void update_one(float& w, float g, float& v, const UpdateScalars& s) {
     const float wv = w;
-    if (c.lrInside) {
-        const float s = __fmul_rn(scale, __fmaf_rn(lam, wv, g));               // s  = lr tr (g + lam w)
-        const float vn = __fmaf_rn(mu, v, s);                                   // v' = mu v + s
+    if constexpr ((FORM & UPD_INSIDE) != 0) {
+        const float st = __fmul_rn(s.scale, __fmaf_rn(s.lam, wv, g));          // s  = lr tr (g + lam w)
+        const float vn = __fmaf_rn(s.mu, v, st);                               // v' = mu v + s
         v = vn;
-        w = c.nesterov ? __fsub_rn(wv, __fmaf_rn(mu, vn, s))                   // w' = w - (mu v' + s)
-                       : __fsub_rn(wv, vn);                                     // w' = w - v'
+        if constexpr ((FORM & UPD_NESTEROV) != 0) w = __fsub_rn(wv, __fmaf_rn(s.mu, vn, st));   // w' = w - (mu v' + s)
+        else w = __fsub_rn(wv, vn);                                            // w' = w - v'
     } else {
-        const float damp1 = __double2float_rn(__dsub_rn(1.0, c.dampening));
-        const float negLr = -__double2float_rn(p.lr);
-        const float d = __fmul_rn(scale, __fmaf_rn(lam, wv, g));               // d  = tr (g + lam w)
-        const float vn = p.first ? d                                            // buffer starts as d
-                                 : __fmaf_rn(mu, v, __fmul_rn(damp1, d));       // v' = mu v + (1-damp) d
+        const float d = __fmul_rn(s.scale, __fmaf_rn(s.lam, wv, g));          // d  = tr (g + lam w)
+        float vn;
+        if constexpr ((FORM & UPD_FIRST) != 0) vn = d;                         // buffer starts as d
+        else vn = __fmaf_rn(s.mu, v, __fmul_rn(s.damp1, d));                   // v' = mu v + (1-damp) d
         v = vn;
-        w = __fmaf_rn(negLr, c.nesterov ? __fmaf_rn(mu, vn, d) : vn, wv);       // w' = w - lr (...)
+        if constexpr ((FORM & UPD_NESTEROV) != 0) w = __fmaf_rn(s.negLr, __fmaf_rn(s.mu, vn, d), wv);   // w' = w - lr (mu v' + d)
+        else w = __fmaf_rn(s.negLr, vn, wv);                                   // w' = w - lr v'
     }
 }
 
-/** Kernel 3's body: the fused update of tile {@code k} (docs/CANONICAL_ORDER.md section 5). */
-template <typename P, typename G>
+/** The update's form bits for this step. */
+__device__ __forceinline__ int update_form(const LarsConsts& c, const StepParams& p) {
+    return (c.lrInside ? UPD_INSIDE : (p.first ? UPD_FIRST : 0)) | (c.nesterov ? UPD_NESTEROV : 0);
+}
+
+/** The per-step part of the update's scalars. */
+__device__ __forceinline__ UpdateScalars step_scalars(const LarsConsts& c, const StepParams& p) {
+    UpdateScalars s;
+    s.lam = 0.f;
+    s.scale = 0.f;
+    s.mu = __double2float_rn(p.mu);                                            // momentum (MLPerf-corrected on the host)
+    s.damp1 = __double2float_rn(__dsub_rn(1.0, c.dampening));
+    s.negLr = -__double2float_rn(p.lr);
+    return s;
+}
+
+/** The fused update of tile {@code k} (docs/CANONICAL_ORDER.md section 5), by the whole block. */
+template <int FORM, typename P, typename G>
 __device__ __forceinline__ void update_tile(int k, const LarsTables& t, const LarsConsts& c, const TensorRefs<P, G>& refs,
-                                            const StepParams* params) {
-    if (params->skip) return;                            // non-finite gradient: nothing is written
-    const int seg = t.tileSeg[k];
-    const int start = t.tileStart[k];
-    const int rest = t.segLen[seg] - start;
-    const int n = rest < TILE ? rest : TILE;
-    P* w = seg_w(refs, t.segOffset, seg) + start;
-    const G* g = seg_g(refs, t.segOffset, seg) + start;
-    float* v = t.state + t.segOffset[seg] + start;
-    const float lam = t.lamF[seg];                       // (float) effective weight decay
-    const float scale = t.scaleF[seg];                   // (float)(lr*tr) INSIDE, (float) tr OUTSIDE
-    const StepParams p = *params;
-    const float mu = __double2float_rn(p.mu);            // momentum (MLPerf-corrected on the host)
+                                            UpdateScalars s) {
+    constexpr bool readV = (FORM & UPD_FIRST) == 0;      // the first step's buffer starts as d
+    const TileDesc d = t.tile[k];
+    const int n = tile_len(d);
+    P* wp;
+    const G* gp;
+    tile_ptrs(d, refs, t.segOffset, wp, gp);
+    P* __restrict__ w = wp;                               // the caller's w and g never alias lars4j's v
+    const G* __restrict__ g = gp;
+    float* __restrict__ v = t.state + d.at;
+    s.lam = t.lamF[d.seg];                               // (float) effective weight decay
+    s.scale = t.scaleF[d.seg];                           // (float)(lr*tr) INSIDE, (float) tr OUTSIDE
     bool vec = false;
     if constexpr (std::is_same<P, float>::value && std::is_same<G, float>::value) {
         vec = c.vectorLoads && n == TILE && aligned16(w, g, v);
     }
     // Both paths give thread j the elements 4j + q + 1024 r (q, r = 0..3): the canonical lanes,
-    // so that variant (b) can accumulate the new weights' squares in the canonical order.
-    const bool carry = c.carryW && t.normMode[seg] == NORM_WG;   // uniform across the block
+    // so that carried weight norms accumulate the new weights' squares in the canonical order.
+    const bool carry = c.carryW && tile_mode(d) == NORM_WG;   // uniform across the block
     float aw[4] = {0.f, 0.f, 0.f, 0.f};
     if (vec) {
-        // Variant (c): 16-byte loads and stores; element-wise, so the same bits.
+        // 16-byte loads and stores; element-wise, so the same bits.
         for (int r = 0; r < 4; r++) {
             const int e = 4 * threadIdx.x + LANES * r;
             float4 w4 = load4(reinterpret_cast<const float*>(w) + e);
             const float4 g4 = load4(reinterpret_cast<const float*>(g) + e);
-            float4 v4 = load4(v + e);
-            update_one(w4.x, g4.x, v4.x, lam, scale, mu, c, p);
-            update_one(w4.y, g4.y, v4.y, lam, scale, mu, c, p);
-            update_one(w4.z, g4.z, v4.z, lam, scale, mu, c, p);
-            update_one(w4.w, g4.w, v4.w, lam, scale, mu, c, p);
+            float4 v4{};
+            if constexpr (readV) v4 = load4(v + e);
+            update_one<FORM>(w4.x, g4.x, v4.x, s);
+            update_one<FORM>(w4.y, g4.y, v4.y, s);
+            update_one<FORM>(w4.z, g4.z, v4.z, s);
+            update_one<FORM>(w4.w, g4.w, v4.w, s);
             store4(reinterpret_cast<float*>(w) + e, w4);
             store4(v + e, v4);
             if (carry) lanes4(aw, w4);
@@ -280,8 +423,8 @@ __device__ __forceinline__ void update_tile(int k, const LarsTables& t, const La
                 const int e = 4 * threadIdx.x + q + LANES * r;
                 if (e < n) {
                     float wv = to_f32(w[e]);
-                    float vv = v[e];
-                    update_one(wv, to_f32(g[e]), vv, lam, scale, mu, c, p);
+                    float vv = readV ? v[e] : 0.f;
+                    update_one<FORM>(wv, to_f32(g[e]), vv, s);
                     v[e] = vv;
                     w[e] = from_f32<P>(wv);
                     const float stored = to_f32(w[e]);                    // the weight as stored
@@ -292,31 +435,91 @@ __device__ __forceinline__ void update_tile(int k, const LarsTables& t, const La
     }
     if (carry) {
         __shared__ float warpSums[THREADS / 32];
-        const float sw = block_tree(__fadd_rn(__fadd_rn(aw[0], aw[1]), __fadd_rn(aw[2], aw[3])), warpSums);
+        const float sw = lanes_tree(aw, warpSums);
         if (threadIdx.x == 0) t.partW[k] = sw;
     }
 }
 
-/** Kernel 3: the fused update. One block per tile. */
-template <typename P, typename G>
-__global__ void lars_update(LarsTables t, LarsConsts c, TensorRefs<P, G> refs, const StepParams* params) {
-    update_tile(blockIdx.x, t, c, refs, params);
+template <int FORM, typename P, typename G>
+__device__ __forceinline__ void update_tiles(int k0, int k1, const LarsTables& t, const LarsConsts& c, const TensorRefs<P, G>& refs,
+                                             const UpdateScalars& s) {
+    for (int k = k0; k < k1; k++) update_tile<FORM>(k, t, c, refs, s);
 }
 
 /**
- * Variant (a): the whole step in one cooperative launch (grid of LarsConsts.cooperative blocks,
- * all co-resident). Each phase is a grid-stride loop over the same bodies as kernels 1-3; the
- * grid barrier orders them (and makes phase 2's skip flag and scalars visible to phase 3).
+ * The update of work item {@code i}: its tiles in order, with the form chosen once for all of
+ * them. Nothing is written when the step is skipped (a non-finite gradient).
  */
 template <typename P, typename G>
-__global__ void lars_step_cooperative(LarsTables t, LarsConsts c, TensorRefs<P, G> refs, StepParams* params, int tiles,
-                                      int segments) {
-    for (int k = blockIdx.x; k < tiles; k += gridDim.x) tile_norms(k, t, refs, c.vectorLoads, params);
-    grid_sync();
-    for (int s = blockIdx.x; s < segments; s += gridDim.x) segment_scalars(s, t, c, params);
-    grid_sync();
-    // Last tile first: the tiles the norm phase read last are the likeliest still in L2.
-    for (int k = tiles - 1 - static_cast<int>(blockIdx.x); k >= 0; k -= gridDim.x) update_tile(k, t, c, refs, params);
+__device__ __forceinline__ void item_update(int i, const LarsTables& t, const WalkTables& wk, const LarsConsts& c,
+                                            const TensorRefs<P, G>& refs, const StepParams* params) {
+    const StepParams p = *params;
+    if (p.skip) return;                                  // uniform: read after the scalars phase ended
+    const int k0 = wk.itemFirstTile[i];
+    const int k1 = wk.itemFirstTile[i + 1];
+    const UpdateScalars s = step_scalars(c, p);
+    switch (update_form(c, p)) {
+        case 0: update_tiles<0>(k0, k1, t, c, refs, s); break;
+        case UPD_INSIDE: update_tiles<UPD_INSIDE>(k0, k1, t, c, refs, s); break;
+        case UPD_NESTEROV: update_tiles<UPD_NESTEROV>(k0, k1, t, c, refs, s); break;
+        case UPD_INSIDE | UPD_NESTEROV: update_tiles<UPD_INSIDE | UPD_NESTEROV>(k0, k1, t, c, refs, s); break;
+        case UPD_FIRST: update_tiles<UPD_FIRST>(k0, k1, t, c, refs, s); break;
+        default: update_tiles<UPD_FIRST | UPD_NESTEROV>(k0, k1, t, c, refs, s); break;
+    }
+}
+
+/** Kernel 3 of the three-launch step: the fused update. One block per work item. */
+template <typename P, typename G>
+__global__ void lars_update(LarsTables t, WalkTables wk, LarsConsts c, TensorRefs<P, G> refs, const StepParams* params) {
+    item_update(blockIdx.x, t, wk, c, refs, params);
+}
+
+// ---- the grouped step ----------------------------------------------------------------------
+
+/**
+ * The whole step in ONE cooperative launch (a grid of LarsConsts.cooperative blocks, all
+ * co-resident), group by group: the group's norms, a grid barrier, its segments' scalars, a
+ * grid barrier, its update. Groups are sized so that their w and g stay in L2 from the norm
+ * phase to the update, which walks the group's items last to first (what the norm phase read
+ * last is the likeliest still there for a group that does not fit). Nothing orders one group's
+ * update before the next group's norms: they touch disjoint tiles and segments, so blocks that
+ * finish early start on the next group.
+ *
+ * Under SKIP_STEP with more than one group, a gradient-only pass over every tile and a barrier
+ * decide the skip flag before any group is written (the barrier makes the flag the same for
+ * every block, so all blocks leave together). A skipped step still leaves the weights' partials
+ * that carried weight norms need, as the three-launch step's norm pass does.
+ */
+template <typename P, typename G>
+__global__ void lars_step_grouped(LarsTables t, WalkTables wk, LarsConsts c, TensorRefs<P, G> refs, StepParams* params) {
+    const bool carriedW = params->useCarriedW != 0;
+    const bool gradPass = c.skipNonFinite && wk.groups > 1;
+    if (gradPass) {
+        for (int i = blockIdx.x; i < wk.items; i += gridDim.x) item_norms(i, t, wk, refs, c.vectorLoads, NORMS_GRAD_ONLY, carriedW);
+        grid_sync();
+        for (int i = blockIdx.x; i < wk.segItems; i += gridDim.x) {
+            for (int s = wk.segItemFirstSeg[i]; s < wk.segItemFirstSeg[i + 1]; s++) segment_grad_norm(s, t, params);
+        }
+        grid_sync();
+        if (params->skip) {
+            if (c.carryW && !carriedW) {
+                for (int i = blockIdx.x; i < wk.items; i += gridDim.x) item_norms(i, t, wk, refs, c.vectorLoads, NORMS_W_ONLY, carriedW);
+            }
+            return;
+        }
+    }
+    const int phase = gradPass ? NORMS_AFTER_GRAD : NORMS_FULL;
+    for (int grp = 0; grp < wk.groups; grp++) {
+        const int i0 = wk.groupFirstItem[grp];
+        const int i1 = wk.groupFirstItem[grp + 1];
+        for (int i = i0 + static_cast<int>(blockIdx.x); i < i1; i += gridDim.x) item_norms(i, t, wk, refs, c.vectorLoads, phase, carriedW);
+        grid_sync();
+        for (int i = wk.groupFirstSegItem[grp] + static_cast<int>(blockIdx.x); i < wk.groupFirstSegItem[grp + 1]; i += gridDim.x) {
+            for (int s = wk.segItemFirstSeg[i]; s < wk.segItemFirstSeg[i + 1]; s++) segment_scalars(s, t, c, params);
+        }
+        grid_sync();
+        for (int i = i1 - 1 - static_cast<int>(blockIdx.x); i >= i0; i -= gridDim.x) item_update(i, t, wk, c, refs, params);
+    }
 }
 
 }  // inline namespace LARS4J_KERNEL_BUILD

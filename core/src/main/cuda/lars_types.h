@@ -20,24 +20,51 @@ constexpr int NORM_WGU = 3;    // w, g and u = fma(lam, w, g)
 struct LarsConsts {
     double eta, eps, normClamp, dampening;
     int sumOfNorms, lrInside, clip, zeroNormSkipsDecay, nesterov, skipNonFinite;
-    int vectorLoads;   // variant (c): float4 loads/stores on full, 16-byte aligned fp32 tiles (same bits)
-    int carryW;        // variant (b): the update pass also writes the new weights' ||w||^2 partials
-    int cooperative;   // variant (a): 0 = three launches, else the grid of one cooperative launch
+    int vectorLoads;   // float4 loads/stores on full, 16-byte aligned fp32 tiles (same bits)
+    int carryW;        // carried weight norms: the update also writes the new weights' ||w||^2 partials
+    int cooperative;   // 0 = three launches over the whole model, else the grid of the one grouped launch
 };
+
+/**
+ * A tile, packed in 16 bytes so that a block finds everything about it in one load: where its
+ * first element is in the flat form (and in the state buffers), its segment, and its length
+ * (1..TILE) with the segment's norm mode in the bits above 16.
+ */
+struct TileDesc {
+    long long at;   // segOffset[seg] + the tile's start within its segment
+    int seg;
+    int info;       // length | normMode << 16
+};
+constexpr int TILE_LEN_MASK = 0xffff;
+constexpr int TILE_MODE_SHIFT = 16;
+
+/**
+ * How blocks walk the model. Work items are runs of consecutive tiles (one full tile, or small
+ * tiles up to TILE elements together) that one block handles in the canonical tile order;
+ * segment items are runs of consecutive segments (up to THREADS tiles and SEG_ITEM_MAX segments
+ * together) whose scalars one block computes. Groups are runs of whole segments whose w and g
+ * fit in about half the L2 (a longer segment is a group by itself); items never straddle one.
+ */
+struct WalkTables {
+    const int* itemFirstTile;      // [items + 1]
+    const int* segItemFirstSeg;    // [segItems + 1]
+    const int* groupFirstItem;     // [groups + 1]
+    const int* groupFirstSegItem;  // [groups + 1]
+    int items, segItems, groups;
+};
+constexpr int SEG_ITEM_MAX = 32;
 
 /** Per-step values in device memory (so that a captured graph reads fresh ones). */
 struct StepParams {
     double lr, mu, phi;
     int first;        // first step of the momentum buffers (PyTorch's buffer-initialisation rule)
     int skip;         // set by lars_segment_scalars when a gradient is not finite; host resets it
-    int useCarriedW;  // variant (b): partW already holds ||w||^2 partials of these weights
+    int useCarriedW;  // carried weight norms: partW already holds ||w||^2 partials of these weights
 };
 
 /** Device tables built once at plan time, plus per-step scratch. */
 struct LarsTables {
-    const int* tileSeg;         // [tiles] segment of each tile
-    const int* tileStart;       // [tiles] first element of the tile within its segment
-    const int* segLen;          // [segments]
+    const TileDesc* tile;       // [tiles]
     const long long* segOffset; // [segments] offset in the flat form (and in the state buffer)
     const int* segFirstTile;    // [segments]
     const int* segTiles;        // [segments]
@@ -74,7 +101,7 @@ struct LambConsts {
     float b1, b3, b2, omb2, eps;     // b3 = 1 - b1 or 1; omb2 = 1 - b2
     double gammaLower, gammaUpper, maxGradNorm;
     int adamW, phiClamp, trustClip, skipNonFinite, clipOn;
-    int vectorLoads;   // variant: float4 loads in the gradient-norm pass (same bits)
+    int vectorLoads;   // float4 loads and stores on full, 16-byte aligned fp32 tiles (same bits)
 };
 
 /** LAMB per-step values in device memory; clip and skip are written by lamb_global. */
@@ -86,9 +113,7 @@ struct LambStepParams {
 
 /** LAMB device tables and scratch. */
 struct LambTables {
-    const int* tileSeg;
-    const int* tileStart;
-    const int* segLen;
+    const TileDesc* tile;
     const long long* segOffset;
     const int* segFirstTile;
     const int* segTiles;

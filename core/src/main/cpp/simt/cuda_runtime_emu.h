@@ -70,7 +70,7 @@ enum cudaError_t : int {
 
 enum cudaMemcpyKind { cudaMemcpyHostToHost = 0, cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2, cudaMemcpyDeviceToDevice = 3 };
 enum cudaStreamCaptureMode { cudaStreamCaptureModeGlobal = 0, cudaStreamCaptureModeThreadLocal = 1, cudaStreamCaptureModeRelaxed = 2 };
-enum cudaDeviceAttr { cudaDevAttrMultiProcessorCount = 16, cudaDevAttrCooperativeLaunch = 95 };
+enum cudaDeviceAttr { cudaDevAttrMultiProcessorCount = 16, cudaDevAttrL2CacheSize = 38, cudaDevAttrCooperativeLaunch = 95 };
 enum cudaLaunchAttributeID { cudaLaunchAttributeCooperative = 2 };
 constexpr unsigned cudaStreamDefault = 0, cudaStreamNonBlocking = 1;
 constexpr unsigned cudaEventDefault = 0, cudaEventDisableTiming = 2;
@@ -541,8 +541,16 @@ inline void emuSetCooperativeLimit(int blocks) {
 
 inline cudaError_t cudaGetDevice(int* d) { *d = 0; return cudaSuccess; }
 inline cudaError_t cudaGetDeviceCount(int* n) { *n = 1; return cudaSuccess; }
+/**
+ * The emulated device's L2: 128 KiB, far smaller than a GPU's, so that the grouped LARS step
+ * (groups of about L2 / 16 elements) cuts the small models of CI into several groups.
+ */
+constexpr int kEmuL2CacheBytes = 128 * 1024;
+
 inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int) {
-    *v = a == cudaDevAttrMultiProcessorCount ? 1 : a == cudaDevAttrCooperativeLaunch ? (emuCooperativeLimit() > 0) : 0;
+    *v = a == cudaDevAttrMultiProcessorCount ? 1
+       : a == cudaDevAttrCooperativeLaunch ? (emuCooperativeLimit() > 0)
+       : a == cudaDevAttrL2CacheSize ? kEmuL2CacheBytes : 0;
     return cudaSuccess;
 }
 template <typename K>

@@ -121,7 +121,7 @@ public final class Lars {
         /** MLPerf momentum correction {@code mu_eff = mu * lr_t / lr_(t-1)} (INSIDE only). */
         public Builder momentumCorrection(boolean v) { this.momentumCorrection = v; return this; }
         /**
-         * Issue 6 variant (b), opt-in: the update pass also computes ||w|| of the weights it
+         * Carried weight norms, opt-in: the update pass also computes ||w|| of the weights it
          * writes, and the next step uses it instead of re-reading w (4 bytes per parameter less
          * for segments whose ratio needs ||w|| and ||g||). Same bits either way. Valid while the
          * weights are exactly as the last step left them: passing other arrays, buffers or

@@ -276,10 +276,23 @@ public final class LayerwiseOptimizer implements AutoCloseable {
     /**
      * Benchmark support for the device engines: times {@code reps} steps (after {@code warmup}) on
      * device-resident flat buffers, rotating through {@code paramsAddresses}/{@code gradsAddresses}
-     * so that the inputs are not already in L2; CUDA events time each step. The steps use the
-     * scalars of the next step and do not advance the step count. Returns microseconds per step.
+     * so that the inputs are not already in L2; CUDA events time each step alone. Equivalent to
+     * {@link #timeDeviceSteps(long[], long[], int, int, int, boolean)} with a batch of 1, no graph.
      */
     public double[] timeDeviceSteps(long[] paramsAddresses, long[] gradsAddresses, int warmup, int reps) {
+        return timeDeviceSteps(paramsAddresses, gradsAddresses, warmup, reps, 1, false);
+    }
+
+    /**
+     * Benchmark support for the device engines: {@code reps} samples (after {@code warmup} steps),
+     * each {@code batch} back-to-back steps (1..32) on device-resident flat buffers, rotating
+     * through {@code paramsAddresses}/{@code gradsAddresses} so that the inputs are not already in
+     * L2, timed between two CUDA events with the stream held while the sample is enqueued (so the
+     * host's enqueue is outside the window); with {@code graphs}, replays of one captured CUDA
+     * graph per buffer pair. The steps use the scalars of the next step and do not advance the
+     * step count. Returns each sample's microseconds per step.
+     */
+    public double[] timeDeviceSteps(long[] paramsAddresses, long[] gradsAddresses, int warmup, int reps, int batch, boolean graphs) {
         DeviceStepper d = deviceStepper();
         if (paramsAddresses.length == 0 || paramsAddresses.length != gradsAddresses.length) {
             throw new TensorMismatchException("need as many params as grads buffers, at least one");
@@ -289,10 +302,13 @@ public final class LayerwiseOptimizer implements AutoCloseable {
             checkAddress("grads[" + i + "]", gradsAddresses[i]);
         }
         if (warmup < 0 || reps < 1) throw new IllegalArgumentException("warmup must be >= 0 and reps >= 1");
+        if (batch < 1 || batch > DeviceStepper.MAX_BATCH) {
+            throw new IllegalArgumentException("batch must be 1.." + DeviceStepper.MAX_BATCH + ", got " + batch);
+        }
         prepareScalars();
         scalars.setWeightsAsLeft(false);   // the buffers rotate: never the weights the last step wrote
         weightsAsLeft = false;
-        return d.timeSteps(paramsAddresses, gradsAddresses, warmup, reps, scalars);
+        return d.timeSteps(paramsAddresses, gradsAddresses, warmup, reps, batch, graphs, scalars);
     }
 
     private DeviceStepper deviceStepper() {

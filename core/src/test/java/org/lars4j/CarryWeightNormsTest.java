@@ -11,7 +11,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.lars4j.layout.ParamLayout;
 
 /**
- * Issue 6 variant (b): with carryWeightNorms the next step uses the ||w|| partials computed by
+ * Carried weight norms: with carryWeightNorms the next step uses the ||w|| partials computed by
  * the previous update pass. It must give the same bits as recomputing them, on every engine,
  * across skipped steps; it must be dropped when the weights change behind the optimizer's back
  * (weightsChanged) or arrive in other memory.

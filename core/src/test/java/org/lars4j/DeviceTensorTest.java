@@ -155,6 +155,44 @@ class DeviceTensorTest {
         }
     }
 
+    /**
+     * Samples of back-to-back steps behind a held stream, and graph replays, run exactly the
+     * steps asked for: 1 + 2 x 4 steps in batches of 4, 1 + 8 x 1 one by one, and 1 + 2 x 4 graph
+     * replays leave the same bits in the rotated buffers, and not the initial ones.
+     */
+    @Test
+    void batchedAndGraphTimingRunTheSameSteps() {
+        float[][] results = new float[3][];
+        int total = (int) LAYOUT.totalElements();
+        float[] g = new float[total];
+        Arrays.fill(g, 0.01f);
+        float[] w0 = new TestModels.Tensors(TestModels.Form.FLAT_ARRAY, LAYOUT, TestModels.gaussian(LAYOUT, 4, 0.5)).flatArray;
+        int[][] modes = {{2, 4, 0}, {8, 1, 0}, {2, 4, 1}};   // reps, batch, graphs
+        for (int m = 0; m < modes.length; m++) {
+            long[] ws = {DeviceBuffers.upload(Backend.CUDA_EMULATOR, w0), DeviceBuffers.upload(Backend.CUDA_EMULATOR, w0)};
+            long[] gs = {DeviceBuffers.upload(Backend.CUDA_EMULATOR, g), DeviceBuffers.upload(Backend.CUDA_EMULATOR, g)};
+            try (LayerwiseOptimizer emu = opt(Backend.CUDA_EMULATOR)) {
+                double[] us = emu.timeDeviceSteps(ws, gs, 1, modes[m][0], modes[m][1], modes[m][2] == 1);
+                assertEquals(modes[m][0], us.length);
+                for (double t : us) assertTrue(t > 0);
+                assertEquals(0, emu.stepCount());
+                results[m] = new float[2 * total];
+                float[] part = new float[total];
+                for (int r = 0; r < 2; r++) {
+                    DeviceBuffers.download(Backend.CUDA_EMULATOR, ws[r], part);
+                    System.arraycopy(part, 0, results[m], r * total, total);
+                }
+                assertThrows(IllegalArgumentException.class, () -> emu.timeDeviceSteps(ws, gs, 0, 1, 33, false));
+            } finally {
+                for (long a : ws) DeviceBuffers.free(Backend.CUDA_EMULATOR, a);
+                for (long a : gs) DeviceBuffers.free(Backend.CUDA_EMULATOR, a);
+            }
+        }
+        assertFalse(Arrays.equals(Arrays.copyOf(results[0], total), w0), "the timed steps changed the weights");
+        assertArrayEquals(results[0], results[1], "batches of 4 vs one by one");
+        assertArrayEquals(results[0], results[2], "graph replays vs launches");
+    }
+
     @Test
     void deviceArgumentsAreValidated() {
         try (LayerwiseOptimizer emu = opt(Backend.CUDA_EMULATOR); FloatPointer small = new FloatPointer(10);

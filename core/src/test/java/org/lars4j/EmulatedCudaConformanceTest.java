@@ -28,7 +28,9 @@ import org.lars4j.schedule.LrSchedule;
 /**
  * The CUDA kernels, run on the SIMT emulator, give bitwise the Java engine's weights, momentum,
  * norms and trust ratios: every preset, nesterov on/off, tile boundaries, length-1 segments,
- * ragged tails, many tiny segments, one long segment, under three fiber schedules.
+ * ragged tails, many tiny segments, one long segment, under three fiber schedules. This class
+ * runs the default step (the grouped step; the emulated L2 of 128 KiB cuts the boundary layout
+ * into 4 groups); subclasses run the one-group cooperative step and the three launches.
  */
 class EmulatedCudaConformanceTest {
 
@@ -43,6 +45,19 @@ class EmulatedCudaConformanceTest {
     @AfterAll
     static void restoreSchedule() {
         CudaEmulatorEngine.setSchedule(Schedule.FORWARD, 1);
+    }
+
+    /** Proof of which step the matrix ran (the variant reported by the plan). */
+    @Test
+    void theStepInUse() {
+        try (LayerwiseOptimizer opt = Lars.builder(LarsPreset.PAPER).learningRate(0.1).backend(target()).build(boundaryLayout())) {
+            assertVariant(opt.engineVariant());
+        }
+    }
+
+    /** The default: the grouped step; 14 tiles, 8192-element groups: {1, 4095, 64x64}, {4097}, {long}, {17, 1}. */
+    void assertVariant(String variant) {
+        assertEquals("one cooperative launch of 6 blocks, 4 groups of up to 8192 elements, float4 loads", variant);
     }
 
     static ParamLayout boundaryLayout() {

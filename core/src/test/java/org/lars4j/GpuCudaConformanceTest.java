@@ -1,5 +1,7 @@
 package org.lars4j;
 
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import org.junit.jupiter.api.BeforeEach;
 
 /**
@@ -14,4 +16,10 @@ class GpuCudaConformanceTest extends EmulatedCudaConformanceTest {
     @BeforeEach
     @Override
     void targetPresent() { TestModels.assumeCudaDevice(); }
+
+    /** The default on a GPU: the grouped step (how many groups depends on the device's L2). */
+    @Override
+    void assertVariant(String variant) {
+        assertTrue(variant.startsWith("one cooperative launch of ") && variant.contains("group"), variant);
+    }
 }

@@ -20,14 +20,18 @@ import org.lars4j.engine.cuda.DeviceBuffers;
 import org.lars4j.layout.ParamLayout;
 
 /**
- * The GPU step benchmark (issue 6): for each model and optimizer, device-resident flat w and g
- * (rotated among several copies so that L2 never holds a step's inputs), warm-up steps, then
- * many steps each timed with CUDA events; reports the median µs/step, effective GB/s (20 bytes
- * per parameter for LARS, 28 for LAMB) and the ratio to a device-to-device copy measured in the
- * same run. {@code --backend cuda-emulator} runs the same code on the CPU emulator (tiny sizes:
- * a correctness check of the harness, not a measurement). Optimizers: {@code lars} (MLPerf preset,
- * three launches), {@code lars-coop} (the same, kernel variant (a): one cooperative launch),
- * {@code lamb} (apex preset).
+ * The GPU step benchmark: for each model and optimizer, device-resident flat w and g (rotated
+ * among several copies so that L2 never holds a step's inputs), warm-up steps, then samples of
+ * {@code --batch} back-to-back steps timed between two CUDA events with the stream held while a
+ * sample is enqueued (so the host's enqueue is outside the window), as plain launches and as
+ * CUDA graph replays; reports the median µs/step, effective GB/s (20 bytes per parameter for
+ * LARS, 28 for LAMB: the floors, docs/BYTES.md) and the ratio to a device-to-device copy
+ * measured in the same run. {@code --backend cuda-emulator} runs the same code on the CPU
+ * emulator (tiny sizes: a check of the harness, not a measurement). Optimizers: {@code lars}
+ * (MLPerf preset, the default grouped step), {@code lars-g<N>} (the same with groups of N
+ * elements), {@code lars-3launch} (the same, three launches over the whole model), {@code lamb}
+ * (apex preset). Models: the bundled ones, or {@code tiny-N}, N
+ * tensors of 10x100 (tiny-10k is the bundled one).
  *
  * <pre>java -cp bench/target/benchmarks.jar org.lars4j.bench.GpuStepHarness --models resnet50,bert-large,tiny-10k --json out.json</pre>
  */
@@ -37,9 +41,11 @@ public final class GpuStepHarness {
     public static void main(String[] args) throws IOException {
         Backend backend = Backend.CUDA;
         List<String> models = List.of("resnet50", "bert-large", "tiny-10k");
-        List<String> optimizers = List.of("lars", "lars-coop", "lamb");
+        List<String> optimizers = List.of("lars", "lars-3launch", "lamb");
+        List<String> modes = List.of("launch", "graph");
         int warmup = 20;
-        int reps = 200;
+        int reps = 50;
+        int batch = 16;
         Path json = null;
         long floorBytes = 1L << 30;
         for (int i = 0; i < args.length; i++) {
@@ -49,6 +55,8 @@ public final class GpuStepHarness {
                 case "--optimizers": optimizers = Arrays.asList(args[++i].split(",")); break;
                 case "--warmup": warmup = Integer.parseInt(args[++i]); break;
                 case "--reps": reps = Integer.parseInt(args[++i]); break;
+                case "--batch": batch = Integer.parseInt(args[++i]); break;
+                case "--modes": modes = Arrays.asList(args[++i].split(",")); break;
                 case "--floor-bytes": floorBytes = Long.parseLong(args[++i]); break;
                 case "--json": json = Path.of(args[++i]); break;
                 default: throw new IllegalArgumentException("unknown argument " + args[i]);
@@ -57,9 +65,9 @@ public final class GpuStepHarness {
         double floor = DeviceBuffers.copyBandwidth(backend, floorBytes, 50);
         System.out.printf("device-to-device copy (read + write): %.1f GB/s (%d MiB, median of 50, events)%n", floor, floorBytes >> 20);
         List<Map<String, Object>> rows = new ArrayList<>();
-        System.out.printf("%-12s %-9s %12s %9s %12s %10s %10s %7s%n", "model", "opt", "params", "segments", "us/step", "B/param", "GB/s", "ratio");
+        System.out.printf("%-12s %-18s %12s %9s %12s %10s %10s %7s%n", "model", "opt", "params", "segments", "us/step", "B/param", "GB/s", "ratio");
         for (String model : models) {
-            ParamLayout layout = LarsStepBenchmark.layoutFor(model);
+            ParamLayout layout = layoutFor(model);
             long n = layout.totalElements();
             // Enough copies that one step's inputs are long evicted when they come round again.
             int rotations = (int) Math.max(2, Math.min(8, (512L << 20) / (8 * n) + 1));
@@ -74,24 +82,29 @@ public final class GpuStepHarness {
                     wd[r] = DeviceBuffers.upload(backend, w);
                     gd[r] = DeviceBuffers.upload(backend, g);
                 }
-                for (String optimizer : optimizers) {
+                for (String optimizer : optimizers) for (String mode : modes) {
                     boolean lamb = optimizer.equals("lamb");
-                    // lars-coop: kernel variant (a), one cooperative launch (read when the plan is made).
-                    if (optimizer.equals("lars-coop")) System.setProperty("lars4j.cuda.cooperative", "true");
+                    boolean graphs = mode.equals("graph");
+                    // lars-3launch: three launches over the whole model; lars-g<N>: the grouped step with
+                    // groups of N elements instead of the L2's default (both read when the plan is made).
+                    if (optimizer.equals("lars-3launch")) System.setProperty("lars4j.cuda.cooperative", "false");
                     else System.clearProperty("lars4j.cuda.cooperative");
+                    if (optimizer.matches("lars-g\\d+")) System.setProperty("lars4j.cuda.groupElements", optimizer.substring(6));
+                    else System.clearProperty("lars4j.cuda.groupElements");
                     try (LayerwiseOptimizer opt = lamb
                             ? Lamb.builder(LambPreset.APEX).learningRate(1e-3).backend(backend).build(layout)
                             : Lars.builder(LarsPreset.MLPERF).learningRate(0.1).weightDecay(5e-5).backend(backend).build(layout)) {
-                        double[] us = opt.timeDeviceSteps(wd, gd, warmup, reps);
+                        double[] us = opt.timeDeviceSteps(wd, gd, warmup, reps, batch, graphs);
                         Arrays.sort(us);
                         double median = us[us.length / 2];
                         int bytes = lamb ? 28 : 20;
                         double gbps = bytes * (double) n / (median * 1e-6) / 1e9;
-                        System.out.printf("%-12s %-9s %,12d %9d %12.1f %10d %10.1f %7.3f%n", model, optimizer, n, layout.size(), median, bytes,
+                        String name = optimizer + (graphs ? " graph" : "");
+                        System.out.printf("%-12s %-18s %,12d %9d %12.1f %10d %10.1f %7.3f%n", model, name, n, layout.size(), median, bytes,
                                 gbps, gbps / floor);
                         Map<String, Object> row = new LinkedHashMap<>();
                         row.put("model", model);
-                        row.put("optimizer", optimizer);
+                        row.put("optimizer", name);
                         row.put("backend", opt.engineName());
                         row.put("variant", opt.engineVariant());
                         row.put("params", n);
@@ -100,6 +113,9 @@ public final class GpuStepHarness {
                         row.put("us_per_step_p10", us[us.length / 10]);
                         row.put("us_per_step_p90", us[us.length * 9 / 10]);
                         row.put("reps", reps);
+                        row.put("steps_per_sample", batch);
+                        row.put("timing", "samples of " + batch + " back-to-back " + (graphs ? "graph replays" : "steps")
+                                + " between two events, stream held while enqueued");
                         row.put("rotations", rotations);
                         row.put("bytes_per_param", bytes);
                         row.put("gbps", gbps);
@@ -118,6 +134,17 @@ public final class GpuStepHarness {
             }
         }
         if (json != null) writeJson(json, floor, rows);
+    }
+
+    /** A bundled model, or {@code tiny-N}: N tensors of 10x100 (small models for dry runs on the emulator). */
+    static ParamLayout layoutFor(String model) throws IOException {
+        if (model.matches("tiny-\\d+")) {
+            int count = Integer.parseInt(model.substring(5));
+            ParamLayout.Builder b = ParamLayout.builder();
+            for (int i = 0; i < count; i++) b.add("t" + i + ".weight", 10, 100);
+            return b.build();
+        }
+        return LarsStepBenchmark.layoutFor(model);
     }
 
     private static void writeJson(Path json, double floor, List<Map<String, Object>> rows) throws IOException {

@@ -12,13 +12,19 @@ public interface DeviceStepper {
      */
     void stepDevice(long wBase, long gBase, long wTable, long gTable, long stream, StepScalars scalars);
 
+    /** The most steps of one timed sample of {@link #timeSteps}. */
+    int MAX_BATCH = 32;
+
     /**
-     * Benchmark support: {@code warmup} untimed then {@code reps} timed device steps on the flat
-     * buffers {@code wBases[i % n]} / {@code gBases[i % n]} (rotated so that L2 does not hold the
-     * inputs), each timed alone with CUDA events (host clock on the emulator); the step count does
-     * not advance. Returns the times in microseconds.
+     * Benchmark support: {@code warmup} untimed steps, then {@code reps} samples of {@code batch}
+     * (1..{@link #MAX_BATCH}) back-to-back steps on the flat buffers {@code wBases[i % n]} /
+     * {@code gBases[i % n]} (rotated so that L2 does not hold the inputs), each sample timed
+     * between two events with the stream held while it is enqueued (host clock on the emulator),
+     * so that the host's enqueue is outside the window. With {@code graphs}, the samples replay
+     * one captured CUDA graph per buffer pair. The step count does not advance. Returns each
+     * sample's time over {@code batch}, in microseconds.
      */
-    double[] timeSteps(long[] wBases, long[] gBases, int warmup, int reps, StepScalars scalars);
+    double[] timeSteps(long[] wBases, long[] gBases, int warmup, int reps, int batch, boolean graphs, StepScalars scalars);
 
     /**
      * CUDA graphs, part 1 (outside a capture): writes the values of a step into device memory,

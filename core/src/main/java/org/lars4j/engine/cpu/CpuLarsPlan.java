@@ -56,7 +56,7 @@ final class CpuLarsPlan extends CpuTilePlan {
     private final WorkerPool.Phase normPhase = worker -> claimTiles(worker, normTile);
     private final WorkerPool.Phase updatePhase = worker -> claimTiles(worker, updateTile);
 
-    // Carried weight norms (issue 6 variant (b)): partW holds the tile partials of the weights the
+    // Carried weight norms (LarsConfig.carryWeightNorms): partW holds the tile partials of the weights the
     // last update wrote; used when the caller says the weights are as that step left them.
     private final boolean carry;
     private boolean carryReady;

@@ -30,18 +30,27 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
     static final int KIND_EMULATOR = 1;
 
     /**
-     * Kernel variant (c) of issue 6: 16-byte loads and stores on full, aligned fp32 tiles. The
-     * same operations in the same order, so the same bits; on by default, switchable for
-     * experiments with {@code -Dlars4j.cuda.vectorLoads=false}.
+     * 16-byte loads and stores on full, aligned fp32 tiles. The same operations in the same
+     * order, so the same bits; on by default, switchable for experiments with
+     * {@code -Dlars4j.cuda.vectorLoads=false}.
      */
     static final boolean VECTOR_LOADS = Boolean.parseBoolean(System.getProperty("lars4j.cuda.vectorLoads", "true"));
 
     /**
-     * Kernel variant (a) of issue 6: the LARS step as one cooperative launch (grid-wide barriers
-     * between the phases) instead of three launches. Same bits. Opt-in, read when a plan is made,
-     * until GPU measurements say when it pays: {@code -Dlars4j.cuda.cooperative=true}.
+     * The grouped LARS step: one cooperative launch that runs norms, scalars and update group by
+     * group, groups of whole segments sized to the L2, so that w and g come from DRAM once (20
+     * bytes per parameter, docs/BYTES.md). Same bits as the three launches over the whole model
+     * (28 bytes per parameter), which {@code -Dlars4j.cuda.cooperative=false} selects and which
+     * the plan falls back to where the device refuses cooperative launches. Read when a plan is made.
      */
     static final String COOPERATIVE_PROPERTY = "lars4j.cuda.cooperative";
+
+    /**
+     * Elements per group of the grouped step: unset or {@code -1}, from the device's L2 (a
+     * group's w and g fill about half of it); {@code 0}, the whole model as one group; else that
+     * many (a longer segment is a group by itself). Read when a plan is made.
+     */
+    static final String GROUP_ELEMENTS_PROPERTY = "lars4j.cuda.groupElements";
 
     private static final System.Logger LOG = System.getLogger("org.lars4j.engine");
 
@@ -81,7 +90,8 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
                         flag(c.nonFinitePolicy() == NonFinitePolicy.SKIP_STEP),
                         flag(VECTOR_LOADS),
                         flag(c.carryWeightNorms()),
-                        flag(Boolean.parseBoolean(System.getProperty(COOPERATIVE_PROPERTY, "false"))),
+                        flag(Boolean.parseBoolean(System.getProperty(COOPERATIVE_PROPERTY, "true"))),
+                        groupElements(),
                     });
         }
         if (config instanceof LambConfig) {
@@ -104,6 +114,20 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
     }
 
     private static int flag(boolean b) { return b ? 1 : 0; }
+
+    /** {@link #GROUP_ELEMENTS_PROPERTY}, checked: a typed exception for a value that is not -1 or more. */
+    static int groupElements() {
+        String v = System.getProperty(GROUP_ELEMENTS_PROPERTY);
+        if (v == null || v.isBlank()) return -1;
+        int n;
+        try {
+            n = Integer.parseInt(v.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(GROUP_ELEMENTS_PROPERTY + " must be an integer (-1: from the L2, 0: one group), got '" + v + "'");
+        }
+        if (n < -1) throw new IllegalArgumentException(GROUP_ELEMENTS_PROPERTY + " must be -1, 0 or positive, got " + n);
+        return n;
+    }
 
     private NativeEnginePlan(String engine, int kind, int algorithm, ParamLayout layout, int[] modes, double[] lambdas,
                              double[] dconsts, int[] iconsts) {
@@ -139,7 +163,16 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
     @Override
     public String variant() {
         int coop = plan.cooperativeBlocks();
-        String launches = stateBuffers == 2 ? "LAMB launches" : coop > 0 ? "one cooperative launch of " + coop + " blocks" : "three launches";
+        String launches;
+        if (stateBuffers == 2) {
+            launches = "LAMB launches";
+        } else if (coop > 0) {
+            int groups = plan.groups();
+            launches = "one cooperative launch of " + coop + " blocks, "
+                    + (groups == 1 ? "one group" : groups + " groups of up to " + plan.groupElements() + " elements");
+        } else {
+            launches = "three launches";
+        }
         return launches + (VECTOR_LOADS ? ", float4 loads" : ", scalar loads");
     }
 
@@ -203,9 +236,9 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
     }
 
     @Override
-    public double[] timeSteps(long[] wBases, long[] gBases, int warmup, int reps, StepScalars sc) {
+    public double[] timeSteps(long[] wBases, long[] gBases, int warmup, int reps, int batch, boolean graphs, StepScalars sc) {
         float[] ms = new float[reps];
-        check("timed device steps", plan.timeDeviceSteps(wBases, gBases, wBases.length, warmup, reps,
+        check("timed device steps", plan.timeDeviceSteps(wBases, gBases, wBases.length, warmup, reps, batch, flag(graphs),
                 sc.learningRate(), sc.momentum(), sc.phi(), sc.biasCorrection1(), sc.biasCorrection2(), ms));
         diagnosticsStale = true;
         double[] us = new double[reps];

@@ -96,6 +96,9 @@ public final class NativeLars {
         public native long totalElements();
         public native int tiles();
         public native int cooperativeBlocks();
+        public native int groups();
+        public native long groupElements();
+        public native int items();
         public native @StdString String variantNote();
         public native FloatPointer hostParams();
         public native FloatPointer hostGrads();
@@ -105,7 +108,7 @@ public final class NativeLars {
         public native int writeStepParams(double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft);
         public native int launchStep(long wBase, long gBase, long wTable, long gTable, long stream);
         public native int lastSkipped();
-        public native int timeDeviceSteps(long[] wBases, long[] gBases, int rotations, int warmup, int reps,
+        public native int timeDeviceSteps(long[] wBases, long[] gBases, int rotations, int warmup, int reps, int batch, int graphs,
                                           double lr, double mu, double phi, double bc1, double bc2, float[] outMs);
         public native long stepParamsAddress();
         public native int readState(int buffer, int seg, float[] dst);
