@@ -6,10 +6,10 @@ import java.util.List;
 import java.util.Map;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
-import org.deeplearning4j.nn.conf.layers.BatchNormalization;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.deeplearning4j.nn.params.BatchNormalizationParamInitializer;
+import org.deeplearning4j.nn.layers.FrozenLayer;
+import org.deeplearning4j.nn.layers.FrozenLayerWithBackprop;
 import org.lars4j.InvalidLayoutException;
 import org.lars4j.layout.ParamLayout;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -21,8 +21,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * in memory order (see {@link Dl4jParam#memoryShape()}).
  *
  * <p>Batch-norm running mean and variance are in DL4J's flat view too, but are not trained by
- * gradients: they are not segments of {@link #paramLayout()}; {@link Dl4jTrainer} leaves them
- * exactly as DL4J's own update does. Every other parameter is a segment, and the preset of the
+ * gradients, and neither are the parameters of frozen layers: they are not segments of
+ * {@link #paramLayout()}; {@link Dl4jTrainer} leaves them exactly as DL4J's own update does. Every other parameter is a segment, and the preset of the
  * optimizer decides decay and adaptation; with the MLPerf preset, biases and batch-norm
  * gamma/beta (rank 1 in memory order) get neither. Add rules of your own to {@link #builder()}:
  * <pre>{@code
@@ -88,13 +88,15 @@ public final class Dl4jLayout {
             String layerName = cut < 0 ? name : name.substring(0, cut);
             String paramKey = cut < 0 ? name : name.substring(cut + 1);
             Layer layer = layerOf.apply(layerName);
-            boolean runningStatistic = layer != null && layer.conf().getLayer() instanceof BatchNormalization
-                    && (BatchNormalizationParamInitializer.GLOBAL_MEAN.equals(paramKey)
-                        || BatchNormalizationParamInitializer.GLOBAL_VAR.equals(paramKey)
-                        || BatchNormalizationParamInitializer.GLOBAL_LOG_STD.equals(paramKey));
-            boolean weight = layer != null && layer.conf().getLayer().initializer().isWeightParam(layer.conf().getLayer(), paramKey);
+            if (layer == null) throw new InvalidLayoutException("parameter '" + name + "' belongs to no layer named '" + layerName + "'");
+            // DL4J's own rules: a parameter whose gradient its updater does not divide by the batch
+            // size holds an update, not a gradient (batch-norm mean/variance); frozen layers'
+            // parameters are not trained. Both get DL4J's update from the trainer, not the optimizer's.
+            boolean divided = layer.updaterDivideByMinibatch(paramKey);
+            boolean frozen = layer instanceof FrozenLayer || layer instanceof FrozenLayerWithBackprop;
+            boolean weight = layer.conf().getLayer().initializer().isWeightParam(layer.conf().getLayer(), paramKey);
             out.add(new Dl4jParam(name, view.shape(), view.ordering(), memoryShape(view.shape(), view.ordering(), weight), offset,
-                    (int) view.length(), !runningStatistic));
+                    (int) view.length(), divided && !frozen, divided));
             expected += view.length();
         }
         if (expected != flat.length()) {

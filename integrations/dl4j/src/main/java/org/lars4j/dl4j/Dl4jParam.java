@@ -14,14 +14,19 @@ import java.util.Arrays;
  *                    (PyTorch's Linear layout); a row vector {@code [1, n]} is {@code [n]}
  * @param offset      element offset in the flat parameter (and gradient) buffer
  * @param length      element count
- * @param trained     false for batch-norm running statistics, which DL4J updates from the
- *                    forward pass rather than by gradients (the trainer applies them as DL4J does)
+ * @param trained     false for what DL4J does not train by gradients: batch-norm running
+ *                    statistics (updated from the forward pass) and the parameters of frozen
+ *                    layers; the trainer applies DL4J's update to the statistics
+ *                    ({@code p -= g}) and refuses frozen layers
+ * @param dividedByBatch whether DL4J divides this parameter's gradient by the batch size (its
+ *                    {@code updaterDivideByMinibatch}): true except for batch-norm statistics,
+ *                    whose "gradients" are already the updates
  */
 public record Dl4jParam(String name, long[] dl4jShape, char ordering, int[] memoryShape, long offset,
-                        int length, boolean trained) {
+                        int length, boolean trained, boolean dividedByBatch) {
 
     @Override
     public String toString() {
-        return name + Arrays.toString(memoryShape) + "@" + offset + (trained ? "" : " (running statistic)");
+        return name + Arrays.toString(memoryShape) + "@" + offset + (trained ? "" : " (not trained: DL4J's own update)");
     }
 }

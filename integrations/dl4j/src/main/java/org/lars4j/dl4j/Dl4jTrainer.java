@@ -72,8 +72,10 @@ public final class Dl4jTrainer {
     private final List<ByteBuffer> paramSegments = new ArrayList<>();
     private final List<ByteBuffer> gradSegments = new ArrayList<>();
     private final List<ByteBuffer> accumulatedSegments = new ArrayList<>();
-    private final List<FloatBuffer> statParams = new ArrayList<>();
-    private final List<FloatBuffer> statGrads = new ArrayList<>();
+    // Parameters DL4J does not train by gradients (batch-norm statistics).
+    private final List<FloatBuffer> untrainedParams = new ArrayList<>();
+    private final List<FloatBuffer> untrainedGrads = new ArrayList<>();
+    private final boolean hasConstraints;
     private final List<INDArray> trainedGradRanges;
     private List<INDArray> trainedAccumulatedRanges;
     private INDArray accumulated;
@@ -89,6 +91,11 @@ public final class Dl4jTrainer {
         this.layout = layout;
         this.optimizer = optimizer;
         refuseDl4jRegularisation(net);
+        refuseWhatTheTrainerDoesNotDo(net);
+        if (net.numParams() * Float.BYTES > Integer.MAX_VALUE) {
+            throw new InvalidLayoutException("the network has " + net.numParams() + " parameters; the trainer binds them as one "
+                    + "byte buffer, at most " + (Integer.MAX_VALUE / Float.BYTES) + " floats");
+        }
         if (layout.totalElements() != net.numParams()) {
             throw new InvalidLayoutException("the layout has " + layout.totalElements() + " parameters, the network " + net.numParams());
         }
@@ -115,11 +122,43 @@ public final class Dl4jTrainer {
                 paramSegments.add(slice(params, p));
                 gradSegments.add(slice(grads, p));
             } else {
-                statParams.add(slice(params, p).asFloatBuffer());
-                statGrads.add(slice(grads, p).asFloatBuffer());
+                if (p.dividedByBatch()) {
+                    throw new InvalidLayoutException("parameter " + p.name() + " belongs to a frozen layer; the trainer does not "
+                            + "support frozen layers yet (DL4J's update of them is not reproduced)");
+                }
+                untrainedParams.add(slice(params, p).asFloatBuffer());
+                untrainedGrads.add(slice(grads, p).asFloatBuffer());
             }
         }
         trainedGradRanges = trainedRanges(gradients());
+        boolean constraints = false;
+        for (Layer l : layers(net)) {
+            List<?> c = l.conf().getLayer().getConstraints();
+            constraints |= c != null && !c.isEmpty();
+        }
+        hasConstraints = constraints;
+    }
+
+    private static Layer[] layers(Model net) {
+        return net instanceof MultiLayerNetwork m ? m.getLayers() : ((ComputationGraph) net).getLayers();
+    }
+
+    /** Configurations whose DL4J training loop differs from the one step this trainer runs. */
+    private static void refuseWhatTheTrainerDoesNotDo(Model net) {
+        if (net instanceof MultiLayerNetwork m) {
+            if (m.getLayerWiseConfigurations().getBackpropType() == org.deeplearning4j.nn.conf.BackpropType.TruncatedBPTT) {
+                throw new InvalidLayoutException("truncated BPTT is not supported by the trainer; use BackpropType.Standard");
+            }
+        } else {
+            ComputationGraph g = (ComputationGraph) net;
+            if (g.getConfiguration().getBackpropType() == org.deeplearning4j.nn.conf.BackpropType.TruncatedBPTT) {
+                throw new InvalidLayoutException("truncated BPTT is not supported by the trainer; use BackpropType.Standard");
+            }
+            if (g.getNumInputArrays() != 1 || g.getNumOutputArrays() != 1) {
+                throw new InvalidLayoutException("the trainer takes DataSets: a graph with one input and one output, not "
+                        + g.getNumInputArrays() + " and " + g.getNumOutputArrays());
+            }
+        }
     }
 
     /** Views of the runs of consecutive trained parameters in a flat gradient-shaped array. */
@@ -141,8 +180,7 @@ public final class Dl4jTrainer {
     }
 
     private static void refuseDl4jRegularisation(Model net) {
-        Layer[] layers = net instanceof MultiLayerNetwork m ? m.getLayers() : ((ComputationGraph) net).getLayers();
-        for (Layer l : layers) {
+        for (Layer l : layers(net)) {
             if (!(l.conf().getLayer() instanceof BaseLayer c)) continue;
             String name = l.conf().getLayer().getLayerName() != null ? l.conf().getLayer().getLayerName() : "#" + l.getIndex();
             boolean regularised = (c.getRegularization() != null && !c.getRegularization().isEmpty())
@@ -189,6 +227,9 @@ public final class Dl4jTrainer {
 
     public Model network() { return net; }
 
+    /** The buffer the optimizer steps for trained segment {@code i} (tests: it is a view of ND4J's memory). */
+    ByteBuffer boundParams(int i) { return paramSegments.get(i); }
+
     public Dl4jLayout layout() { return layout; }
 
     public LayerwiseOptimizer optimizer() { return optimizer; }
@@ -230,23 +271,32 @@ public final class Dl4jTrainer {
         for (int k = 0; k < parts; k++) {
             DataSet part = parts == 1 ? batch : range(batch, k * m, (k + 1) * m);
             score += gradient(part);
-            applyRunningStatistics();
+            applyUntrained();
             if (parts > 1) accumulate(k);
         }
-        // DL4J's gradients are sums over the examples; its updater divides the trained ones by
-        // the batch size (ND4J's divi, per run of trained parameters) and not the batch-norm
-        // statistics' updates. The same here, over the whole batch when it was accumulated.
-        for (INDArray r : parts > 1 ? trainedAccumulatedRanges : trainedGradRanges) r.divi(n);
+        score /= parts;
+        // As in DL4J: listeners see the gradient before the updater, which divides the trained
+        // parameters' summed gradients by the batch size (ND4J's divi, per run of trained
+        // parameters). With micro-batches the step uses the accumulated sum; the network's own
+        // gradient view then holds the last micro-batch's.
         for (TrainingListener l : listeners()) l.onGradientCalculation(net);
+        for (INDArray r : parts > 1 ? trainedAccumulatedRanges : trainedGradRanges) r.divi(n);
         optimizer.stepByteBuffers(paramSegments, parts > 1 ? accumulatedSegments : gradSegments);
+        if (net instanceof MultiLayerNetwork mln) mln.setScore(score);
+        else ((ComputationGraph) net).setScore(score);
         int iteration = BaseOptimizer.getIterationCount(net);
         int epoch = BaseOptimizer.getEpochCount(net);
         try (MemoryWorkspace ws = Nd4j.getMemoryManager().scopeOutOfWorkspaces()) {
             for (TrainingListener l : listeners()) l.iterationDone(net, iteration, epoch);
         }
         BaseOptimizer.incrementIterationCount(net, 1);
-        net.applyConstraints(iteration, epoch);
-        return score / parts;
+        if (hasConstraints) {
+            net.applyConstraints(BaseOptimizer.getIterationCount(net), BaseOptimizer.getEpochCount(net));
+            optimizer.weightsChanged();   // the constraints rewrote weights the optimizer may carry norms of
+        }
+        if (net instanceof MultiLayerNetwork mln) mln.clearLayersStates();
+        else ((ComputationGraph) net).clearLayersStates();
+        return score;
     }
 
     private static DataSet range(DataSet d, int from, int to) {
@@ -275,12 +325,15 @@ public final class Dl4jTrainer {
         return g.score();
     }
 
-    /** DL4J's update of the batch-norm running statistics: p = p - g, element by element. */
-    private void applyRunningStatistics() {
-        for (int s = 0; s < statParams.size(); s++) {
-            FloatBuffer p = statParams.get(s);
-            FloatBuffer g = statGrads.get(s);
-            for (int i = 0, n = p.limit(); i < n; i++) p.put(i, p.get(i) - g.get(i));
+    /**
+     * DL4J's update of the batch-norm statistics, whose "gradient" is the update:
+     * {@code p = p - g}, element by element in float32 as ND4J does.
+     */
+    private void applyUntrained() {
+        for (int s = 0; s < untrainedParams.size(); s++) {
+            FloatBuffer p = untrainedParams.get(s);
+            FloatBuffer g = untrainedGrads.get(s);
+            for (int i = 0, len = p.limit(); i < len; i++) p.put(i, p.get(i) - g.get(i));
         }
     }
 
@@ -313,8 +366,11 @@ public final class Dl4jTrainer {
     /**
      * Writes {@code dir}/model.zip (DL4J's model file, without DL4J's updater state),
      * {@code dir}/optimizer.safetensors and {@code dir}/trainer.json (the counters that tie the
-     * two together). The three are written into a fresh sibling directory first, which then
-     * replaces {@code dir}: a crash leaves the old checkpoint or the new one, never a mix.
+     * two together). The three are written and synced into a fresh sibling directory first, which
+     * then replaces {@code dir} by two renames (the old checkpoint aside, the new one in place):
+     * whatever stops the process, {@link #restore} finds the old checkpoint or the new one, never
+     * a mix (between the renames it takes the old one from aside). Leftovers of an interrupted
+     * save are removed by the next save of the same directory.
      */
     public void save(Path dir) throws IOException {
         Path target = dir.toAbsolutePath().normalize();
@@ -322,7 +378,11 @@ public final class Dl4jTrainer {
         if (parent == null) throw new IOException(dir + ": no parent directory");
         if (Files.exists(target) && !Files.isDirectory(target)) throw new IOException(dir + " exists and is not a directory");
         Files.createDirectories(parent);
-        Path tmp = Files.createTempDirectory(parent, "." + target.getFileName() + ".tmp-");
+        String name = target.getFileName().toString();
+        Path aside = latestAside(target);
+        if (!Files.exists(target) && aside != null) Files.move(aside, target, StandardCopyOption.ATOMIC_MOVE);   // an interrupted swap
+        deleteLeftovers(parent, name);
+        Path tmp = Files.createTempDirectory(parent, "." + name + ".tmp-");
         try {
             ModelSerializer.writeModel(net, tmp.resolve("model.zip").toFile(), false);
             OptimizerCheckpoint.save(optimizer, tmp.resolve("optimizer.safetensors"));
@@ -334,19 +394,54 @@ public final class Dl4jTrainer {
             meta.put("optimizer_step", optimizer.stepCount());
             meta.put("optimizer_skipped_steps", optimizer.skippedSteps());
             Files.writeString(tmp.resolve("trainer.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(meta));
+            for (String f : new String[] {"model.zip", "optimizer.safetensors", "trainer.json", "."}) sync(tmp.resolve(f));
             Path old = null;
             if (Files.exists(target)) {
-                old = parent.resolve("." + target.getFileName() + ".old-" + System.nanoTime());
+                old = parent.resolve("." + name + ".old-" + System.nanoTime());
                 Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
             }
             try {
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, target);
+            } catch (IOException e) {
+                if (old != null) Files.move(old, target, StandardCopyOption.ATOMIC_MOVE);   // keep the old checkpoint in place
+                throw e;
             }
-            if (old != null) deleteTree(old);
+            sync(parent);
+            if (old != null) {
+                try {
+                    deleteTree(old);
+                } catch (IOException e) {
+                    // The new checkpoint is in place; the old one is removed by the next save.
+                }
+            }
         } finally {
             if (Files.exists(tmp)) deleteTree(tmp);
+        }
+    }
+
+    /** The checkpoint set aside by a save that stopped between its two renames, if any. */
+    private static Path latestAside(Path target) throws IOException {
+        String prefix = "." + target.getFileName() + ".old-";
+        try (Stream<Path> s = Files.list(target.getParent())) {
+            return s.filter(p -> p.getFileName().toString().startsWith(prefix) && Files.isDirectory(p))
+                    .max(Comparator.comparing(p -> p.getFileName().toString())).orElse(null);
+        }
+    }
+
+    private static void deleteLeftovers(Path parent, String name) throws IOException {
+        try (Stream<Path> s = Files.list(parent)) {
+            for (Path p : s.filter(p -> p.getFileName().toString().startsWith("." + name + ".tmp-")
+                    || p.getFileName().toString().startsWith("." + name + ".old-")).toList()) {
+                deleteTree(p);
+            }
+        }
+    }
+
+    private static void sync(Path p) throws IOException {
+        boolean directory = Files.isDirectory(p);
+        try (java.nio.channels.FileChannel c = java.nio.channels.FileChannel.open(p,
+                directory ? java.nio.file.StandardOpenOption.READ : java.nio.file.StandardOpenOption.WRITE)) {
+            c.force(true);
         }
     }
 
@@ -357,6 +452,11 @@ public final class Dl4jTrainer {
      * anything is changed.
      */
     public void restore(Path dir) throws IOException {
+        Path target = dir.toAbsolutePath().normalize();
+        if (!Files.exists(target) && target.getParent() != null && Files.isDirectory(target.getParent())) {
+            Path aside = latestAside(target);
+            if (aside != null) dir = aside;   // a save stopped between its renames: the old checkpoint
+        }
         JsonNode meta;
         try {
             meta = JSON.readTree(Files.readString(dir.resolve("trainer.json")));

@@ -81,6 +81,21 @@ final class Dl4jTestNets {
         return net;
     }
 
+    /** {@link #dense} with its hidden layer frozen (DL4J's FrozenLayerWithBackprop). */
+    static MultiLayerNetwork withFrozenLayer(IUpdater updater, long seed) {
+        MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
+                .seed(seed).dataType(DataType.FLOAT).updater(updater).weightInit(WeightInit.XAVIER)
+                .list()
+                .layer(new org.deeplearning4j.nn.conf.layers.misc.FrozenLayerWithBackprop(
+                        new DenseLayer.Builder().nIn(SIDE * SIDE).nOut(12).activation(Activation.TANH).build()))
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(CLASSES).activation(Activation.SOFTMAX).build())
+                .setInputType(InputType.feedForward(SIDE * SIDE))
+                .build();
+        MultiLayerNetwork net = new MultiLayerNetwork(conf);
+        net.init();
+        return net;
+    }
+
     /** A dense network with DL4J's own L2 regularisation (which the trainer refuses). */
     static MultiLayerNetwork multiLayerWithL2(double l2) {
         MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()

@@ -168,13 +168,15 @@ class Dl4jTrainerTest {
             part.save(dir.resolve("ckpt"));
             part.save(dir.resolve("ckpt"));   // replacing a checkpoint keeps one directory, no leftovers
             assertEquals(1, Files.list(dir).count());
+            // A save stopped between its two renames: the checkpoint is aside, none at ckpt.
+            Files.move(dir.resolve("ckpt"), dir.resolve(".ckpt.old-1"));
         }
         // A new process: a fresh network (other seed) and optimizer, restored from the files.
         Model resumed = network(graph, new Sgd(0.1), 999);
         Dl4jLayout rl = Dl4jLayout.of(resumed);
         try (LayerwiseOptimizer c = lars(rl, Backend.CPU)) {
             Dl4jTrainer trainer = new Dl4jTrainer(resumed, rl, c);
-            trainer.restore(dir.resolve("ckpt"));
+            trainer.restore(dir.resolve("ckpt"));   // finds the one set aside
             assertEquals(2, trainer.epoch());
             assertEquals(6, trainer.iteration());
             assertEquals(6, c.stepCount());
@@ -204,23 +206,33 @@ class Dl4jTrainerTest {
         }
     }
 
+    /** Records what a listener sees: events in order, with iteration and epoch, and scores. */
+    private static final class Recorder extends BaseTrainingListener {
+        final List<String> events = new ArrayList<>();
+
+        @Override public void onEpochStart(Model m) { events.add("epochStart"); }
+        @Override public void onEpochEnd(Model m) { events.add("epochEnd"); }
+        @Override public void onGradientCalculation(Model m) { events.add("gradient"); }
+        @Override public void iterationDone(Model m, int iteration, int epoch) {
+            events.add("iteration " + iteration + " epoch " + epoch + " score " + Float.floatToIntBits((float) m.score()));
+        }
+    }
+
     @Test
-    void listenersFireAsInDl4jsFit() {
-        Model net = network(false, new Sgd(0.1), 5);
-        int[] counts = new int[4];
-        List<Integer> iterations = new ArrayList<>();
-        ((MultiLayerNetwork) net).setListeners(new BaseTrainingListener() {
-            @Override public void onEpochStart(Model m) { counts[0]++; }
-            @Override public void onEpochEnd(Model m) { counts[1]++; }
-            @Override public void onGradientCalculation(Model m) { counts[2]++; }
-            @Override public void iterationDone(Model m, int iteration, int epoch) { counts[3]++; iterations.add(iteration); }
-        });
-        Dl4jLayout layout = Dl4jLayout.of(net);
-        try (LayerwiseOptimizer opt = lars(layout, Backend.CPU)) {
-            Dl4jTrainer t = new Dl4jTrainer(net, layout, opt);
+    void listenersSeeWhatTheySeeInDl4jsFit() {
+        Model dl4j = network(false, new Sgd(0.1), 5);
+        Model ours = copy(dl4j);
+        Recorder theirs = new Recorder();
+        Recorder mine = new Recorder();
+        ((MultiLayerNetwork) dl4j).setListeners(theirs);
+        ((MultiLayerNetwork) ours).setListeners(mine);
+        Dl4jLayout layout = Dl4jLayout.of(ours);
+        try (LayerwiseOptimizer opt = plainSgd(layout, 0.1, Backend.CPU)) {
+            Dl4jTrainer t = new Dl4jTrainer(ours, layout, opt);
+            ((MultiLayerNetwork) dl4j).fit(new ListDataSetIterator<>(batches(3, 1), 1), 2);
             t.fit(new ListDataSetIterator<>(batches(3, 1), 1), 2);
-            assertEquals(List.of(2, 2, 6, 6), List.of(counts[0], counts[1], counts[2], counts[3]));
-            assertEquals(List.of(0, 1, 2, 3, 4, 5), iterations);
+            assertEquals(theirs.events, mine.events);
+            assertEquals(16, mine.events.size());
             assertEquals(2, t.epoch());
         }
     }
@@ -257,13 +269,29 @@ class Dl4jTrainerTest {
         Dl4jLayout layout = Dl4jLayout.of(net);
         try (LayerwiseOptimizer opt = plainSgd(layout, 0.1, Backend.CPU)) {
             Dl4jTrainer t = new Dl4jTrainer(net, layout, opt);
-            java.nio.ByteBuffer view = Dl4jTrainer.bytes(params);
-            assertTrue(view.isDirect());
-            float before = params.getFloat(10);
+            // Written through ND4J after the trainer bound its buffers: seen through them, so they
+            // are views of the network's memory, not copies.
+            Dl4jParam dense = layout.params().get(6);
+            params.putScalar(dense.offset() + 2, 123.5f);
+            int segment = opt.layout().indexOf(dense.name());
+            assertTrue(t.boundParams(segment).isDirect());
+            assertEquals(123.5f, t.boundParams(segment).getFloat(2 * Float.BYTES));
             t.fit(Dl4jTestNets.data(16, 3));
             assertTrue(params == net.params(), "the same flat array");
-            assertNotEquals(before, params.getFloat(10));
-            assertEquals(params.getFloat(10), view.getFloat(10 * Float.BYTES));
+            for (int e = 0; e < dense.length(); e++) {
+                assertEquals(params.getFloat(dense.offset() + e), t.boundParams(segment).getFloat(e * Float.BYTES));
+            }
+        }
+    }
+
+    @Test
+    void aNetworkWithAFrozenLayerIsRefusedNamingIt() {
+        Model net = Dl4jTestNets.withFrozenLayer(new Sgd(0.1), 4);
+        Dl4jLayout layout = Dl4jLayout.of(net);
+        assertTrue(layout.params().stream().filter(p -> p.name().startsWith("0_")).noneMatch(Dl4jParam::trained));
+        try (LayerwiseOptimizer opt = plainSgd(layout, 0.1, Backend.CPU)) {
+            Exception e = assertThrows(InvalidLayoutException.class, () -> new Dl4jTrainer(net, layout, opt));
+            assertTrue(e.getMessage().contains("0_W") && e.getMessage().contains("frozen"), e.getMessage());
         }
     }
 
