@@ -116,9 +116,16 @@ public final class SafetensorsWriter {
         Pending pending = new Pending(target, real, tmp);
         boolean ok = false;
         try {
-            // CREATE_NEW without attributes: the umask decides the mode of a new file.
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            // CREATE_NEW without attributes: the umask decides the mode of a new file. The temp is
+            // created and registered for the exit hook in one step under its lock, so that a
+            // SIGTERM at any moment finds it registered or not yet created.
+            FileChannel opened;
+            synchronized (COMMIT_LOCK) {
+                if (exiting) throw new IOException("the JVM is exiting");
+                opened = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
                 LIVE_TEMPS.add(tmp);
+            }
+            try (FileChannel ch = opened) {
                 if (Files.exists(real)) copyMode(real, tmp);
                 byte[] header = header();
                 ByteBuffer head = ByteBuffer.allocate(8 + header.length).order(ByteOrder.LITTLE_ENDIAN);
@@ -292,12 +299,14 @@ public final class SafetensorsWriter {
     private static final String TEMP_SUFFIX = ".tmp";
     private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
     private static final Set<Path> LIVE_TEMPS = ConcurrentHashMap.newKeySet();
+    private static boolean exiting;   // guarded by COMMIT_LOCK
 
     static {
         // Temps of writes in progress are deleted on a normal exit (SIGTERM, SIGINT,
         // System.exit); only SIGKILL or a power loss leave one, and the next write removes it.
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             synchronized (COMMIT_LOCK) {
+                exiting = true;
                 for (Path p : LIVE_TEMPS) {
                     try {
                         Files.deleteIfExists(p);

@@ -24,7 +24,7 @@ import org.lars4j.io.SafetensorsWriter.Pending;
  * file finishes the renames first ({@link #recover}), giving the new pair. Either way no mixed
  * pair is ever read: the pair id in both files' metadata catches any other mix-up on load.
  */
-final class OutputFiles {
+public final class OutputFiles {
     private OutputFiles() {}
 
     private static final String JOURNAL_SUFFIX = ".lars4j-pair";
@@ -52,11 +52,12 @@ final class OutputFiles {
     static void commitPair(Pending params, Pending state) throws IOException {
         Path journal = journalOf(params.resolvedTarget());
         String text = state.temp() + "\t" + state.resolvedTarget() + "\n" + params.temp() + "\t" + params.resolvedTarget() + "\n";
-        // From here on the temps belong to the journal: a normal exit must not delete one of them
-        // while the other is renamed (the shutdown hook waits for the lock, so it cannot anyway).
-        params.keepOnExit();
-        state.keepOnExit();
         synchronized (SafetensorsWriter.COMMIT_LOCK) {
+            // From here on the temps belong to the journal: a normal exit must not delete one of
+            // them while the other is renamed. Under the lock, so that the exit hook runs either
+            // before (deleting both temps) or after the commit, never in between.
+            params.keepOnExit();
+            state.keepOnExit();
             Path tmp = journal.resolveSibling("." + params.resolvedTarget().getFileName() + ".lars4j-"
                     + ProcessHandle.current().pid() + "-journal.tmp");
             try {
@@ -70,8 +71,21 @@ final class OutputFiles {
                 Files.deleteIfExists(state.temp());
                 throw new IOException("cannot write " + params.target() + ": " + SafetensorsWriter.reason(e), e);
             }
-            state.commit();
-            params.commit();
+            try {
+                state.commit();
+            } catch (IOException e) {
+                // Nothing renamed yet: the old pair stands; the journal must not finish this later.
+                Files.deleteIfExists(journal);
+                Files.deleteIfExists(params.temp());
+                Files.deleteIfExists(state.temp());
+                throw e;
+            }
+            try {
+                params.commit();
+            } catch (IOException e) {
+                throw new IOException(e.getMessage() + "; the state is already replaced: the next step reading or writing "
+                        + params.target() + " completes the pair from its journal", e);
+            }
             Files.deleteIfExists(journal);
             SafetensorsWriter.syncDirectory(journal.getParent());
         }
@@ -109,12 +123,17 @@ final class OutputFiles {
     }
 
     /** Writes a text file atomically (temp, fsync, rename), with the same target checks as the safetensors outputs. */
-    static void writeString(Path target, String text) throws IOException {
+    public static void writeString(Path target, String text) throws IOException {
+        writeBytes(target, text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Writes a file atomically (temp, fsync, rename), with the same target checks as the safetensors outputs. */
+    public static void writeBytes(Path target, byte[] bytes) throws IOException {
         Path real = SafetensorsWriter.checkTarget(target);
         SafetensorsWriter.removeStaleTemps(real);
         Path tmp = real.resolveSibling("." + real.getFileName() + ".lars4j-" + ProcessHandle.current().pid() + "-text.tmp");
         try {
-            Files.write(tmp, text.getBytes(StandardCharsets.UTF_8), StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+            Files.write(tmp, bytes, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                     StandardOpenOption.WRITE, StandardOpenOption.SYNC);
             if (Files.exists(real)) {
                 try {

@@ -68,8 +68,11 @@ final class StepCommand implements Callable<Integer> {
         options.validate();
         checkDistinct();
         // A commit that a killed run left half done is finished before these files are read or replaced.
-        OutputFiles.recover(params);
-        OutputFiles.recover(out);
+        for (Path p : new Path[] {params, out}) {
+            if (OutputFiles.recover(p)) {
+                System.err.println("lars4j step: note: finished an interrupted step: " + p + " and its state file now hold that step");
+            }
+        }
         // Both destinations before any work: a run that cannot write both writes neither.
         SafetensorsWriter.checkTarget(out);
         SafetensorsWriter.checkTarget(stateOut);

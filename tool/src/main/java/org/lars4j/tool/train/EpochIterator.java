@@ -85,7 +85,11 @@ public final class EpochIterator implements DataSetIterator {
         return new DataSet(features, labels);
     }
 
-    /** The next epoch's start (DL4J calls this between epochs). */
+    /**
+     * Back to the start of this epoch if nothing of it was read yet, else the start of the next
+     * (DL4J and {@code Dl4jTrainer.fitEpoch} call this before each epoch). A run resumed from a
+     * checkpoint calls {@link #setEpoch} with the trainer's epoch first.
+     */
     @Override
     public void reset() {
         setEpoch(cursor == 0 ? epoch : epoch + 1);

@@ -6,7 +6,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.optimize.api.BaseTrainingListener;
 import org.lars4j.Backend;
 import org.lars4j.Lamb;
 import org.lars4j.LambPreset;
@@ -137,22 +139,27 @@ public final class Experiment {
                     r.trustRatioSegments.add(opt.layout().segment(i).name());
                 }
             }
-            for (int e = 0; e < settings.epochs(); e++) {
-                trainIt.setEpoch(e);
-                double lossSum = 0;
-                int n = 0;
-                while (trainIt.hasNext()) {
-                    double loss = trainer.fit(trainIt.next());
-                    lossSum += loss;
-                    n++;
+            // What each step shows DL4J's listeners: the loss, and the optimizer's trust ratios.
+            double[] lossSum = new double[1];
+            int[] steps = new int[1];
+            net.setListeners(new BaseTrainingListener() {
+                @Override
+                public void iterationDone(Model model, int iteration, int epoch) {
+                    lossSum[0] += model.score();
+                    steps[0]++;
                     if (recordRatios) {
                         double[] tr = new double[adapted.size()];
                         for (int k = 0; k < tr.length; k++) tr[k] = opt.lastTrustRatio(adapted.get(k));
                         r.trustRatios.add(tr);
                     }
                 }
-                net.incrementEpochCount();
-                double loss = lossSum / n;
+            });
+            for (int e = 0; e < settings.epochs(); e++) {
+                trainIt.setEpoch(e);
+                lossSum[0] = 0;
+                steps[0] = 0;
+                trainer.fitEpoch(trainIt);
+                double loss = lossSum[0] / steps[0];
                 if (!Double.isFinite(loss)) r.diverged = true;
                 testIt.setEpoch(0);
                 Evaluation eval = trainer.evaluate(testIt);

@@ -3,9 +3,7 @@ package org.lars4j.tool.train;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import org.jfree.chart.ChartFactory;
 import org.jfree.chart.ChartUtils;
@@ -16,6 +14,7 @@ import org.jfree.chart.plot.XYPlot;
 import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
 import org.jfree.data.xy.XYSeries;
 import org.jfree.data.xy.XYSeriesCollection;
+import org.lars4j.tool.OutputFiles;
 
 /** The experiment's PNG plots, drawn with JFreeChart. */
 final class Plots {
@@ -76,8 +75,8 @@ final class Plots {
     }
 
     private static void save(JFreeChart chart, Path png, int w, int h) throws IOException {
-        Path tmp = png.resolveSibling("." + png.getFileName() + ".tmp");
-        ChartUtils.saveChartAsPNG(tmp.toFile(), chart, w, h);
-        Files.move(tmp, png, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        ChartUtils.writeChartAsPNG(bytes, chart, w, h);
+        OutputFiles.writeBytes(png, bytes.toByteArray());
     }
 }

@@ -5,10 +5,8 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -16,6 +14,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.lars4j.tool.OutputFiles;
 import org.lars4j.tool.train.Experiment.Optimizer;
 import org.lars4j.tool.train.Experiment.RunResult;
 import org.lars4j.tool.train.Experiment.RunSpec;
@@ -34,16 +33,18 @@ import picocli.CommandLine.Spec;
                 + "the linear scaling rule against LARS, LAMB and TVLARS at large batches, each over the same learning-rate grid.",
                 "Writes results.json, results.md, PNG plots, and every run's DL4J model and optimizer checkpoint into --out."})
 public final class TrainCommand implements Callable<Integer> {
+    static final String RESULTS_FORMAT = "lars4j-train-results/1";
+
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--out", paramLabel = "DIR", required = true, description = "output directory (created; existing results in it are replaced)")
+    @Option(names = "--out", paramLabel = "DIR", required = true, description = "output directory (required): new, empty, or the output of an earlier train, whose results, plots and runs are replaced")
     Path out;
 
     @Option(names = "--data", paramLabel = "DIR", description = "Fashion-MNIST IDX files (default: ${DEFAULT-VALUE})")
     Path data = FashionMnist.DEBIAN_DIR;
 
-    @Option(names = "--quick", description = "a reduced run for a first look: one large batch, LARS against SGD, few epochs (a few minutes)")
+    @Option(names = "--quick", description = "a reduced run for a first look: one large batch, LARS against SGD, 3 epochs on 30000 images (default: off)")
     boolean quick;
 
     @Option(names = "--epochs", paramLabel = "N", description = "epochs of every run (default: 6; --quick: 3)")
@@ -92,7 +93,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Experiment.Settings settings = settings();
-        if (Files.exists(out) && !Files.isDirectory(out)) throw usage("--out " + out + " exists and is not a directory");
+        checkOut();
         // The data is read and checked before anything is written.
         FashionMnist.Split train = FashionMnist.train(data).first(settings.trainLimit()).shrink(shrink);
         FashionMnist.Split test = FashionMnist.test(data).first(settings.testLimit()).shrink(shrink);
@@ -146,6 +147,12 @@ public final class TrainCommand implements Callable<Integer> {
         for (int b : bs) {
             if (b > microBatch && b % microBatch != 0) throw usage("--batches: " + b + " is not a multiple of --micro-batch " + microBatch);
         }
+        if (baselineBatch > microBatch && baselineBatch % microBatch != 0) {
+            throw usage("--baseline-batch: " + baselineBatch + " is not a multiple of --micro-batch " + microBatch);
+        }
+        if (new java.util.HashSet<>(bs).size() != bs.size()) throw usage("--batches: a value is given twice: " + bs);
+        if (new java.util.HashSet<>(os).size() != os.size()) throw usage("--optimizers: a value is given twice: " + os);
+        if (new java.util.HashSet<>(ms).size() != ms.size()) throw usage("--lr-multipliers: a value is given twice: " + ms);
         if (ch.size() != 2 || ch.get(0) < 1 || ch.get(1) < 1) throw usage("--channels needs two positive numbers, got " + ch);
         if (shrink < 1 || FashionMnist.SIDE % shrink != 0) throw usage("--shrink must divide 28, got " + shrink);
         if (tl != null && tl < 1) throw usage("--train-limit must be >= 1, got " + tl);
@@ -159,7 +166,42 @@ public final class TrainCommand implements Callable<Integer> {
         return new ParameterException(spec == null ? new picocli.CommandLine(this) : spec.commandLine(), message);
     }
 
+    /** --out: new, empty, or an earlier train's output (results.json of this format in it). */
+    private void checkOut() throws IOException {
+        if (!Files.exists(out)) return;
+        if (!Files.isDirectory(out)) throw usage("--out " + out + " exists and is not a directory");
+        try (var entries = Files.list(out)) {
+            if (entries.findAny().isEmpty()) return;
+        }
+        Path results = out.resolve("results.json");
+        boolean ours = false;
+        if (Files.isRegularFile(results)) {
+            try {
+                ours = RESULTS_FORMAT.equals(new ObjectMapper().readTree(results.toFile()).path("format").asText());
+            } catch (IOException e) {
+                ours = false;
+            }
+        }
+        if (!ours) throw usage("--out " + out + " is not empty and holds no earlier train results; give a new or empty directory");
+    }
+
+    /** Removes an earlier train's results, plots and runs from --out (checked by checkOut). */
+    private void clearEarlierResults() throws IOException {
+        try (var entries = Files.list(out)) {
+            for (Path p : entries.toList()) {
+                String n = p.getFileName().toString();
+                boolean earlier = n.equals("results.json") || n.equals("results.md") || n.equals("runs")
+                        || (n.endsWith(".png") && (n.startsWith("accuracy-b") || n.startsWith("trust-ratios-")));
+                if (!earlier) continue;
+                try (var walk = Files.walk(p)) {
+                    for (Path q : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(q);
+                }
+            }
+        }
+    }
+
     private void prepareOut() throws IOException {
+        if (Files.isDirectory(out)) clearEarlierResults();
         Files.createDirectories(out.resolve("runs"));
         if (!Files.isWritable(out)) throw new IOException("--out " + out + " is not writable");
     }
@@ -169,7 +211,7 @@ public final class TrainCommand implements Callable<Integer> {
     private void writeResults(Experiment.Settings s, List<RunResult> results, int planned, double seconds) throws IOException {
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode root = json.createObjectNode();
-        root.put("format", "lars4j-train-results/1");
+        root.put("format", RESULTS_FORMAT);
         root.put("date", Instant.now().toString());
         root.put("command", commandLine());
         ObjectNode machine = root.putObject("machine");
@@ -287,8 +329,6 @@ public final class TrainCommand implements Callable<Integer> {
     }
 
     private static void write(Path file, String text) throws IOException {
-        Path tmp = file.resolveSibling("." + file.getFileName() + ".tmp");
-        Files.writeString(tmp, text, StandardCharsets.UTF_8);
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        OutputFiles.writeString(file, text);
     }
 }

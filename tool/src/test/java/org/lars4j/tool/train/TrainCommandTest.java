@@ -64,28 +64,38 @@ class TrainCommandTest {
         Path out = tmp.resolve("out");
         for (String[] args : new String[][] {
                 {"--epochs", "0"}, {"--batches", "100000"}, {"--optimizers", "adam"}, {"--lr-multipliers", "-1"},
-                {"--batches", "3000", "--micro-batch", "1024"}, {"--shrink", "3"}}) {
+                {"--batches", "3000", "--micro-batch", "1024"}, {"--shrink", "3"}, {"--baseline-batch", "3000", "--micro-batch", "2048"},
+                {"--batches", "4096,4096"}, {"--lr-multipliers", "1,1"}}) {
             String[] all = new String[args.length + 3];
             all[0] = "train";
             all[1] = "--out";
             all[2] = out.toString();
             System.arraycopy(args, 0, all, 3, args.length);
-            String err = stderrOf(all);
+            String err = stderrOf(2, all);
             assertTrue(err.startsWith("lars4j") && err.strip().lines().count() == 1, String.join(" ", args) + ": " + err);
             assertFalse(Files.exists(out), String.join(" ", args) + " wrote " + out);
         }
-        String err = stderrOf("train", "--out", out.toString(), "--data", tmp.resolve("nothing").toString());
+        String err = stderrOf(1, "train", "--out", out.toString(), "--data", tmp.resolve("nothing").toString());
         assertTrue(err.contains("nothing") && err.contains("dataset-fashion-mnist"), err);
         assertFalse(Files.exists(out));
     }
 
-    private static String stderrOf(String... args) {
+    @Test
+    void aDirectoryThatHoldsSomethingElseIsNotOverwritten(@TempDir Path tmp) throws Exception {
+        Path mine = tmp.resolve("notes.txt");
+        Files.writeString(mine, "keep me");
+        String err = stderrOf(2, "train", "--out", tmp.toString(), "--epochs", "1", "--train-limit", "600");
+        assertTrue(err.contains("not empty"), err);
+        assertEquals("keep me", Files.readString(mine));
+    }
+
+    private static String stderrOf(int expectedExitCode, String... args) {
         PrintStream old = System.err;
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));
         try {
             int rc = Main.run(args);
-            assertTrue(rc == 1 || rc == 2, "exit code " + rc);
+            assertEquals(expectedExitCode, rc, String.join(" ", args));
         } finally {
             System.setErr(old);
         }
