@@ -19,7 +19,6 @@ import org.lars4j.dl4j.Dl4jLayout;
 import org.lars4j.dl4j.Dl4jTrainer;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.schedule.LrSchedule;
-import org.nd4j.evaluation.classification.Evaluation;
 
 /**
  * The large-batch experiment of the LARS paper at the scale of this machine: a small-batch SGD
@@ -74,9 +73,15 @@ public final class Experiment {
 
         RunResult(RunSpec spec) { this.spec = spec; }
 
-        public double finalAccuracy() { return testAccuracy.isEmpty() ? Double.NaN : testAccuracy.get(testAccuracy.size() - 1); }
+        /** The test accuracy after the last epoch; NaN for a run that diverged. */
+        public double finalAccuracy() {
+            return diverged || testAccuracy.isEmpty() ? Double.NaN : testAccuracy.get(testAccuracy.size() - 1);
+        }
 
-        public double bestAccuracy() { return testAccuracy.stream().mapToDouble(Double::doubleValue).max().orElse(Double.NaN); }
+        /** The best test accuracy of any epoch (before a divergence). */
+        public double bestAccuracy() {
+            return testAccuracy.stream().mapToDouble(Double::doubleValue).filter(Double::isFinite).max().orElse(Double.NaN);
+        }
     }
 
     /** The experiment's settings. */
@@ -160,13 +165,24 @@ public final class Experiment {
                 steps[0] = 0;
                 trainer.fitEpoch(trainIt);
                 double loss = lossSum[0] / steps[0];
-                if (!Double.isFinite(loss)) r.diverged = true;
-                testIt.setEpoch(0);
-                Evaluation eval = trainer.evaluate(testIt);
+                double accuracy = Double.NaN;
+                if (Double.isFinite(loss)) {
+                    testIt.setEpoch(0);
+                    try {
+                        accuracy = trainer.evaluate(testIt).accuracy();
+                    } catch (IllegalStateException nanPredictions) {
+                        // DL4J's Evaluation refuses NaN outputs: weights that overflowed.
+                    }
+                }
                 r.trainLoss.add(loss);
-                r.testAccuracy.add(eval.accuracy());
+                r.testAccuracy.add(accuracy);
                 progress.printf(Locale.ROOT, "[%2d/%d] %-24s epoch %2d/%d  train loss %8.4f  test accuracy %.4f  (%.0f s)%n",
-                        index + 1, count, spec.id(), e + 1, settings.epochs(), loss, eval.accuracy(), (System.nanoTime() - start) / 1e9);
+                        index + 1, count, spec.id(), e + 1, settings.epochs(), loss, accuracy, (System.nanoTime() - start) / 1e9);
+                if (Double.isNaN(accuracy)) {
+                    // Diverged: the loss or the outputs are no longer numbers, and stay so.
+                    r.diverged = true;
+                    break;
+                }
             }
             r.steps = trainer.iteration();
             r.skippedSteps = opt.skippedSteps();

@@ -243,19 +243,26 @@ public final class TrainCommand implements Callable<Integer> {
             n.put("lr_multiplier", r.spec.lrMultiplier());
             n.put("baseline", r.spec.baseline());
             n.put("epochs", r.testAccuracy.size());
+            n.put("diverged_at_epoch", r.diverged ? r.testAccuracy.size() : 0);
             n.put("steps", r.steps);
             n.put("skipped_steps", r.skippedSteps);
-            n.put("final_test_accuracy", r.finalAccuracy());
-            n.put("best_test_accuracy", r.bestAccuracy());
+            putNumber(n, "final_test_accuracy", r.finalAccuracy());
+            putNumber(n, "best_test_accuracy", r.bestAccuracy());
             n.put("seconds", r.seconds);
             n.put("diverged", r.diverged);
-            n.putPOJO("test_accuracy", r.testAccuracy);
+            n.putPOJO("test_accuracy", r.testAccuracy.stream().map(v -> Double.isFinite(v) ? v : null).toList());
             n.putPOJO("train_loss", r.trainLoss.stream().map(v -> Double.isFinite(v) ? v : null).toList());
             n.put("model", "runs/" + r.spec.id() + "/model.zip");
             n.put("optimizer_checkpoint", "runs/" + r.spec.id() + "/optimizer.safetensors");
         }
         write(out.resolve("results.json"), json.writeValueAsString(root));
         write(out.resolve("results.md"), markdown(s, results, planned, seconds));
+    }
+
+    /** A number, or null where it is not one (JSON has no NaN). */
+    private static void putNumber(ObjectNode n, String key, double v) {
+        if (Double.isFinite(v)) n.put(key, v);
+        else n.putNull(key);
     }
 
     private String markdown(Experiment.Settings s, List<RunResult> results, int planned, double seconds) {
@@ -280,12 +287,14 @@ public final class TrainCommand implements Callable<Integer> {
             md.append(String.format(Locale.ROOT, "| %s | %d | %s | %s | %s |%n", r.spec.optimizer().cliName() + (r.spec.baseline() ? " (baseline)" : ""),
                     r.spec.batch(), Experiment.shortNumber(r.spec.lr()), pct(r.finalAccuracy()), pct(r.bestAccuracy())));
         }
+        md.append("\nA run diverged when its loss or its outputs stopped being numbers (DL4J cannot evaluate NaN outputs); it stops there, "
+                + "and its epochs column says where. Its best accuracy is that of the epochs before.\n");
         md.append("\n## Every run\n\n");
         md.append("| optimizer | batch | lr | epochs | steps | final test accuracy | best test accuracy | wall time |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
         for (RunResult r : results) {
             md.append(String.format(Locale.ROOT, "| %s | %d | %s | %d | %d | %s | %s | %.0f s |%n",
                     r.spec.optimizer().cliName() + (r.spec.baseline() ? " (baseline)" : ""), r.spec.batch(), Experiment.shortNumber(r.spec.lr()),
-                    r.testAccuracy.size(), r.steps, pct(r.finalAccuracy()) + (r.diverged ? " (diverged)" : ""), pct(r.bestAccuracy()), r.seconds));
+                    r.testAccuracy.size(), r.steps, r.diverged ? "diverged" : pct(r.finalAccuracy()), pct(r.bestAccuracy()), r.seconds));
         }
         return md.toString();
     }

@@ -60,6 +60,23 @@ class TrainCommandTest {
     }
 
     @Test
+    void aRunThatDivergesIsRecordedAsSuchAndTheExperimentGoesOn(@TempDir Path tmp) throws Exception {
+        Path out = tmp.resolve("out");
+        // SGD at 1000x the linearly scaled rate: the weights overflow within the first epoch.
+        int rc = Main.run("train", "--out", out.toString(), "--train-limit", "2048", "--test-limit", "500", "--epochs", "3",
+                "--batches", "512", "--micro-batch", "512", "--optimizers", "sgd,lars", "--lr-multipliers", "1000",
+                "--baseline-batch", "256");
+        assertEquals(0, rc);
+        JsonNode runs = new ObjectMapper().readTree(out.resolve("results.json").toFile()).get("runs");
+        assertEquals(3, runs.size(), "every planned run ran");
+        JsonNode sgd = runs.get(1);
+        assertEquals("sgd", sgd.get("optimizer").asText());
+        assertTrue(sgd.get("diverged").asBoolean(), sgd.toString());
+        assertTrue(sgd.get("final_test_accuracy").isNull(), sgd.toString());
+        assertTrue(Files.readString(out.resolve("results.md")).contains("| diverged |"));
+    }
+
+    @Test
     void badSettingsAreUsageErrorsAndWriteNothing(@TempDir Path tmp) {
         Path out = tmp.resolve("out");
         for (String[] args : new String[][] {
