@@ -65,10 +65,26 @@ final class VectorTileKernels implements TileKernels {
         return s;
     }
 
-    /** True: w and g may be native-order byte buffers, read and written in place (see {@link #load}). */
+    /**
+     * Whether w and g may be native-order byte buffers, read and written in place: where the
+     * JDK's Vector API has {@code FloatVector.fromByteBuffer} (JDK 17 to 19; from JDK 20 on it
+     * loads from memory segments instead, so the plan copies byte buffers into arrays there).
+     */
     @Override
     public boolean readsByteBuffers() {
-        return true;
+        return HAS_BYTE_BUFFER_LOADS;
+    }
+
+    private static final boolean HAS_BYTE_BUFFER_LOADS = hasByteBufferLoads();
+
+    private static boolean hasByteBufferLoads() {
+        try {
+            FloatVector.class.getMethod("fromByteBuffer", jdk.incubator.vector.VectorSpecies.class, ByteBuffer.class, int.class, ByteOrder.class);
+            FloatVector.class.getMethod("intoByteBuffer", ByteBuffer.class, int.class, ByteOrder.class);
+            return true;
+        } catch (NoSuchMethodException e) {
+            return false;
+        }
     }
 
     // Where w and g live: x[i ..] of an array, or (array null) the float32 values at byte 4 i of a

@@ -52,6 +52,13 @@ class TileKernelsTest {
     }
 
     @Test
+    void theVectorKernelsReadByteBuffersInPlaceOnlyWhereTheJdkCanLoadVectorsFromThem() {
+        // FloatVector.fromByteBuffer exists on JDK 17-19 and is gone from JDK 20 on (memory
+        // segments replace it): calling it there is a NoSuchMethodError, so the plan must copy.
+        assertEquals(Runtime.version().feature() < 20, vector().readsByteBuffers());
+    }
+
+    @Test
     void thePropertyChoosesAndRejectsBadValues() {
         try {
             System.setProperty(TileKernels.PROPERTY, "scalar");
