@@ -69,25 +69,20 @@ final class Dl4jTestNets {
 
     /** dense 36 -> 12 (tanh) -> softmax 3, no batch norm, on flat inputs of 36. */
     static MultiLayerNetwork dense(IUpdater updater, long seed) {
-        MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
-                .seed(seed).dataType(DataType.FLOAT).updater(updater).weightInit(WeightInit.XAVIER)
-                .list()
-                .layer(new DenseLayer.Builder().nIn(SIDE * SIDE).nOut(12).activation(Activation.TANH).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(CLASSES).activation(Activation.SOFTMAX).build())
-                .setInputType(InputType.feedForward(SIDE * SIDE))
-                .build();
-        MultiLayerNetwork net = new MultiLayerNetwork(conf);
-        net.init();
-        return net;
+        return denseWith(updater, seed, new DenseLayer.Builder().nIn(SIDE * SIDE).nOut(12).activation(Activation.TANH).build());
     }
 
     /** {@link #dense} with its hidden layer frozen (DL4J's FrozenLayerWithBackprop). */
     static MultiLayerNetwork withFrozenLayer(IUpdater updater, long seed) {
+        return denseWith(updater, seed, new org.deeplearning4j.nn.conf.layers.misc.FrozenLayerWithBackprop(
+                new DenseLayer.Builder().nIn(SIDE * SIDE).nOut(12).activation(Activation.TANH).build()));
+    }
+
+    private static MultiLayerNetwork denseWith(IUpdater updater, long seed, org.deeplearning4j.nn.conf.layers.Layer hidden) {
         MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
                 .seed(seed).dataType(DataType.FLOAT).updater(updater).weightInit(WeightInit.XAVIER)
                 .list()
-                .layer(new org.deeplearning4j.nn.conf.layers.misc.FrozenLayerWithBackprop(
-                        new DenseLayer.Builder().nIn(SIDE * SIDE).nOut(12).activation(Activation.TANH).build()))
+                .layer(hidden)
                 .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(CLASSES).activation(Activation.SOFTMAX).build())
                 .setInputType(InputType.feedForward(SIDE * SIDE))
                 .build();
