@@ -413,6 +413,9 @@ private:
 
     int enqueue(float* w, const float* g, float* const* wTable, const float* const* gTable, void* stream,
                 double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft) {
+        // A step on another stream than the last one waits for it: both use the plan's step
+        // values and state. On the same stream (or the plan's own, already ordered) it is free.
+        if (stream != own_ && !check(backend_->streamWaitEvent(stream, stepDone_))) return status_;
         int e = writeParams(lr, mu, phi, bc1, bc2, first, weightsAsLeft, stream);
         return e != kOk ? e : launch(w, g, wTable, gTable, stream);
     }

@@ -132,6 +132,31 @@ class EmulatedStreamOrderTest {
         }
     }
 
+    /**
+     * A step enqueued on another stream waits for the plan's previous step: it must neither
+     * overwrite that step's values (learning rate) while it runs nor update the momentum first.
+     */
+    @Test
+    void aStepOnAnotherStreamWaitsForThePreviousStep() {
+        float[][] expected;
+        try (LayerwiseOptimizer cpu = lars().backend(Backend.CPU).build(LAYOUT)) {
+            expected = javaSteps(cpu, TestModels.gaussian(LAYOUT, 3, 0.5), 2)[0];
+        }
+        try (Rig r = new Rig(lars().backend(target()).build(LAYOUT))) {
+            long other = DeviceBuffers.createStream(r.b);
+            try {
+                r.holdBriefly();
+                r.opt.stepDevice(r.wd, r.gd, r.stream);   // waits behind the hold
+                r.opt.stepDevice(r.wd, r.gd, other);      // must wait for that step
+                DeviceBuffers.synchronize(r.b, other);
+                assertArrayEquals(EmulatedGraphCaptureTest.flat(expected), r.weights(), "weights after two steps on two streams");
+            } finally {
+                DeviceBuffers.synchronize(r.b, other);
+                DeviceBuffers.destroyStream(r.b, other);
+            }
+        }
+    }
+
     /** readState waits for a step still running on the caller's stream: no momentum read mid-update. */
     @Test
     void readStateWaitsForTheStep() {
