@@ -81,7 +81,7 @@ class TrainCommandTest {
         Path out = tmp.resolve("out");
         for (String[] args : new String[][] {
                 {"--epochs", "0"}, {"--batches", "100000"}, {"--optimizers", "adam"}, {"--lr-multipliers", "-1"},
-                {"--batches", "3000", "--micro-batch", "1024"}, {"--shrink", "3"}, {"--baseline-batch", "3000", "--micro-batch", "2048"},
+                {"--batches", "3000", "--micro-batch", "1024"}, {"--shrink", "4"}, {"--baseline-batch", "3000", "--micro-batch", "2048"},
                 {"--batches", "4096,4096"}, {"--lr-multipliers", "1,1"}}) {
             String[] all = new String[args.length + 3];
             all[0] = "train";
