@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -38,8 +40,55 @@ class MisuseMatrixTest {
     static final ParamLayout LAYOUT = ParamLayout.builder().add("a.weight", 3, 4).add("a.bias", 3).build();
     static final int TOTAL = (int) LAYOUT.totalElements();
 
-    /** One bad call: its input class, the entry point, the exception it must raise (null: a skipped step). */
-    record Misuse(String kind, String entry, Class<? extends Throwable> expected, Consumer<LayerwiseOptimizer> call) {}
+    /**
+     * One bad call: its input class, the entry point, the exception it must raise (null: a skipped
+     * step), and the caller's buffers it hands over, whose bytes, position, limit and order must be
+     * left exactly as they were.
+     */
+    record Misuse(String kind, String entry, Class<? extends Throwable> expected, Consumer<LayerwiseOptimizer> call,
+            List<ByteBuffer> watched) {
+        Misuse(String kind, String entry, Class<? extends Throwable> expected, Consumer<LayerwiseOptimizer> call) {
+            this(kind, entry, expected, call, List.of());
+        }
+    }
+
+    /** {@code v} as float32 in {@code order}, starting {@code lead} bytes in, positioned there. */
+    static ByteBuffer bytes(float[] v, ByteOrder order, boolean direct, int lead) {
+        ByteBuffer b = (direct ? ByteBuffer.allocateDirect(lead + Float.BYTES * v.length) : ByteBuffer.allocate(lead + Float.BYTES * v.length)).order(order);
+        for (int i = 0; i < v.length; i++) b.putFloat(lead + Float.BYTES * i, v[i]);
+        return b.position(lead);
+    }
+
+    static ByteBuffer bytes(float[] v) {
+        return bytes(v, ByteOrder.nativeOrder(), true, 0);
+    }
+
+    /** The list form in byte buffers: one per segment (heap, big-endian: the other layout from {@link #bytes(float[])}). */
+    static List<ByteBuffer> splitBytes(float[] flat) {
+        List<ByteBuffer> l = new ArrayList<>();
+        for (float[] seg : split(flat)) l.add(bytes(seg, ByteOrder.BIG_ENDIAN, false, 0));
+        return l;
+    }
+
+    static List<ByteBuffer> all(Object... buffersOrLists) {
+        List<ByteBuffer> l = new ArrayList<>();
+        for (Object o : buffersOrLists) {
+            if (o instanceof ByteBuffer b) l.add(b);
+            else for (Object e : (List<?>) o) if (e != null) l.add((ByteBuffer) e);
+        }
+        return l;
+    }
+
+    /** Everything of a caller's buffer a rejected call must leave alone. */
+    static List<Object> contents(List<ByteBuffer> buffers) {
+        List<Object> s = new ArrayList<>();
+        for (ByteBuffer b : buffers) {
+            byte[] all = new byte[b.capacity()];
+            b.duplicate().clear().get(all);
+            s.add(b.position() + "/" + b.limit() + "/" + b.order() + "/" + Arrays.toString(all));
+        }
+        return s;
+    }
 
     static float[] ramp(int n, float scale) {
         float[] x = new float[n];
@@ -118,7 +167,114 @@ class MisuseMatrixTest {
         m.add(new Misuse("wrong names", "lastGradNorm(segment name)", IllegalArgumentException.class, o -> o.lastGradNorm("b.weight")));
         m.add(new Misuse("wrong names", "OptimizerCheckpoint.load other names", CheckpointMismatchException.class,
                 o -> io(() -> OptimizerCheckpoint.load(o, stateWrongNames, true))));
+        byteBufferMisuses(m, nan, inf);
         return m;
+    }
+
+    /**
+     * The byte-buffer forms, step(ByteBuffer, ByteBuffer) and stepByteBuffers: float32 in each
+     * buffer's byte order, from a position that must be a multiple of 4. Each call gets its own
+     * buffers, watched: a rejected call must not write the weights nor move a position.
+     */
+    static void byteBufferMisuses(List<Misuse> m, float[] nan, float[] inf) {
+        float[] g = ramp(TOTAL, 0.01f);
+        String flat = "step(ByteBuffer, ByteBuffer)";
+        String list = "stepByteBuffers";
+        // null
+        {
+            ByteBuffer p = bytes(W);
+            m.add(new Misuse("null", flat + " grads", TensorMismatchException.class, o -> o.step(p, (ByteBuffer) null), all(p)));
+            ByteBuffer gr = bytes(g);
+            m.add(new Misuse("null", flat + " params", TensorMismatchException.class, o -> o.step((ByteBuffer) null, gr), all(gr)));
+            List<ByteBuffer> ps = splitBytes(W);
+            m.add(new Misuse("null", list + " grads list", TensorMismatchException.class, o -> o.stepByteBuffers(ps, null), all(ps)));
+            List<ByteBuffer> gs = splitBytes(g);
+            m.add(new Misuse("null", list + " params list", TensorMismatchException.class, o -> o.stepByteBuffers(null, gs), all(gs)));
+            List<ByteBuffer> p1 = Arrays.asList(splitBytes(W).get(0), null);
+            List<ByteBuffer> g1 = splitBytes(g);
+            m.add(new Misuse("null", list + " params element 1", TensorMismatchException.class, o -> o.stepByteBuffers(p1, g1), all(p1, g1)));
+            List<ByteBuffer> p2 = splitBytes(W);
+            List<ByteBuffer> g2 = Arrays.asList(null, splitBytes(g).get(1));
+            m.add(new Misuse("null", list + " grads element 0", TensorMismatchException.class, o -> o.stepByteBuffers(p2, g2), all(p2, g2)));
+        }
+        // wrong length / remaining, list size
+        {
+            ByteBuffer p = bytes(ramp(TOTAL - 1, 1));
+            ByteBuffer gr = bytes(ramp(TOTAL - 1, 1));
+            m.add(new Misuse("wrong length", flat + " one float short", TensorMismatchException.class, o -> o.step(p, gr), all(p, gr)));
+            ByteBuffer p1 = bytes(ramp(TOTAL + 1, 1));
+            ByteBuffer g1 = bytes(g);
+            m.add(new Misuse("wrong length", flat + " params one float long", TensorMismatchException.class, o -> o.step(p1, g1), all(p1, g1)));
+            ByteBuffer p2 = bytes(W);
+            ByteBuffer g2 = bytes(g).limit(Float.BYTES * TOTAL - 2);   // not a whole number of floats
+            m.add(new Misuse("wrong length", flat + " grads 2 bytes short", TensorMismatchException.class, o -> o.step(p2, g2), all(p2, g2)));
+            ByteBuffer p3 = bytes(W, ByteOrder.LITTLE_ENDIAN, false, 0);
+            ByteBuffer g3 = ByteBuffer.allocate(Float.BYTES * TOTAL + 2).order(ByteOrder.LITTLE_ENDIAN);   // a whole layout and 2 bytes
+            for (int i = 0; i < TOTAL; i++) g3.putFloat(Float.BYTES * i, g[i]);
+            m.add(new Misuse("wrong length", flat + " grads 2 bytes long", TensorMismatchException.class, o -> o.step(p3, g3), all(p3, g3)));
+            List<ByteBuffer> ps = List.of(splitBytes(W).get(0));
+            List<ByteBuffer> gs = List.of(splitBytes(g).get(0));
+            m.add(new Misuse("wrong length", list + " list of 1", TensorMismatchException.class, o -> o.stepByteBuffers(ps, gs), all(ps, gs)));
+            List<ByteBuffer> ps1 = splitBytes(W);
+            List<ByteBuffer> gs1 = new ArrayList<>(splitBytes(g));
+            gs1.add(bytes(ramp(3, 1)));
+            m.add(new Misuse("wrong length", list + " grads list of 3", TensorMismatchException.class, o -> o.stepByteBuffers(ps1, gs1), all(ps1, gs1)));
+            // segment 0 is right: nothing of it may be written before segment 1 is refused
+            List<ByteBuffer> ps2 = List.of(splitBytes(W).get(0), bytes(ramp(4, 1)));
+            List<ByteBuffer> gs2 = List.of(splitBytes(g).get(0), bytes(ramp(4, 1)));
+            m.add(new Misuse("wrong length", list + " segment 1 of 4 floats", TensorMismatchException.class, o -> o.stepByteBuffers(ps2, gs2), all(ps2, gs2)));
+            List<ByteBuffer> ps3 = splitBytes(W);
+            List<ByteBuffer> gs3 = List.of(splitBytes(g).get(0), bytes(ramp(4, 1)).limit(13));
+            m.add(new Misuse("wrong length", list + " grads segment 1 of 13 bytes", TensorMismatchException.class, o -> o.stepByteBuffers(ps3, gs3), all(ps3, gs3)));
+        }
+        // position not a multiple of 4 (remaining right)
+        {
+            ByteBuffer p = bytes(W, ByteOrder.nativeOrder(), true, 2);
+            ByteBuffer gr = bytes(g);
+            m.add(new Misuse("misaligned", flat + " params position 2", TensorMismatchException.class, o -> o.step(p, gr), all(p, gr)));
+            ByteBuffer p1 = bytes(W, ByteOrder.BIG_ENDIAN, false, 0);
+            ByteBuffer g1 = bytes(g, ByteOrder.BIG_ENDIAN, false, 1);
+            m.add(new Misuse("misaligned", flat + " grads position 1", TensorMismatchException.class, o -> o.step(p1, g1), all(p1, g1)));
+            List<ByteBuffer> ps = List.of(splitBytes(W).get(0), bytes(split(W).get(1), ByteOrder.nativeOrder(), true, 2));
+            List<ByteBuffer> gs = splitBytes(g);
+            m.add(new Misuse("misaligned", list + " params segment 1 position 2", TensorMismatchException.class, o -> o.stepByteBuffers(ps, gs), all(ps, gs)));
+            List<ByteBuffer> ps1 = splitBytes(W);
+            List<ByteBuffer> gs1 = List.of(bytes(split(g).get(0), ByteOrder.BIG_ENDIAN, false, 3), splitBytes(g).get(1));
+            m.add(new Misuse("misaligned", list + " grads segment 0 position 3", TensorMismatchException.class, o -> o.stepByteBuffers(ps1, gs1), all(ps1, gs1)));
+        }
+        // read-only params
+        {
+            ByteBuffer p = bytes(W, ByteOrder.BIG_ENDIAN, false, 0).asReadOnlyBuffer();
+            ByteBuffer gr = bytes(g);
+            m.add(new Misuse("read-only", flat + " params", TensorMismatchException.class, o -> o.step(p, gr), all(p, gr)));
+            List<ByteBuffer> ps = List.of(splitBytes(W).get(0), bytes(split(W).get(1)).asReadOnlyBuffer().order(ByteOrder.nativeOrder()));
+            List<ByteBuffer> gs = splitBytes(g);
+            m.add(new Misuse("read-only", list + " params segment 1", TensorMismatchException.class, o -> o.stepByteBuffers(ps, gs), all(ps, gs)));
+        }
+        // params and grads the same buffer
+        {
+            ByteBuffer p = bytes(W);
+            m.add(new Misuse("same buffer", flat, TensorMismatchException.class, o -> o.step(p, p), all(p)));
+            ByteBuffer shared = bytes(split(W).get(1));
+            List<ByteBuffer> ps = List.of(splitBytes(W).get(0), shared);
+            List<ByteBuffer> gs = List.of(splitBytes(g).get(0), shared);
+            m.add(new Misuse("same buffer", list + " segment 1", TensorMismatchException.class, o -> o.stepByteBuffers(ps, gs), all(ps, gs)));
+        }
+        // NaN / Inf gradient: the documented skipped step, weights untouched
+        {
+            ByteBuffer p = bytes(W, ByteOrder.BIG_ENDIAN, false, 0);
+            ByteBuffer gr = bytes(nan, ByteOrder.BIG_ENDIAN, false, 0);
+            m.add(new Misuse("NaN/Inf", flat + " NaN gradient", null, o -> o.step(p, gr), all(p, gr)));
+            ByteBuffer p1 = bytes(W, ByteOrder.nativeOrder(), true, 8).slice().order(ByteOrder.nativeOrder());
+            ByteBuffer g1 = bytes(inf);
+            m.add(new Misuse("NaN/Inf", flat + " Inf gradient (direct)", null, o -> o.step(p1, g1), all(p1, g1)));
+            List<ByteBuffer> ps = splitBytes(W);
+            List<ByteBuffer> gs = List.of(bytes(split(inf).get(0)), bytes(split(inf).get(1)));
+            m.add(new Misuse("NaN/Inf", list + " Inf gradient", null, o -> o.stepByteBuffers(ps, gs), all(ps, gs)));
+            List<ByteBuffer> ps1 = List.of(bytes(split(W).get(0)), bytes(split(W).get(1)));
+            List<ByteBuffer> gs1 = splitBytes(nan);
+            m.add(new Misuse("NaN/Inf", list + " NaN gradient", null, o -> o.stepByteBuffers(ps1, gs1), all(ps1, gs1)));
+        }
     }
 
     interface IoCall { void run() throws IOException; }
@@ -179,6 +335,7 @@ class MisuseMatrixTest {
             float[] w = W.clone();
             opt.step(w, ramp(TOTAL, 0.01f));   // a state worth protecting
             List<Object> before = snapshot(opt);
+            List<Object> weights = contents(m.watched());
             double trust = opt.lastTrustRatio(0);
             Class<? extends Throwable> want = m.expected();
             if (backend == Backend.CPU && (m.entry().startsWith("stepDevice") || m.entry().startsWith("captureStep"))) {
@@ -191,6 +348,7 @@ class MisuseMatrixTest {
                 assertEquals(before.get(0), after.get(0), "step count");
                 assertEquals((Long) before.get(1) + 1, after.get(1), "skipped steps counted");
                 assertEquals(before.subList(2, before.size()), after.subList(2, after.size()), "state buffers");
+                assertEquals(weights, contents(m.watched()), "buffers passed in unchanged");
                 return;
             }
             Throwable t = assertThrows(Throwable.class, () -> m.call().accept(opt));
@@ -199,6 +357,7 @@ class MisuseMatrixTest {
             assertFalse(t instanceof NullPointerException || t instanceof ArrayIndexOutOfBoundsException
                     || t instanceof ClassCastException, "a raw JDK error: " + t);
             assertEquals(before, snapshot(opt), "state unchanged");
+            assertEquals(weights, contents(m.watched()), "buffers passed in unchanged");
             assertEquals(Double.doubleToLongBits(trust), Double.doubleToLongBits(opt.lastTrustRatio(0)), "diagnostics unchanged");
         }
     }
@@ -212,6 +371,8 @@ class MisuseMatrixTest {
                 () -> opt.step(FloatBuffer.wrap(W.clone()), FloatBuffer.wrap(ramp(TOTAL, 1))),
                 () -> opt.step(split(W), split(ramp(TOTAL, 1))),
                 () -> opt.stepBuffers(List.of(FloatBuffer.allocate(12), FloatBuffer.allocate(3)), List.of(FloatBuffer.allocate(12), FloatBuffer.allocate(3))),
+                () -> opt.step(bytes(W), bytes(ramp(TOTAL, 1))),
+                () -> opt.stepByteBuffers(splitBytes(W), splitBytes(ramp(TOTAL, 1))),
                 () -> opt.stepDevice(64L, 128L, 0L),
                 () -> opt.stepDeviceList(64L, 128L, 0L),
                 opt::prepareGraphStep,
