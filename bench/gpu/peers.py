@@ -352,7 +352,7 @@ def main():
     if rows.floor is None:
         rows.floor = torch_copy_floor(args.device)
         print("floor: torch %s copy %.1f GB/s (1 GiB, median of 50)" % (args.device, rows.floor), flush=True)
-    # A time limit's SIGTERM (run-gpu-bench.sh runs this under `timeout`) still prints the table.
+    # A time limit's SIGTERM (run-gpu-session.sh runs this under `timeout`) still prints the table.
     def on_term(signum, frame):
         raise KeyboardInterrupt()
     signal.signal(signal.SIGTERM, on_term)

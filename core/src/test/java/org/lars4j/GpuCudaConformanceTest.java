@@ -7,7 +7,7 @@ import org.junit.jupiter.api.BeforeEach;
 /**
  * The emulator's conformance matrix on a real GPU: CUDA engine == Java engine, bit for bit.
  * Skipped (and reported as skipped, with the reason) where no CUDA device is usable, which is
- * every CI run; bench/gpu/run-gpu-checks.sh runs it on a lent GPU machine.
+ * every CI run; bench/gpu/run-gpu-session.sh runs it on a lent GPU machine.
  */
 class GpuCudaConformanceTest extends EmulatedCudaConformanceTest {
     @Override
