@@ -102,9 +102,10 @@ public final class LayerwiseOptimizer implements AutoCloseable {
      * One step on the flat form held in byte buffers of float32 values in each buffer's byte order
      * (direct or heap), from their positions, which must be multiples of 4: e.g. DL4J's flat
      * parameters and gradients as {@code INDArray.data().asNio()} gives them (direct, native
-     * order). The Java engine's Vector API kernels read and write these in place, as fast as
-     * arrays; a direct {@code FloatBuffer} is copied tile by tile instead, because JDK 17's Vector
-     * API cannot load from one. So for off-heap memory this form is the fast one.
+     * order). On JDK 17-19 the Java engine's Vector API kernels read and write these in place
+     * (measured 1.08-1.18x the {@code float[]} step, bench/RESULTS.md), where a direct
+     * {@code FloatBuffer} is copied tile by tile (1.58x), because the Vector API cannot load from
+     * one. From JDK 20 on ({@code FloatVector.fromByteBuffer} is gone) byte buffers are copied too.
      */
     public boolean step(ByteBuffer params, ByteBuffer grads) {
         checkOpen();

@@ -90,10 +90,11 @@ final class VectorTileKernels implements TileKernels {
     // Where w and g live: x[i ..] of an array, or (array null) the float32 values at byte 4 i of a
     // byte buffer in native byte order. One kernel body serves both: each load and store picks
     // its form with a test that is the same in every iteration, which C2 moves out of the loop
-    // (loop unswitching), so each form runs a loop of its own; measured as fast as the array-only
-    // loops, for arrays and for a direct buffer, also when both forms run in one JVM
-    // (bench/RESULTS.md, "direct buffers"). FloatVector.fromByteBuffer is JDK 17's only vector
-    // load from off-heap memory. Two rules keep the vectors in registers (else each is boxed on
+    // (loop unswitching), so each form runs a loop of its own: the array form as fast as the
+    // array-only loops, also when both forms run in one JVM; the buffer form's update pass is
+    // slower, in its vector stores (bench/RESULTS.md, the ND4J-memory section).
+    // FloatVector.fromByteBuffer is JDK 17-19's only vector load from off-heap memory; that is
+    // also why the loads and stores below are written out in both update kernels. Two rules keep the vectors in registers (else each is boxed on
     // the heap: measured, AllocationTest catches it):
     // - the choice is written out at every vector load and store, not in a helper method: C2
     //   compiles a small hot helper on its own, and once that code is big it is no longer inlined
