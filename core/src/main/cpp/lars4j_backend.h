@@ -1,16 +1,17 @@
-// A device as the host plan sees it: memory, copies, events, and the fixed launch sequence of a
-// step. One implementation (src/main/cuda/cuda_runtime_backend.inc) compiled twice: by nvcc
-// against the CUDA runtime (lars_cuda.cu; a stub when nvcc is absent), and by g++ against the
-// emulated runtime of the SIMT emulator (lars_emulator_backend.h), so that CI runs its host code.
-// Error codes are cudaError_t values (the emulator uses the same numbers), kEmulatorFault for an
-// emulated kernel that broke the SIMT model.
+// A device as the host plan sees it: memory, copies, events, streams and graphs, timing, and one
+// generic kernel launch. One implementation (src/main/cuda/cuda_runtime_backend.inc) compiled
+// twice: by nvcc against the CUDA runtime (lars_cuda.cu; a stub when nvcc is absent), and by g++
+// against the emulated runtime of the SIMT emulator (lars_emulator_backend.h), so that CI runs its
+// host code. The interface knows no rule: a rule's launch sequence (src/main/cuda/rules/) calls
+// launch() with its own kernels. Error codes are cudaError_t values (the emulator uses the same
+// numbers), or one of lars4j's own below.
 #pragma once
 
 #include <cstddef>
 #include <functional>
 #include <string>
 
-#include "lars_types.h"
+#include "kernel_abi.h"
 
 namespace lars4j {
 
@@ -18,9 +19,17 @@ constexpr int kOk = 0;
 constexpr int kNotBuiltWithCuda = 100000;   // this library was built without nvcc
 constexpr int kEmulatorFault = 100001;      // an emulated kernel broke the SIMT model
 constexpr int kOutOfHostMemory = 100002;
-constexpr int kCooperativeLaunchTooLarge = 720;   // cudaErrorCooperativeLaunchTooLarge
 
 enum CopyKind { kHostToDevice = 0, kDeviceToHost = 1, kDeviceToDevice = 2 };
+
+/**
+ * A kernel as Backend::launch takes it: on a GPU its host stub (what cudaLaunchKernelExC takes),
+ * on the emulator the emulated runtime's handle of the typed kernel. Made by kernel_ref()
+ * (src/main/cuda/launch.cuh) in the build that compiled the kernel.
+ */
+struct KernelRef {
+    const void* fn = nullptr;
+};
 
 class Backend {
 public:
@@ -42,27 +51,20 @@ public:
     /** Later work on {@code stream} waits for the work before the last record of {@code event}. */
     virtual int streamWaitEvent(void* stream, void* event) = 0;
     /**
-     * How many blocks of the grouped LARS kernel can be resident at once, i.e. the largest grid
-     * a cooperative launch accepts now; 0 when the device cannot launch cooperatively.
+     * One launch of {@code kernel} on {@code grid} blocks of kernels::THREADS threads, in stream
+     * order; {@code args} point at the kernel's arguments, which are copied at the call. With
+     * {@code cooperative}, all blocks are co-resident (grid barriers allowed); a grid larger than
+     * the device allows now is refused with cudaErrorCooperativeLaunchTooLarge and leaves no
+     * error pending. Returns this launch's own result.
      */
-    virtual int cooperativeLimit() = 0;
-    /** The device's L2 cache in bytes (0 if unknown); groups of the grouped step are sized from it. */
+    virtual int launch(const KernelRef& kernel, unsigned grid, void** args, void* stream, bool cooperative) = 0;
+    /**
+     * How many blocks of {@code kernel} can be resident at once, i.e. the largest grid a
+     * cooperative launch of it accepts now; 0 when the device cannot launch cooperatively.
+     */
+    virtual int cooperativeLimit(const KernelRef& kernel) = 0;
+    /** The device's L2 cache in bytes (0 if unknown). */
     virtual long long l2CacheBytes() = 0;
-    /**
-     * One fp32 LARS step, in stream order, no host synchronisation: with {@code c.cooperative > 0}
-     * the grouped step as one cooperative launch of that many blocks, else three launches over
-     * the whole model (grids of {@code wk.items}, {@code wk.segItems}, {@code wk.items} blocks).
-     */
-    virtual int launchLarsF32(const kernels::LarsTables& t, const kernels::WalkTables& wk, const kernels::LarsConsts& c,
-                              const kernels::TensorRefs<float, float>& refs, kernels::StepParams* params, void* stream) = 0;
-    /**
-     * The launches of one fp32 LAMB step, in stream order: with {@code gradNormPass}, tile g^2
-     * partials (through {@code normTables}), segment totals and the global clip; then moments,
-     * segment scalars, apply.
-     */
-    virtual int launchLambF32(const kernels::LarsTables& normTables, const kernels::LambTables& t, const kernels::WalkTables& wk,
-                              const kernels::LambConsts& c, const kernels::TensorRefs<float, float>& refs,
-                              kernels::LambStepParams* params, bool gradNormPass, int segments, void* stream) = 0;
     /**
      * Times {@code work} (which enqueues on {@code stream}) in milliseconds between two events.
      * With {@code held}, the stream is held (holdStream) until both events and the work are
@@ -93,14 +95,27 @@ public:
     virtual std::string faultDetail(int code) const = 0;
 };
 
+class NativeRule;
+
 /** The CUDA backend, or null with {@code *status} set (no driver, no device, not built). */
 Backend* createCudaBackend(int* status);
+
+/** Rule {@code rule} (rules/registry.cuh) with its kernels built for the GPU; null when not built with nvcc. */
+NativeRule* createCudaRule(int rule);
 
 /** 0 if a CUDA device is usable now, otherwise the error code. */
 int cudaProbe();
 
-/** Name of a CUDA error code (or of kNotBuiltWithCuda). */
+/** Name of a CUDA error code (or of one of lars4j's own). */
 std::string cudaErrorName(int code);
+
+/** Name of one of lars4j's own codes; empty for a CUDA error code. */
+inline std::string libraryErrorName(int code) {
+    if (code == kNotBuiltWithCuda) return "notBuiltWithCuda (nvcc was not found when this library was built)";
+    if (code == kEmulatorFault) return "emulatorFault";
+    if (code == kOutOfHostMemory) return "outOfHostMemory";
+    return std::string();
+}
 
 /**
  * Tiles of {@code TILE} elements in a segment of {@code length} elements, in 64 bits: a segment

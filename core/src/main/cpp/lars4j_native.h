@@ -1,13 +1,15 @@
-// The host side of the native engines: a plan (LARS or LAMB) owning its device tables, partial
-// buffers and optimizer state, stepping on the CUDA runtime or on the SIMT emulator. This is the
-// only header the JavaCPP binding (org.lars4j.engine.cuda.NativeLars) sees; the binding stays
-// mechanical and every decision is made here or in Java.
+// The host side of the native engines: a plan owning the device tables every rule shares (tiles,
+// walk), the optimizer state, the diagnostics and the host staging, and stepping one rule (a
+// NativeRule from rules/registry.cuh: its constants, tables, step values and launch sequence) on
+// the CUDA runtime or on the SIMT emulator. This is the only header the JavaCPP binding
+// (org.lars4j.engine.cuda.NativeLars) sees; the binding stays mechanical and every decision is
+// made here, in the rule, or in Java. Nothing here depends on which rule runs.
 //
 // Plan once, step many: every allocation and table upload happens in the constructor. A device
-// step (stepDevice) enqueues one small parameter copy and the rule's fixed launch sequence (3 for
-// LARS, 3 or 6 for LAMB) on the caller's stream and returns without synchronising. The host step
-// (stepHost) stages host tensors through buffers made at plan time and synchronises, for callers
-// whose tensors live on the host.
+// step (stepDevice) enqueues one small parameter copy and the rule's fixed launch sequence on the
+// caller's stream and returns without synchronising. The host step (stepHost) stages host
+// tensors through buffers made at plan time and synchronises, for callers whose tensors live on
+// the host.
 //
 // Stream ordering. A step runs on the caller's stream, which is typically non-blocking (lars4j's
 // own streams, PyTorch's side streams) and therefore not ordered with the legacy default stream.
@@ -16,8 +18,8 @@
 // records it too), and every host-side operation on the plan's memory (step values for a graph,
 // the skip flag, state, diagnostics) runs on the plan's own non-blocking stream after waiting for
 // that event. A step's values cannot be overwritten while a replay still reads them, and
-// momentum is never read or written mid-update. The event stays valid when the caller destroys
-// its stream, where a remembered stream handle would not.
+// optimizer state is never read or written mid-update. The event stays valid when the caller
+// destroys its stream, where a remembered stream handle would not.
 #pragma once
 
 #include <algorithm>
@@ -27,171 +29,47 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "lars4j_backend.h"
 #include "lars_emulator_backend.h"
+#include "native_rule.h"
 
 namespace lars4j {
 
-class NativePlan {
-public:
-    static constexpr int KIND_CUDA = 0;
-    static constexpr int KIND_EMULATOR = 1;
-    static constexpr int LARS = 0;
-    static constexpr int LAMB = 1;
+constexpr int KIND_CUDA = 0;
+constexpr int KIND_EMULATOR = 1;
 
+/** The emulator backend, or the CUDA one (null with {@code *status} set when CUDA cannot run). */
+inline Backend* makeBackend(int kind, int* status) {
+    if (kind == KIND_EMULATOR) return new EmulatorBackend();
+    return createCudaBackend(status);
+}
+
+/** The rule registry: rule {@code rule} (kernels::RULE_*) built for engine {@code kind}; null if unknown. */
+inline NativeRule* makeRule(int kind, int rule) {
+    return kind == KIND_EMULATOR ? createEmulatorRule(rule) : createCudaRule(rule);
+}
+
+class NativePlan : private PlanContext {
+public:
     /**
-     * @param modes   LARS: the norm mode of each segment (NORM_*); LAMB: 1 where adapted
-     * @param dconsts LARS {eta, eps, normClamp, dampening};
-     *                LAMB {beta1, beta2, eps, gammaLower, gammaUpper, maxGradNorm, b3, 1 - beta2}
-     * @param iconsts LARS {sumOfNorms, lrInside, clip, zeroNormSkipsDecay, nesterov, skipNonFinite, vectorLoads,
-     *                carryWeightNorms, grouped (the grouped step as one cooperative launch requested),
-     *                groupElements (elements per group: -1 from the device's L2, 0 one group)};
-     *                LAMB {adamW, phiClamp, trustClip, skipNonFinite, clipOn, gradNormPass, vectorLoads}
+     * @param rule      kernels::RULE_LARS or RULE_LAMB (rules/registry.cuh)
+     * @param modes     the rule's mode of each segment (LARS: NORM_*; LAMB: 1 where adapted)
+     * @param segLam    weight decay per segment, 0 where it does not apply
+     * @param constants the rule's constants struct (LarsConsts, LambConsts), copied
      * @param hostStaging allocate device copies of w and g for stepHost
      */
-    NativePlan(int kind, int algorithm, int numSegments, const int* segLen, const int* modes, const double* segLam,
-               const double* dconsts, const int* iconsts, bool hostStaging) {
-        algorithm_ = algorithm;
-        int st = 0;
-        backend_.reset(kind == KIND_EMULATOR ? static_cast<Backend*>(new EmulatorBackend()) : createCudaBackend(&st));
-        if (!backend_) { status_ = st; message_ = cudaErrorName(st); return; }
-        if (!check(backend_->streamCreate(&own_, false)) || !check(backend_->eventCreate(&stepDone_))) return;
-        segments_ = numSegments;
-        const long long allTiles = numTiles(segLen, numSegments);
-        if (allTiles > INT_MAX) {
-            fail(kOutOfHostMemory, "layout of " + std::to_string(allTiles) + " tiles: more than a grid can launch");
-            return;
-        }
-        bool grouped = false;
-        long long groupElements = 0;
-        if (algorithm == LARS) {
-            consts_.eta = dconsts[0];
-            consts_.eps = dconsts[1];
-            consts_.normClamp = dconsts[2];
-            consts_.dampening = dconsts[3];
-            consts_.sumOfNorms = iconsts[0];
-            consts_.lrInside = iconsts[1];
-            consts_.clip = iconsts[2];
-            consts_.zeroNormSkipsDecay = iconsts[3];
-            consts_.nesterov = iconsts[4];
-            consts_.skipNonFinite = iconsts[5];
-            consts_.vectorLoads = iconsts[6];
-            consts_.carryW = iconsts[7];
-            grouped = iconsts[8] != 0;
-            groupElements = iconsts[9];
-            if (groupElements < 0) {
-                // w and g (8 bytes per element) of a group fill about half the L2: the rest holds
-                // what the update streams through (v, the written w) without evicting them.
-                const long long l2 = backend_->l2CacheBytes();
-                groupElements = l2 > 0 ? std::max<long long>(kernels::TILE, l2 / 16) : 0;
-            }
-        } else {
-            lamb_.b1 = static_cast<float>(dconsts[0]);
-            lamb_.b2 = static_cast<float>(dconsts[1]);
-            lamb_.eps = static_cast<float>(dconsts[2]);
-            lamb_.gammaLower = dconsts[3];
-            lamb_.gammaUpper = dconsts[4];
-            lamb_.maxGradNorm = dconsts[5];
-            lamb_.b3 = static_cast<float>(dconsts[6]);
-            lamb_.omb2 = static_cast<float>(dconsts[7]);
-            lamb_.adamW = iconsts[0];
-            lamb_.phiClamp = iconsts[1];
-            lamb_.trustClip = iconsts[2];
-            lamb_.skipNonFinite = iconsts[3];
-            lamb_.clipOn = iconsts[4];
-            gradNormPass_ = iconsts[5] != 0;
-            lamb_.vectorLoads = iconsts[6];
-        }
-
-        // LARS uses the norm modes as given; LAMB's gradient-norm pass is kernel 1 of LARS in
-        // NORM_G mode for every segment (or is not launched at all).
-        std::vector<int> normMode(modes, modes + numSegments);
-        std::vector<float> lamF(numSegments);
-        for (int s = 0; s < numSegments; s++) {
-            lamF[s] = static_cast<float>(segLam[s]);
-            if (algorithm == LAMB) normMode[s] = gradNormPass_ ? kernels::NORM_G : kernels::NORM_NONE;
-        }
-
-        // Host-side tables, then one upload each.
-        std::vector<kernels::TileDesc> tile;
-        std::vector<int> firstTile(numSegments), tilesOf(numSegments);
-        std::vector<long long> offset(numSegments);
-        tile.reserve(static_cast<size_t>(allTiles));
-        long long at = 0;
-        for (int s = 0; s < numSegments; s++) {
-            offset[s] = at;
-            firstTile[s] = static_cast<int>(tile.size());
-            tilesOf[s] = static_cast<int>(tilesOfSegment(segLen[s]));   // at most 2^19 for an int length
-            for (int k = 0; k < tilesOf[s]; k++) {
-                const int start = k * kernels::TILE;   // below segLen[s], so an int
-                const int len = std::min(kernels::TILE, segLen[s] - start);
-                tile.push_back(kernels::TileDesc{at + start, s, len | normMode[s] << kernels::TILE_MODE_SHIFT});
-            }
-            at += segLen[s];
-        }
-        total_ = at;
-        tiles_ = static_cast<int>(tile.size());
-        offsets_ = offset;
-        lengths_.assign(segLen, segLen + numSegments);
-        Walk walk = planWalk(segLen, tilesOf, tile, groupElements);
-        walk_.items = static_cast<int>(walk.itemFirstTile.size()) - 1;
-        walk_.segItems = static_cast<int>(walk.segItemFirstSeg.size()) - 1;
-        walk_.groups = static_cast<int>(walk.groupFirstItem.size()) - 1;
-        groupElements_ = groupElements;
-        if (grouped) {
-            // One cooperative launch of as many blocks as fit now (never more than items); a
-            // launch refused later falls back to three launches (see launch()).
-            const int limit = backend_->cooperativeLimit();
-            if (limit > 0) consts_.cooperative = std::max(1, std::min(limit, walk_.items));
-            else variantNote_ = "cooperative launch not supported by this device; using three launches over the whole model";
-        }
-        const std::vector<double> nans(numSegments, LARS4J_QNAN());
-        const int states = algorithm == LARS ? 1 : 2;
-        kernels::LarsTables& t = tables_;
-        if (!upload(&t.tile, tile.data(), tiles_) || !upload(&t.segOffset, offset.data(), numSegments)
-            || !upload(&walk_.itemFirstTile, walk.itemFirstTile.data(), walk_.items + 1)
-            || !upload(&walk_.segItemFirstSeg, walk.segItemFirstSeg.data(), walk_.segItems + 1)
-            || !upload(&walk_.groupFirstItem, walk.groupFirstItem.data(), walk_.groups + 1)
-            || !upload(&walk_.groupFirstSegItem, walk.groupFirstSegItem.data(), walk_.groups + 1)
-            || !upload(&t.segFirstTile, firstTile.data(), numSegments) || !upload(&t.segTiles, tilesOf.data(), numSegments)
-            || !upload(&t.normMode, normMode.data(), numSegments) || !upload(&t.segLam, segLam, numSegments)
-            || !make(&t.partW, tiles_) || !make(&t.partG, tiles_) || !make(&t.partU, tiles_)
-            || !uploadMutable(&t.normW, nans.data(), numSegments) || !uploadMutable(&t.normG, nans.data(), numSegments)
-            || !uploadMutable(&t.trust, nans.data(), numSegments)
-            || !make(&t.lamF, numSegments) || !make(&t.scaleF, numSegments) || !make(&t.state, states * total_)
-            || !make(&params_, 1) || !make(&lambParams_, 1)) {
-            return;
-        }
-        if (algorithm == LAMB) {
-            kernels::LambTables& l = lambTables_;
-            l.tile = t.tile;
-            l.segOffset = t.segOffset;
-            l.segFirstTile = t.segFirstTile;
-            l.segTiles = t.segTiles;
-            l.partG = t.partG;
-            l.partR = t.partU;
-            l.partW = t.partW;
-            l.normW = t.normW;
-            l.normG = t.normG;
-            l.trust = t.trust;
-            l.negScale = t.scaleF;
-            l.m = t.state;
-            l.v = t.state + total_;
-            if (!upload(&l.adapt, modes, numSegments) || !upload(&l.lamF, lamF.data(), numSegments) || !make(&l.sumG, numSegments)) return;
-        }
-        if (hostStaging) {
-            if (!check(backend_->allocHost(reinterpret_cast<void**>(&hostW_), bytes<float>(total_)))) return;
-            if (!check(backend_->allocHost(reinterpret_cast<void**>(&hostG_), bytes<float>(total_)))) return;
-            if (!make(&devW_, total_) || !make(&devG_, total_)) return;
-        }
-        resetState();
+    NativePlan(int kind, int rule, int numSegments, const int* segLen, const int* modes, const double* segLam,
+               const void* constants, bool hostStaging) {
+        init(kind, rule, numSegments, segLen, modes, segLam, constants, hostStaging);
     }
 
     ~NativePlan() {
+        rule_.reset();
         if (!backend_) return;
         if (own_) backend_->sync(own_);
         for (void* p : owned_) backend_->release(p);   // cudaFree waits for the device
@@ -207,18 +85,20 @@ public:
     /** 0 when the plan is usable; otherwise why not (see statusMessage). */
     int status() const { return status_; }
     std::string statusMessage() const { return message_; }
-    long long totalElements() const { return total_; }
-    int tiles() const { return tiles_; }
-    /** The cooperative grid of the grouped step, 0 for three launches. */
-    int cooperativeBlocks() const { return algorithm_ == LARS ? consts_.cooperative : 0; }
-    /** Groups of the grouped step (1 when it runs the whole model as one group). */
-    int groups() const { return walk_.groups; }
+    long long totalElements() const { return total; }
+    int tiles() const { return PlanContext::tiles; }
+    /** The cooperative grid of a one-launch step, 0 for plain launches. */
+    int cooperativeBlocks() const { return rule_ ? rule_->cooperativeBlocks() : 0; }
+    /** Groups of the walk (1 when it runs the whole model as one group). */
+    int groups() const { return walk.groups; }
     /** Elements per group as planned (0: one group). */
     long long groupElements() const { return groupElements_; }
-    /** Work items (blocks of a three-launch pass). */
-    int items() const { return walk_.items; }
+    /** Work items (blocks of a plain pass). */
+    int items() const { return walk.items; }
     /** Why a requested variant is not in use (empty when all are). */
-    std::string variantNote() const { return variantNote_; }
+    std::string variantNote() const { return note; }
+    /** Optimizer state buffers of the rule. */
+    int stateBuffers() const { return rule_ ? rule_->stateBuffers() : 0; }
 
     /** Host staging buffers (total elements each), filled by the caller before stepHost. */
     float* hostParams() { return hostW_; }
@@ -226,20 +106,21 @@ public:
 
     /**
      * Upload the staged w, g; the launches; download w and the skip flag; synchronise. On the
-     * plan's own stream, after the previous step. 0 on success.
+     * plan's own stream, after the previous step. {@code values}: the rule's step-values struct.
+     * 0 on success.
      */
-    int stepHost(double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft) {
+    int stepHost(const void* values) {
         if (status_ != kOk) return status_;
         if (!hostW_) return fail(kOutOfHostMemory, "plan was made without host staging");
-        const size_t n = bytes<float>(total_);
+        const size_t n = bytes<float>(total);
         if (!afterLastStep()) return status_;
         if (!check(backend_->copy(devW_, hostW_, n, kHostToDevice, own_))) return status_;
         if (!check(backend_->copy(devG_, hostG_, n, kHostToDevice, own_))) return status_;
-        int e = enqueue(devW_, devG_, nullptr, nullptr, own_, lr, mu, phi, bc1, bc2, first, weightsAsLeft);
+        int e = enqueue(devW_, devG_, nullptr, nullptr, own_, values);
         if (e != kOk) return e;
         // The skip flag comes back with the weights, under the one synchronisation below.
         int skip = 0;
-        if (!check(backend_->copy(&skip, skipFlag(), sizeof skip, kDeviceToHost, own_))) return status_;
+        if (!check(backend_->copy(&skip, rule_->skipFlag(), sizeof skip, kDeviceToHost, own_))) return status_;
         if (!check(backend_->copy(hostW_, devW_, n, kDeviceToHost, own_))) return status_;
         if (!check(backend_->sync(own_))) return status_;
         hostSkip_ = skip;
@@ -251,12 +132,11 @@ public:
      * One step on device tensors, enqueued on {@code stream} without synchronising. Flat form:
      * wBase/gBase (tables 0); list form: wTable/gTable, device arrays of per-segment pointers.
      */
-    int stepDevice(long long wBase, long long gBase, long long wTable, long long gTable, long long stream,
-                   double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft) {
+    int stepDevice(long long wBase, long long gBase, long long wTable, long long gTable, long long stream, const void* values) {
         if (status_ != kOk) return status_;
         return enqueue(reinterpret_cast<float*>(wBase), reinterpret_cast<const float*>(gBase),
                        reinterpret_cast<float* const*>(wTable), reinterpret_cast<const float* const*>(gTable),
-                       reinterpret_cast<void*>(stream), lr, mu, phi, bc1, bc2, first, weightsAsLeft);
+                       reinterpret_cast<void*>(stream), values);
     }
 
     /** The most steps one timed sample enqueues behind a held stream (well inside a stream's queue). */
@@ -272,13 +152,13 @@ public:
      * samples replay the graphs (what a caller with CUDA graphs runs).
      */
     int timeDeviceSteps(const long long* wBases, const long long* gBases, int rotations, int warmup, int reps, int batch,
-                        int graphs, double lr, double mu, double phi, double bc1, double bc2, float* outMs) {
+                        int graphs, const void* values, float* outMs) {
         if (status_ != kOk) return status_;
         if (rotations < 1 || reps < 1 || warmup < 0 || batch < 1 || batch > kMaxBatch) {
-            report(1);   // cudaErrorInvalidValue; the plan stays usable (Java validates first)
-            return 1;
+            report(emu_cuda::cudaErrorInvalidValue);   // the plan stays usable (Java validates first)
+            return lastCode_;
         }
-        int e = writeStepParams(lr, mu, phi, bc1, bc2, 0, 0);
+        int e = writeStepParams(values);
         if (e != kOk) return e;
         std::vector<void*> execs;
         auto stepOn = [&](int i) {
@@ -317,11 +197,11 @@ public:
      * capture, once the previous step (a replay included) is done with them, and returns when
      * they are there. A captured {@link #launchStep} then reads them at each replay.
      */
-    int writeStepParams(double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft) {
+    int writeStepParams(const void* values) {
         if (status_ != kOk) return status_;
         skipKnown_ = false;   // the next replay's flag is on the device, not the last host step's
         if (!afterLastStep()) return status_;
-        int e = writeParams(lr, mu, phi, bc1, bc2, first, weightsAsLeft, own_);
+        int e = writeParams(values, own_);
         if (e != kOk) return e;
         return check(backend_->sync(own_)) ? kOk : status_;
     }
@@ -343,23 +223,15 @@ public:
         if (skipKnown_) return hostSkip_;
         int skip = 0;
         if (!afterLastStep()) return -1;
-        if (!check(backend_->copy(&skip, skipFlag(), sizeof skip, kDeviceToHost, own_))) return -1;
+        if (!check(backend_->copy(&skip, rule_->skipFlag(), sizeof skip, kDeviceToHost, own_))) return -1;
         if (!check(backend_->sync(own_))) return -1;
         return skip;
     }
 
-    /**
-     * Device address of the step's parameter block (LARS: StepParams, LAMB: LambStepParams), for
-     * callers that capture steps in a CUDA graph.
-     */
-    long long stepParamsAddress() const {
-        return algorithm_ == LARS ? reinterpret_cast<long long>(params_) : reinterpret_cast<long long>(lambParams_);
-    }
-
-    /** Copies state buffer {@code buffer} (LARS: 0 momentum; LAMB: 0 exp_avg, 1 exp_avg_sq) of a segment, after the last step. */
+    /** Copies state buffer {@code buffer} (e.g. LARS: 0 momentum; LAMB: 0 exp_avg, 1 exp_avg_sq) of a segment, after the last step. */
     int readState(int buffer, int seg, float* dst) {
         if (status_ != kOk) return status_;
-        float* src = tables_.state + buffer * total_ + offsets_[seg];
+        float* src = state + buffer * total + offsets_[seg];
         if (!afterLastStep()) return status_;
         if (!check(backend_->copy(dst, src, bytes<float>(lengths_[seg]), kDeviceToHost, own_))) return status_;
         return check(backend_->sync(own_)) ? kOk : status_;
@@ -368,7 +240,7 @@ public:
     /** Overwrites a state buffer of a segment, after the last step and before the next. */
     int writeState(int buffer, int seg, const float* src) {
         if (status_ != kOk) return status_;
-        float* dst = tables_.state + buffer * total_ + offsets_[seg];
+        float* dst = state + buffer * total + offsets_[seg];
         if (!afterLastStep()) return status_;
         if (!check(backend_->copy(dst, src, bytes<float>(lengths_[seg]), kHostToDevice, own_))) return status_;
         return check(backend_->sync(own_)) ? kOk : status_;
@@ -377,20 +249,19 @@ public:
     /** Zeroes every state buffer (one memset), after the last step and before the next. */
     int resetState() {
         if (status_ != kOk) return status_;
-        const long long all = (algorithm_ == LARS ? 1 : 2) * total_;
         if (!afterLastStep()) return status_;
-        if (!check(backend_->zero(tables_.state, bytes<float>(all), own_))) return status_;
+        if (!check(backend_->zero(state, bytes<float>(rule_->stateBuffers() * total), own_))) return status_;
         return check(backend_->sync(own_)) ? kOk : status_;
     }
 
     /** Copies the last step's ||w||, ||g|| and trust ratio per segment (NaN where not computed). */
-    int readDiagnostics(double* normW, double* normG, double* trust) {
+    int readDiagnostics(double* normWOut, double* normGOut, double* trustOut) {
         if (status_ != kOk) return status_;
-        const size_t n = bytes<double>(segments_);
+        const size_t n = bytes<double>(segments);
         if (!afterLastStep()) return status_;
-        if (!check(backend_->copy(normW, tables_.normW, n, kDeviceToHost, own_))
-            || !check(backend_->copy(normG, tables_.normG, n, kDeviceToHost, own_))
-            || !check(backend_->copy(trust, tables_.trust, n, kDeviceToHost, own_))
+        if (!check(backend_->copy(normWOut, normW, n, kDeviceToHost, own_))
+            || !check(backend_->copy(normGOut, normG, n, kDeviceToHost, own_))
+            || !check(backend_->copy(trustOut, trust, n, kDeviceToHost, own_))
             || !check(backend_->sync(own_))) {
             return status_;
         }
@@ -403,93 +274,124 @@ public:
 private:
     template <typename T> static size_t bytes(long long n) { return static_cast<size_t>(n) * sizeof(T); }
 
+    void init(int kind, int rule, int numSegments, const int* segLen, const int* modes, const double* segLam,
+              const void* constants, bool hostStaging) {
+        int st = 0;
+        backend_.reset(makeBackend(kind, &st));
+        if (!backend_) { status_ = st; message_ = cudaErrorName(st); return; }
+        backend = backend_.get();
+        rule_.reset(makeRule(kind, rule));
+        if (!rule_) { fail(kOutOfHostMemory, "no native rule of id " + std::to_string(rule)); return; }
+        rule_->setConstants(constants);
+        if (!check(backend_->streamCreate(&own_, false)) || !check(backend_->eventCreate(&stepDone_))) return;
+        own = own_;
+        segments = numSegments;
+        const long long allTiles = numTiles(segLen, numSegments);
+        if (allTiles > INT_MAX) {
+            fail(kOutOfHostMemory, "layout of " + std::to_string(allTiles) + " tiles: more than a grid can launch");
+            return;
+        }
+        const long long groupElems = rule_->groupElements(*backend_);
+
+        // Host-side tables, then one upload each.
+        std::vector<kernels::TileDesc> tile;
+        std::vector<int> firstTile(numSegments), tilesOf(numSegments);
+        std::vector<long long> offset(numSegments);
+        tile.reserve(static_cast<size_t>(allTiles));
+        long long at = 0;
+        for (int s = 0; s < numSegments; s++) {
+            offset[s] = at;
+            firstTile[s] = static_cast<int>(tile.size());
+            tilesOf[s] = static_cast<int>(tilesOfSegment(segLen[s]));   // at most 2^19 for an int length
+            for (int k = 0; k < tilesOf[s]; k++) {
+                const int start = k * kernels::TILE;   // below segLen[s], so an int
+                const int len = std::min(kernels::TILE, segLen[s] - start);
+                tile.push_back(kernels::TileDesc{at + start, s, len | modes[s] << kernels::TILE_MODE_SHIFT});
+            }
+            at += segLen[s];
+        }
+        total = at;
+        PlanContext::tiles = static_cast<int>(tile.size());
+        offsets_ = offset;
+        lengths_.assign(segLen, segLen + numSegments);
+        Walk wk = planWalk(segLen, tilesOf, tile, groupElems);
+        walk.items = static_cast<int>(wk.itemFirstTile.size()) - 1;
+        walk.segItems = static_cast<int>(wk.segItemFirstSeg.size()) - 1;
+        walk.groups = static_cast<int>(wk.groupFirstItem.size()) - 1;
+        groupElements_ = groupElems;
+        const std::vector<double> nans(numSegments, std::numeric_limits<double>::quiet_NaN());
+        if (!upload(&tileTable.desc, tile.data(), PlanContext::tiles) || !upload(&tileTable.segOffset, offset.data(), numSegments)
+            || !upload(&tileTable.segFirstTile, firstTile.data(), numSegments) || !upload(&tileTable.segTiles, tilesOf.data(), numSegments)
+            || !upload(&walk.itemFirstTile, wk.itemFirstTile.data(), walk.items + 1)
+            || !upload(&walk.segItemFirstSeg, wk.segItemFirstSeg.data(), walk.segItems + 1)
+            || !upload(&walk.groupFirstItem, wk.groupFirstItem.data(), walk.groups + 1)
+            || !upload(&walk.groupFirstSegItem, wk.groupFirstSegItem.data(), walk.groups + 1)
+            || !upload(&normW, nans.data(), numSegments) || !upload(&normG, nans.data(), numSegments)
+            || !upload(&trust, nans.data(), numSegments) || !make(&state, rule_->stateBuffers() * total)) {
+            return;
+        }
+        this->segLen = lengths_.data();
+        this->modes = modes;
+        this->segLam = segLam;
+        const bool planned = rule_->plan(*this);
+        this->modes = nullptr;      // the caller's arrays: only for the rule's plan
+        this->segLam = nullptr;
+        if (!planned) return;
+        if (hostStaging) {
+            if (!check(backend_->allocHost(reinterpret_cast<void**>(&hostW_), bytes<float>(total)))) return;
+            if (!check(backend_->allocHost(reinterpret_cast<void**>(&hostG_), bytes<float>(total)))) return;
+            if (!make(&devW_, total) || !make(&devG_, total)) return;
+        }
+        resetState();
+    }
+
+    bool allocBytes(void** p, size_t n) override {
+        void* raw = nullptr;
+        if (!check(backend_->alloc(&raw, n > 0 ? n : 1))) return false;
+        owned_.push_back(raw);
+        *p = raw;
+        return true;
+    }
+
+    bool uploadBytes(void** p, const void* src, size_t n) override {
+        void* d = nullptr;
+        if (!allocBytes(&d, n)) return false;
+        if (!check(backend_->copy(d, src, n, kHostToDevice, own_))) return false;
+        if (!check(backend_->sync(own_))) return false;
+        *p = d;
+        return true;
+    }
+
     /** Orders later work on the plan's own stream after the last step, wherever it ran. */
     bool afterLastStep() { return check(backend_->streamWaitEvent(own_, stepDone_)); }
 
-    const void* skipFlag() const {
-        return algorithm_ == LARS ? reinterpret_cast<const char*>(params_) + offsetof(kernels::StepParams, skip)
-                                  : reinterpret_cast<const char*>(lambParams_) + offsetof(kernels::LambStepParams, skip);
-    }
-
-    int enqueue(float* w, const float* g, float* const* wTable, const float* const* gTable, void* stream,
-                double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft) {
+    int enqueue(float* w, const float* g, float* const* wTable, const float* const* gTable, void* stream, const void* values) {
         // A step on another stream than the last one waits for it: both use the plan's step
         // values and state. On the same stream (or the plan's own, already ordered) it is free.
         if (stream != own_ && !check(backend_->streamWaitEvent(stream, stepDone_))) return status_;
-        int e = writeParams(lr, mu, phi, bc1, bc2, first, weightsAsLeft, stream);
+        int e = writeParams(values, stream);
         return e != kOk ? e : launch(w, g, wTable, gTable, stream);
     }
 
     /**
      * The step's values into device memory, on {@code stream}. Pageable source: the runtime
-     * stages it before returning, so the local may go out of scope and no sync is needed.
+     * stages it before returning, so the rule's local may go out of scope and no sync is needed.
      */
-    int writeParams(double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft, void* stream) {
-        if (algorithm_ == LARS) {
-            // partW holds the weights' partials after any step (computed by the norm pass or
-            // carried by the update), valid while the caller says the weights are as left.
-            const int useCarried = consts_.carryW && carryReady_ && weightsAsLeft;
-            kernels::StepParams p{lr, mu, phi, first, 0, useCarried};
-            if (!report(backend_->copy(params_, &p, sizeof p, kHostToDevice, stream))) return lastCode_;
-            carryReady_ = consts_.carryW != 0;
-        } else {
-            kernels::LambStepParams p{lr, bc1, bc2, 1.0f, 0};
-            if (!report(backend_->copy(lambParams_, &p, sizeof p, kHostToDevice, stream))) return lastCode_;
-        }
-        return kOk;
+    int writeParams(const void* values, void* stream) {
+        return report(rule_->writeParams(*this, values, stream)) ? kOk : lastCode_;
     }
 
-    /**
-     * The rule's fixed launch sequence on {@code stream}, reading the step's values from device
-     * memory, then the record of stepDone_. A cooperative grid the device refuses now (MPS, or a
-     * device smaller than the one planned for) falls back to three launches for good, noted once.
-     */
+    /** The rule's launch sequence on {@code stream}, reading the step's values from device memory, then the record of stepDone_. */
     int launch(float* w, const float* g, float* const* wTable, const float* const* gTable, void* stream) {
-        kernels::TensorRefs<float, float> refs{wTable, gTable, w, g};
+        const kernels::TensorRefs<float, float> refs{wTable, gTable, w, g};
         skipKnown_ = false;
-        int e;
-        if (algorithm_ == LARS) {
-            e = backend_->launchLarsF32(tables_, walk_, consts_, refs, params_, stream);
-            if (e == kCooperativeLaunchTooLarge && consts_.cooperative > 0) {
-                variantNote_ = "the device refused a cooperative launch of " + std::to_string(consts_.cooperative)
-                               + " blocks (cudaErrorCooperativeLaunchTooLarge: MPS, or another device); using three launches"
-                                 " over the whole model from now on";
-                consts_.cooperative = 0;
-                e = backend_->launchLarsF32(tables_, walk_, consts_, refs, params_, stream);
-            }
-        } else {
-            e = backend_->launchLambF32(tables_, lambTables_, walk_, lamb_, refs, lambParams_, gradNormPass_, segments_, stream);
-        }
+        int e = rule_->launch(*this, refs, stream);
         if (e == kOk) e = backend_->eventRecord(stepDone_, stream);
         if (!report(e)) {
-            carryReady_ = false;
+            rule_->stepFailed();
             return e;
         }
         return kOk;
-    }
-
-    template <typename T> bool make(T** p, long long n) {
-        void* raw = nullptr;
-        if (!check(backend_->alloc(&raw, bytes<T>(n > 0 ? n : 1)))) return false;
-        owned_.push_back(raw);
-        *p = static_cast<T*>(raw);
-        return true;
-    }
-
-    template <typename T> bool uploadMutable(T** p, const T* src, long long n) {
-        const T* c = nullptr;
-        if (!upload(&c, src, n)) return false;
-        *p = const_cast<T*>(c);
-        return true;
-    }
-
-    template <typename T> bool upload(const T** p, const T* src, long long n) {
-        T* d = nullptr;
-        if (!make(&d, n)) return false;
-        if (!check(backend_->copy(d, src, bytes<T>(n), kHostToDevice, own_))) return false;
-        if (!check(backend_->sync(own_))) return false;
-        *p = d;
-        return true;
     }
 
     /** The error's name and the emulator's detail. */
@@ -523,7 +425,6 @@ private:
     struct Walk {
         std::vector<int> itemFirstTile, segItemFirstSeg, groupFirstItem, groupFirstSegItem;
     };
-
     /**
      * Groups: greedy runs of whole segments of at most {@code groupElements} elements (0: one
      * group; a longer segment is a group by itself), as the Java engine cuts its cache blocks.
@@ -579,28 +480,15 @@ private:
     }
 
     std::unique_ptr<Backend> backend_;
+    std::unique_ptr<NativeRule> rule_;
     int status_ = kOk;
     int lastCode_ = kOk;
     std::string message_;
-    std::string variantNote_;
-    int segments_ = 0;
-    int tiles_ = 0;
-    long long total_ = 0;
     std::vector<long long> offsets_;
     std::vector<int> lengths_;
-    kernels::LarsTables tables_{};
-    kernels::WalkTables walk_{};
     long long groupElements_ = 0;
-    kernels::LarsConsts consts_{};
-    kernels::StepParams* params_ = nullptr;
-    int algorithm_ = LARS;
-    bool gradNormPass_ = false;
-    bool carryReady_ = false;
     int hostSkip_ = 0;          // the skip flag of the last host step, read under its sync
     bool skipKnown_ = false;    // hostSkip_ answers lastSkipped(): true only until the next step starts
-    kernels::LambTables lambTables_{};
-    kernels::LambConsts lamb_{};
-    kernels::LambStepParams* lambParams_ = nullptr;
     float* hostW_ = nullptr;
     float* hostG_ = nullptr;
     float* devW_ = nullptr;
@@ -608,6 +496,89 @@ private:
     void* own_ = nullptr;        // the plan's non-blocking stream
     void* stepDone_ = nullptr;   // recorded after every step's launches, on the step's stream
     std::vector<void*> owned_;
+
+public:
+    // ---- Transitional: the positional JNI signatures the Java binding still uses; they pack the
+    // rule's typed structs and call the methods above. Removed when Java fills the structs.
+    static constexpr int LARS = kernels::RULE_LARS;
+    static constexpr int LAMB = kernels::RULE_LAMB;
+
+    NativePlan(int kind, int algorithm, int numSegments, const int* segLen, const int* modes, const double* segLam,
+               const double* dconsts, const int* iconsts, bool hostStaging) {
+        ruleId_ = algorithm;
+        kernels::LarsConsts lars{};
+        kernels::LambConsts lamb{};
+        if (algorithm == LARS) {
+            lars.eta = dconsts[0];
+            lars.eps = dconsts[1];
+            lars.normClamp = dconsts[2];
+            lars.dampening = dconsts[3];
+            lars.sumOfNorms = iconsts[0];
+            lars.lrInside = iconsts[1];
+            lars.clip = iconsts[2];
+            lars.zeroNormSkipsDecay = iconsts[3];
+            lars.nesterov = iconsts[4];
+            lars.skipNonFinite = iconsts[5];
+            lars.vectorLoads = iconsts[6];
+            lars.carryW = iconsts[7];
+            lars.grouped = iconsts[8];
+            lars.groupElements = iconsts[9];
+        } else {
+            lamb.b1 = static_cast<float>(dconsts[0]);
+            lamb.b2 = static_cast<float>(dconsts[1]);
+            lamb.eps = static_cast<float>(dconsts[2]);
+            lamb.gammaLower = dconsts[3];
+            lamb.gammaUpper = dconsts[4];
+            lamb.maxGradNorm = dconsts[5];
+            lamb.b3 = static_cast<float>(dconsts[6]);
+            lamb.omb2 = static_cast<float>(dconsts[7]);
+            lamb.adamW = iconsts[0];
+            lamb.phiClamp = iconsts[1];
+            lamb.trustClip = iconsts[2];
+            lamb.skipNonFinite = iconsts[3];
+            lamb.clipOn = iconsts[4];
+            lamb.gradNormPass = iconsts[5];
+            lamb.vectorLoads = iconsts[6];
+        }
+        init(kind, algorithm, numSegments, segLen, modes, segLam,
+             algorithm == LARS ? static_cast<const void*>(&lars) : static_cast<const void*>(&lamb), hostStaging);
+    }
+
+    int stepHost(double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft) {
+        const Values v(ruleId_, lr, mu, phi, bc1, bc2, first, weightsAsLeft);
+        return stepHost(v.get());
+    }
+
+    int stepDevice(long long wBase, long long gBase, long long wTable, long long gTable, long long stream,
+                   double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft) {
+        const Values v(ruleId_, lr, mu, phi, bc1, bc2, first, weightsAsLeft);
+        return stepDevice(wBase, gBase, wTable, gTable, stream, v.get());
+    }
+
+    int timeDeviceSteps(const long long* wBases, const long long* gBases, int rotations, int warmup, int reps, int batch,
+                        int graphs, double lr, double mu, double phi, double bc1, double bc2, float* outMs) {
+        const Values v(ruleId_, lr, mu, phi, bc1, bc2, 0, 0);
+        return timeDeviceSteps(wBases, gBases, rotations, warmup, reps, batch, graphs, v.get(), outMs);
+    }
+
+    int writeStepParams(double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft) {
+        const Values v(ruleId_, lr, mu, phi, bc1, bc2, first, weightsAsLeft);
+        return writeStepParams(v.get());
+    }
+
+    /** Bound by Java but never called; removed with the Java binding's typed structs. */
+    long long stepParamsAddress() const { return 0; }
+
+private:
+    struct Values {
+        int rule;
+        kernels::LarsStepValues lars;
+        kernels::LambStepValues lamb;
+        Values(int r, double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft)
+            : rule(r), lars{lr, mu, phi, first, weightsAsLeft}, lamb{lr, bc1, bc2} {}
+        const void* get() const { return rule == LARS ? static_cast<const void*>(&lars) : static_cast<const void*>(&lamb); }
+    };
+    int ruleId_ = -1;
 };
 
 /** 0 if a CUDA device is usable here, else the error code (see cudaErrorNameOf). */
@@ -615,12 +586,6 @@ inline int cudaAvailability() { return cudaProbe(); }
 
 /** e.g. "cudaErrorInsufficientDriver". */
 inline std::string cudaErrorNameOf(int code) { return cudaErrorName(code); }
-
-/** The emulator backend, or the CUDA one (null with {@code *status} set when CUDA cannot run). */
-inline Backend* makeBackend(int kind, int* status) {
-    if (kind == NativePlan::KIND_EMULATOR) return new EmulatorBackend();
-    return createCudaBackend(status);
-}
 
 /**
  * Device memory for benchmarks and tests (kind 0 CUDA, 1 emulator = host memory). Returns the

@@ -9,13 +9,13 @@ Backend* createCudaBackend(int* status) {
     return nullptr;
 }
 
+NativeRule* createCudaRule(int) { return nullptr; }
+
 int cudaProbe() { return kNotBuiltWithCuda; }
 
 std::string cudaErrorName(int code) {
-    if (code == kNotBuiltWithCuda) return "notBuiltWithCuda (nvcc was not found when this library was built)";
-    if (code == kEmulatorFault) return "emulatorFault";
-    if (code == kOutOfHostMemory) return "outOfHostMemory";
-    return "cudaError" + std::to_string(code);
+    const std::string own = libraryErrorName(code);
+    return own.empty() ? "cudaError" + std::to_string(code) : own;
 }
 
 }  // namespace lars4j

@@ -5,6 +5,14 @@
 
 #include <cstdint>
 
+// The GPU and emulator builds of the kernels (and of each rule's host code, which names them) live
+// in distinct inline namespaces, so that both can be linked into one library without clashing.
+#if defined(__CUDACC__)
+#define LARS4J_KERNEL_BUILD gpu
+#else
+#define LARS4J_KERNEL_BUILD emu
+#endif
+
 #if defined(__CUDACC__)
 #include <cooperative_groups.h>
 #include <cuda_runtime.h>

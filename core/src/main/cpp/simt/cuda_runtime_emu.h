@@ -560,11 +560,47 @@ inline cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int* n, K, int,
 }
 
 /**
- * cudaLaunchKernelEx: the launch's own result. Configuration errors are returned here (and set
- * the last error); the kernel runs later in stream order with its arguments as they are now.
+ * What a kernel's host stub is to the CUDA runtime: the emulator's handle of a kernel, with which
+ * cudaLaunchKernelExC can call it from an untyped argument array. {@code bind} copies the
+ * arguments now (a launch captures them when it is made) and returns the call to run later.
  */
-template <typename... Exp, typename... Act>
-inline cudaError_t cudaLaunchKernelEx(const cudaLaunchConfig_t* cfg, void (*kernel)(Exp...), Act&&... args) {
+struct EmuKernel {
+    void (*kernel)();                                        // the typed kernel, type-erased
+    std::function<void()> (*bind)(void (*kernel)(), void** args);
+};
+
+template <typename... P, size_t... I>
+inline std::function<void()> emuBindArgs(void (*erased)(), void** args, std::index_sequence<I...>) {
+    auto kernel = reinterpret_cast<void (*)(P...)>(erased);
+    std::tuple<std::decay_t<P>...> a(*static_cast<std::decay_t<P>*>(args[I])...);
+    return [kernel, a] { std::apply(kernel, a); };
+}
+
+template <typename... P>
+inline std::function<void()> emuBind(void (*erased)(), void** args) {
+    return emuBindArgs<P...>(erased, args, std::index_sequence_for<P...>{});
+}
+
+/**
+ * The handle of {@code kernel} for cudaLaunchKernelExC and cudaOccupancy*: one per kernel for
+ * the life of the process, as a host stub is.
+ */
+template <typename... P>
+inline const void* emuKernelHandle(void (*kernel)(P...)) {
+    static std::mutex m;
+    static std::map<void (*)(), std::unique_ptr<EmuKernel>>* handles = new std::map<void (*)(), std::unique_ptr<EmuKernel>>();
+    const auto erased = reinterpret_cast<void (*)()>(kernel);
+    std::lock_guard<std::mutex> lock(m);
+    auto& h = (*handles)[erased];
+    if (!h) h.reset(new EmuKernel{erased, &emuBind<P...>});
+    return h.get();
+}
+
+/**
+ * A launch of {@code body} per block with {@code cfg}: the launch's own result. Configuration
+ * errors are returned here (and set the last error); the kernel runs later in stream order.
+ */
+inline cudaError_t emuLaunch(const cudaLaunchConfig_t* cfg, std::function<void()> body) {
     const dim3 grid = cfg->grid, block = cfg->block;
     bool cooperative = false;
     for (unsigned i = 0; i < cfg->numAttrs; i++) {
@@ -580,11 +616,23 @@ inline cudaError_t cudaLaunchKernelEx(const cudaLaunchConfig_t* cfg, void (*kern
         return emuFail(cudaErrorCooperativeLaunchTooLarge, "cooperative launch of " + std::to_string(grid.x) + " blocks, more than the "
                                                                + std::to_string(limit) + " that can be co-resident");
     }
-    std::tuple<std::decay_t<Exp>...> a(std::forward<Act>(args)...);
     if (cooperative) {
-        return emuSubmit(cfg->stream, [=] { simt::launch_cooperative(grid, block, limit, [=] { std::apply(kernel, a); }); });
+        return emuSubmit(cfg->stream, [=] { simt::launch_cooperative(grid, block, limit, body); });
     }
-    return emuSubmit(cfg->stream, [=] { simt::launch(grid, block, [=] { std::apply(kernel, a); }); });
+    return emuSubmit(cfg->stream, [=] { simt::launch(grid, block, body); });
+}
+
+/** cudaLaunchKernelEx: the kernel runs later in stream order with its arguments as they are now. */
+template <typename... Exp, typename... Act>
+inline cudaError_t cudaLaunchKernelEx(const cudaLaunchConfig_t* cfg, void (*kernel)(Exp...), Act&&... args) {
+    std::tuple<std::decay_t<Exp>...> a(std::forward<Act>(args)...);
+    return emuLaunch(cfg, [=] { std::apply(kernel, a); });
+}
+
+/** cudaLaunchKernelExC: {@code func} is an emuKernelHandle, {@code args} point at the kernel's parameters. */
+inline cudaError_t cudaLaunchKernelExC(const cudaLaunchConfig_t* cfg, const void* func, void** args) {
+    const EmuKernel* k = static_cast<const EmuKernel*>(func);
+    return emuLaunch(cfg, k->bind(k->kernel, args));
 }
 
 inline const char* cudaGetErrorName(cudaError_t e) {
