@@ -1,6 +1,10 @@
 package org.lars4j;
 
+import org.lars4j.error.InvalidHyperparameterException;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.NonFinitePolicy;
+import org.lars4j.rule.lamb.LambConfig;
+import org.lars4j.rule.lamb.LambPreset;
 import org.lars4j.schedule.LrSchedule;
 
 /**
@@ -75,7 +79,10 @@ public final class Lamb {
         public Builder backend(Backend v) { this.backend = v; return this; }
         public Builder threads(int n) { this.threads = n; return this; }
 
-        public LambConfig config() { return new LambConfig(this); }
+        public LambConfig config() {
+            return new LambConfig(preset, learningRate, beta1, beta2, eps, weightDecay, biasCorrection, gradAveraging, adamWMode,
+                    phiClamp, gammaLower, gammaUpper, trustClip, maxGradNorm, nvlamb, nonFinitePolicy);
+        }
 
         public LayerwiseOptimizer build(ParamLayout layout) {
             return new LayerwiseOptimizer(config(), layout, backend, threads);

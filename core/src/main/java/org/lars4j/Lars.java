@@ -1,6 +1,12 @@
 package org.lars4j;
 
+import org.lars4j.error.InvalidHyperparameterException;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.NonFinitePolicy;
+import org.lars4j.rule.lars.LarsConfig;
+import org.lars4j.rule.lars.LarsPreset;
+import org.lars4j.rule.lars.LrPlacement;
+import org.lars4j.rule.lars.TrustRatioForm;
 import org.lars4j.schedule.LrSchedule;
 
 /**
@@ -135,7 +141,11 @@ public final class Lars {
         public Builder threads(int n) { this.threads = n; return this; }
 
         /** The validated, immutable rule. */
-        public LarsConfig config() { return new LarsConfig(this); }
+        public LarsConfig config() {
+            return new LarsConfig(preset, form, placement, learningRate, momentum, dampening, nesterov, weightDecay, trustCoefficient,
+                    eps, clip, normClamp, zeroNormSkipsDecay, excludeOneDimensional, adaptOnlyWithDecay, tvlarsPhi, tvAlpha, tvLambda,
+                    tvDelay, tvGammaMin, momentumCorrection, carryWeightNorms, nonFinitePolicy);
+        }
 
         /** Plans the optimizer for {@code layout}: every table and buffer is made here, once. */
         public LayerwiseOptimizer build(ParamLayout layout) {

@@ -3,17 +3,20 @@ package org.lars4j;
 import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
 import java.util.List;
-import org.bytedeco.cuda.cudart.CUstream_st;
-import org.bytedeco.javacpp.Pointer;
-import org.bytedeco.javacpp.PointerPointer;
 import org.lars4j.engine.DeviceStepper;
 import org.lars4j.engine.Engine;
 import org.lars4j.engine.EnginePlan;
-import org.lars4j.engine.Engines;
 import org.lars4j.engine.HostTensors;
-import org.lars4j.engine.StepScalars;
+import org.lars4j.error.BackendUnavailableException;
+import org.lars4j.error.InvalidHyperparameterException;
+import org.lars4j.error.InvalidLayoutException;
+import org.lars4j.error.OptimizerClosedException;
+import org.lars4j.error.TensorMismatchException;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.layout.Segment;
+import org.lars4j.rule.NonFinitePolicy;
+import org.lars4j.rule.Rule;
+import org.lars4j.rule.StepValues;
 
 /**
  * A layer-wise adaptive optimizer planned for one model on one engine. Build it with
@@ -32,31 +35,24 @@ import org.lars4j.layout.Segment;
  * checkpoints. A step allocates nothing. Not thread-safe: one step at a time.
  */
 public final class LayerwiseOptimizer implements AutoCloseable {
-    private final OptimizerConfig config;
+    private final Rule config;
     private final ParamLayout layout;
     private final Engine engine;
     private final EnginePlan plan;
     private final HostTensors params;
     private final HostTensors grads;
-    private final StepScalars scalars = new StepScalars();
+    private final StepValues scalars;
     private final boolean skipNonFinite;
     private long stepCount;
     private long skippedSteps;
     private boolean lastSkipped;
-    // Carried weight norms (LarsConfig.carryWeightNorms): where the last step's weights live.
-    private final boolean tracksWeights;
-    private final Object[] lastParams;
-    private final long[] lastParamOffsets;
-    private long lastDeviceAddress;
-    private int lastDeviceKind;
-    private boolean weightsAsLeft;
     private boolean deviceStepPending;
     private boolean closed;
     // False until a step ran in this process: the engines' diagnostic arrays hold nothing yet
     // (zeros on the Java engine, whatever native memory held on the others).
     private boolean diagnosed;
 
-    LayerwiseOptimizer(OptimizerConfig config, ParamLayout layout, Backend backend, int threads) {
+    LayerwiseOptimizer(Rule config, ParamLayout layout, Backend backend, int threads) {
         if (layout == null) throw new InvalidLayoutException("layout is null");
         if (threads < 1) throw new InvalidHyperparameterException("threads must be >= 1, got " + threads);
         this.config = config;
@@ -66,9 +62,7 @@ public final class LayerwiseOptimizer implements AutoCloseable {
         this.params = new HostTensors(this.layout);
         this.grads = new HostTensors(this.layout);
         this.skipNonFinite = config.nonFinitePolicy() == NonFinitePolicy.SKIP_STEP;
-        this.tracksWeights = config instanceof LarsConfig && ((LarsConfig) config).carryWeightNorms();
-        this.lastParams = new Object[tracksWeights ? this.layout.size() : 0];
-        this.lastParamOffsets = new long[lastParams.length];
+        this.scalars = config.newStepValues();
     }
 
     // ---- steps ------------------------------------------------------------------------------
@@ -185,58 +179,39 @@ public final class LayerwiseOptimizer implements AutoCloseable {
     // ---- device-resident tensors (cuda, cuda-emulator) ----------------------------------------
 
     /**
-     * One step on device-resident tensors in the flat form, enqueued on {@code stream} (null: the
-     * default stream) without synchronising: {@code params} and {@code grads} each hold
-     * {@link ParamLayout#totalElements()} floats from their position. On the emulator, "device"
-     * memory is host memory. The step count advances when the step is enqueued; whether a step
-     * was skipped for a non-finite gradient is known after synchronising ({@link #lastStepSkipped()}).
+     * One step on device-resident tensors in the flat form, enqueued on stream {@code streamHandle}
+     * (0: the default stream) without synchronising: {@code paramsAddress} and {@code gradsAddress}
+     * each hold {@link ParamLayout#totalElements()} floats. On the emulator, "device" memory is
+     * host memory. The step count advances when the step is enqueued; whether a step was skipped
+     * for a non-finite gradient is known after synchronising ({@link #lastStepSkipped()}). With
+     * bytedeco's {@code Pointer} and {@code CUstream_st}, use {@code org.lars4j.engine.cuda.CudaSteps}.
      */
-    public void stepDevice(Pointer params, Pointer grads, CUstream_st stream) {
-        checkDevicePointer("params", params);
-        checkDevicePointer("grads", grads);
-        stepDevice(address(params), address(grads), stream == null ? 0 : stream.address());
-    }
-
-    /** {@link #stepDevice(Pointer, Pointer, CUstream_st)} with raw device addresses and stream handle. */
     public void stepDevice(long paramsAddress, long gradsAddress, long streamHandle) {
         DeviceStepper d = deviceStepper();
         checkAddress("params", paramsAddress);
         checkAddress("grads", gradsAddress);
         if (paramsAddress == gradsAddress) throw new TensorMismatchException("params and grads are the same device address");
         prepareScalars();
-        scalars.setWeightsAsLeft(deviceParamsAsLeft(paramsAddress, 1));
-        weightsAsLeft = false;
         d.stepDevice(paramsAddress, gradsAddress, 0, 0, streamHandle, scalars);
         diagnosed = true;
-        weightsAsLeft = tracksWeights;
         stepCount++;
         lastSkipped = false;
         deviceStepPending = true;
     }
 
     /**
-     * One step on device-resident tensors in the list form: {@code params} and {@code grads} are
-     * device arrays of one pointer per segment, in layout order (a {@link PointerPointer} whose
-     * memory the device can read). With carried weight norms, a change of the pointers inside the
-     * same table is not seen: call {@link #weightsChanged()} after one.
+     * One step on device-resident tensors in the list form: {@code paramsTable} and
+     * {@code gradsTable} are device arrays of one pointer per segment, in layout order. With
+     * carried weight norms, a change of the pointers inside the same table is not seen: call
+     * {@link #weightsChanged()} after one.
      */
-    public void stepDeviceList(PointerPointer<?> params, PointerPointer<?> grads, CUstream_st stream) {
-        checkDevicePointer("params table", params);
-        checkDevicePointer("grads table", grads);
-        stepDeviceList(address(params), address(grads), stream == null ? 0 : stream.address());
-    }
-
-    /** {@link #stepDeviceList(PointerPointer, PointerPointer, CUstream_st)} with raw addresses. */
     public void stepDeviceList(long paramsTable, long gradsTable, long streamHandle) {
         DeviceStepper d = deviceStepper();
         checkAddress("params table", paramsTable);
         checkAddress("grads table", gradsTable);
         prepareScalars();
-        scalars.setWeightsAsLeft(deviceParamsAsLeft(paramsTable, 2));
-        weightsAsLeft = false;
         d.stepDevice(0, 0, paramsTable, gradsTable, streamHandle, scalars);
         diagnosed = true;
-        weightsAsLeft = tracksWeights;
         stepCount++;
         lastSkipped = false;
         deviceStepPending = true;
@@ -252,10 +227,8 @@ public final class LayerwiseOptimizer implements AutoCloseable {
     public void prepareGraphStep() {
         DeviceStepper d = deviceStepper();
         prepareScalars();
-        scalars.setWeightsAsLeft(tracksWeights && weightsAsLeft);
         d.writeStepParams(scalars);
         diagnosed = true;
-        weightsAsLeft = tracksWeights;
         stepCount++;
         lastSkipped = false;
         deviceStepPending = true;
@@ -307,8 +280,6 @@ public final class LayerwiseOptimizer implements AutoCloseable {
             throw new IllegalArgumentException("batch must be 1.." + DeviceStepper.MAX_BATCH + ", got " + batch);
         }
         prepareScalars();
-        scalars.setWeightsAsLeft(false);   // the buffers rotate: never the weights the last step wrote
-        weightsAsLeft = false;
         return d.timeSteps(paramsAddresses, gradsAddresses, warmup, reps, batch, graphs, scalars);
     }
 
@@ -320,17 +291,6 @@ public final class LayerwiseOptimizer implements AutoCloseable {
                     + engine.name());
         }
         return d;
-    }
-
-    private static long address(Pointer p) { return p.address() + p.position() * p.sizeof(); }
-
-    private void checkDevicePointer(String role, Pointer p) {
-        if (p == null || p.isNull()) throw new TensorMismatchException(role + " is null");
-        long have = p.limit() > 0 ? p.limit() - p.position() : (p.capacity() > 0 ? p.capacity() - p.position() : -1);
-        long need = role.endsWith("table") ? layout.size() : layout.totalElements();
-        if (have >= 0 && have < need) {
-            throw new TensorMismatchException(role + ": pointer holds " + have + " elements but the layout needs " + need);
-        }
     }
 
     private static void checkAddress(String role, long address) {
@@ -345,35 +305,7 @@ public final class LayerwiseOptimizer implements AutoCloseable {
             throw new IllegalStateException("the step counter is at its limit (" + Long.MAX_VALUE + " steps"
                     + (stepCount == Long.MAX_VALUE ? "" : " skipped") + "); no further step can be counted");
         }
-        config.stepScalars(stepCount + 1, scalars); // may throw: nothing is bound or written yet
-    }
-
-    /**
-     * Records where this step's weights live and says whether it is where the last step left
-     * them (same arrays or buffers at the same offsets, nothing declared changed).
-     */
-    private boolean paramsAsLeft() {
-        boolean same = weightsAsLeft && lastDeviceKind == 0;
-        lastDeviceKind = 0;
-        for (int i = 0; i < lastParams.length; i++) {
-            Object ref = params.storage(i);
-            if (ref != lastParams[i] || params.offset(i) != lastParamOffsets[i]) {
-                same = false;
-                lastParams[i] = ref;
-                lastParamOffsets[i] = params.offset(i);
-            }
-        }
-        return same;
-    }
-
-    /** The same for device steps: the flat base address, or the pointer table's (kind 1 or 2). */
-    private boolean deviceParamsAsLeft(long address, int kind) {
-        if (!tracksWeights) return false;
-        boolean same = weightsAsLeft && lastDeviceKind == kind && lastDeviceAddress == address;
-        java.util.Arrays.fill(lastParams, null);
-        lastDeviceKind = kind;
-        lastDeviceAddress = address;
-        return same;
+        config.fillStepValues(stepCount + 1, scalars); // may throw: nothing is bound or written yet
     }
 
     /**
@@ -382,17 +314,14 @@ public final class LayerwiseOptimizer implements AutoCloseable {
      * norm carried from the last update (only relevant with {@code carryWeightNorms}).
      */
     public void weightsChanged() {
-        weightsAsLeft = false;
+        if (!closed) plan.weightsChanged();
     }
 
     private boolean run() {
         deviceStepPending = false;
         try {
-            scalars.setWeightsAsLeft(tracksWeights && paramsAsLeft());
-            weightsAsLeft = false;
             boolean applied = plan.step(params, grads, scalars, skipNonFinite);
             diagnosed = true;
-            weightsAsLeft = tracksWeights;
             lastSkipped = !applied;
             if (applied) stepCount++;
             else skippedSteps++;
@@ -535,7 +464,6 @@ public final class LayerwiseOptimizer implements AutoCloseable {
     /** Zeroes every state buffer and the step counters. */
     public void resetState() {
         checkOpen();
-        weightsAsLeft = false;
         plan.resetState();
         stepCount = 0;
         skippedSteps = 0;
@@ -557,7 +485,7 @@ public final class LayerwiseOptimizer implements AutoCloseable {
     /** The layout with the preset's rules applied: the flags every step uses. */
     public ParamLayout layout() { return layout; }
 
-    public OptimizerConfig config() { return config; }
+    public Rule config() { return config; }
 
     /** The engine running the steps: {@code cpu}, {@code cuda} or {@code cuda-emulator}. */
     public String engineName() { return engine.name(); }

@@ -8,6 +8,8 @@ import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.lamb.LambPreset;
+import org.lars4j.rule.lars.LarsPreset;
 
 /**
  * Plan once, step many: after warm-up, a step on the Java engine allocates nothing, on the

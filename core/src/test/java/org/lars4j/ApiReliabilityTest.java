@@ -9,9 +9,13 @@ import java.io.IOException;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.lars4j.io.OptimizerCheckpoint;
+import org.lars4j.error.InvalidHyperparameterException;
+import org.lars4j.error.OptimizerClosedException;
 import org.lars4j.io.OptimizerCheckpoint.PresetMismatchException;
+import org.lars4j.io.OptimizerCheckpoint;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.lamb.LambPreset;
+import org.lars4j.rule.lars.LarsPreset;
 
 /** The API refuses what it cannot do at build time, at its limits, and says so by type. */
 class ApiReliabilityTest {

@@ -11,6 +11,9 @@ import java.util.function.Supplier;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.NonFinitePolicy;
+import org.lars4j.rule.lamb.LambPreset;
+import org.lars4j.rule.lars.LarsPreset;
 
 /**
  * The Java engine runs a LARS step block by block (norms of a block, then its update while its

@@ -6,6 +6,7 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.lars.LarsPreset;
 
 /**
  * The Java engine follows docs/CANONICAL_ORDER.md to the bit: an independent, literal

@@ -9,6 +9,7 @@ import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.lars.LarsPreset;
 
 /**
  * Carried weight norms: with carryWeightNorms the next step uses the ||w|| partials computed by

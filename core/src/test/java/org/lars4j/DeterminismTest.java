@@ -8,6 +8,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.lars4j.TestModels.Form;
 import org.lars4j.TestModels.Tensors;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.lars.LarsPreset;
 
 /** docs/MATH.md section 8: the same bits for 1, 2, 3 and 8 threads, every storage form, run after run. */
 class DeterminismTest {

@@ -10,8 +10,12 @@ import java.util.Arrays;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.PointerPointer;
 import org.junit.jupiter.api.Test;
+import org.lars4j.engine.cuda.CudaSteps;
 import org.lars4j.engine.cuda.DeviceBuffers;
+import org.lars4j.error.BackendUnavailableException;
+import org.lars4j.error.TensorMismatchException;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.lars.LarsPreset;
 
 /**
  * The device-memory API (flat base + offsets, and device pointer tables) on the emulated CUDA
@@ -55,7 +59,7 @@ class DeviceTensorTest {
             for (int s = 0; s < 3; s++) {
                 float[][] gs = TestModels.gaussian(LAYOUT, 20 + s, 0.01);
                 g.put(new TestModels.Tensors(TestModels.Form.FLAT_ARRAY, LAYOUT, gs).flatArray);
-                emu.stepDevice(w, g, null);
+                CudaSteps.stepDevice(emu, w, g, null);
                 assertFalse(emu.lastStepSkipped());
             }
             assertEquals(3, emu.stepCount());
@@ -73,7 +77,7 @@ class DeviceTensorTest {
                 for (int s = 0; s < 3; s++) {
                     float[][] g = TestModels.gaussian(LAYOUT, 20 + s, 0.01);
                     for (int i = 0; i < LAYOUT.size(); i++) gs[i].put(g[i]);
-                    emu.stepDeviceList(wt, gt, null);
+                    CudaSteps.stepDeviceList(emu, wt, gt, null);
                     // Steps are asynchronous, as on a GPU: the gradients must not change under one.
                     DeviceBuffers.synchronize(Backend.CUDA_EMULATOR);
                 }
@@ -125,7 +129,7 @@ class DeviceTensorTest {
             w.put(ones);
             ones[7] = Float.POSITIVE_INFINITY;
             g.put(ones);
-            emu.stepDevice(w, g, null);
+            CudaSteps.stepDevice(emu, w, g, null);
             assertTrue(emu.lastStepSkipped());
             float[] after = new float[total];
             w.get(after);
@@ -197,7 +201,7 @@ class DeviceTensorTest {
     void deviceArgumentsAreValidated() {
         try (LayerwiseOptimizer emu = opt(Backend.CUDA_EMULATOR); FloatPointer small = new FloatPointer(10);
              FloatPointer ok = new FloatPointer(LAYOUT.totalElements())) {
-            TensorMismatchException e = assertThrows(TensorMismatchException.class, () -> emu.stepDevice(small, ok, null));
+            TensorMismatchException e = assertThrows(TensorMismatchException.class, () -> CudaSteps.stepDevice(emu, small, ok, null));
             assertTrue(e.getMessage().contains("params: pointer holds 10 elements"), e.getMessage());
             e = assertThrows(TensorMismatchException.class, () -> emu.stepDevice(0L, 64L, 0L));
             assertTrue(e.getMessage().contains("params is a null device address"), e.getMessage());

@@ -12,6 +12,9 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.reference.ReferenceLars;
+import org.lars4j.rule.NonFinitePolicy;
+import org.lars4j.rule.Rule;
+import org.lars4j.rule.lars.LarsPreset;
 
 /** Zero norms, exclusions, tile-boundary and large segments, non-finite gradients. */
 class EdgeCaseTest {

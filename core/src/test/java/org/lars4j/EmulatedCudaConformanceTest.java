@@ -19,10 +19,13 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.lars4j.TestModels.Form;
 import org.lars4j.TestModels.Tensors;
-import org.lars4j.engine.Engines;
-import org.lars4j.engine.cuda.CudaEmulatorEngine;
 import org.lars4j.engine.cuda.CudaEmulatorEngine.Schedule;
+import org.lars4j.engine.cuda.CudaEmulatorEngine;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.NonFinitePolicy;
+import org.lars4j.rule.lars.LarsPreset;
+import org.lars4j.rule.lars.LrPlacement;
+import org.lars4j.rule.lars.TrustRatioForm;
 import org.lars4j.schedule.LrSchedule;
 
 /**

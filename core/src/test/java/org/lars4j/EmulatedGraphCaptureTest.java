@@ -11,7 +11,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.lars4j.engine.cuda.DeviceBuffers;
+import org.lars4j.error.NativeEngineException;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.lamb.LambPreset;
+import org.lars4j.rule.lars.LarsPreset;
 import org.lars4j.schedule.LrSchedule;
 
 /**

@@ -14,9 +14,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.lars4j.TestModels.Form;
-import org.lars4j.engine.cuda.CudaEmulatorEngine;
 import org.lars4j.engine.cuda.CudaEmulatorEngine.Schedule;
+import org.lars4j.engine.cuda.CudaEmulatorEngine;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.NonFinitePolicy;
+import org.lars4j.rule.lars.LarsPreset;
+import org.lars4j.rule.lars.LrPlacement;
+import org.lars4j.rule.lars.TrustRatioForm;
 
 /**
  * The grouped LARS step (one cooperative launch walking the model in L2-sized groups of whole

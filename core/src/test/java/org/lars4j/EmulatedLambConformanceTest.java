@@ -12,10 +12,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.lars4j.engine.Engines;
-import org.lars4j.engine.cuda.CudaEmulatorEngine;
 import org.lars4j.engine.cuda.CudaEmulatorEngine.Schedule;
+import org.lars4j.engine.cuda.CudaEmulatorEngine;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.NonFinitePolicy;
+import org.lars4j.rule.lamb.LambPreset;
 
 /** LAMB's CUDA kernels on the SIMT emulator == the Java engine, bit for bit: presets, options, layouts, schedules. */
 class EmulatedLambConformanceTest {

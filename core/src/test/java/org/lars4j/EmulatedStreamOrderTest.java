@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Test;
 import org.lars4j.engine.cuda.DeviceBuffers;
 import org.lars4j.engine.cuda.NativeLars;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.lars.LarsPreset;
 import org.lars4j.schedule.LrSchedule;
 
 /**

@@ -16,6 +16,11 @@ import java.util.SplittableRandom;
 import java.util.function.UnaryOperator;
 import java.util.zip.CRC32;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.NonFinitePolicy;
+import org.lars4j.rule.lamb.LambPreset;
+import org.lars4j.rule.lars.LarsPreset;
+import org.lars4j.rule.lars.LrPlacement;
+import org.lars4j.rule.lars.TrustRatioForm;
 import org.lars4j.schedule.LrSchedule;
 
 /**

@@ -17,7 +17,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.lars4j.GoldenSteps.Case;
 import org.lars4j.GoldenSteps.StepRecord;
-import org.lars4j.engine.Engines;
 
 /**
  * Writes the golden file {@code core/src/test/resources/golden/steps.txt} that

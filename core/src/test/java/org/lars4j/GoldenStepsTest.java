@@ -18,7 +18,8 @@ import org.lars4j.GoldenSteps.Case;
 import org.lars4j.GoldenSteps.Form;
 import org.lars4j.GoldenSteps.GoldenLine;
 import org.lars4j.GoldenSteps.StepRecord;
-import org.lars4j.engine.Engines;
+import org.lars4j.rule.lamb.LambPreset;
+import org.lars4j.rule.lars.LarsPreset;
 
 /**
  * Issue 16's guard rail: every configuration of {@link GoldenSteps#cases()} gives, bit for bit,

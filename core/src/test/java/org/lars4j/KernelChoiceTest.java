@@ -7,6 +7,8 @@ import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.lamb.LambPreset;
+import org.lars4j.rule.lars.LarsPreset;
 
 /**
  * The Java engine's two tile-kernel implementations (Vector API and scalar, property

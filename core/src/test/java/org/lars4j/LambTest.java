@@ -20,6 +20,9 @@ import org.lars4j.TestModels.Tensors;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.layout.Segment;
 import org.lars4j.reference.ReferenceLamb;
+import org.lars4j.rule.Rule;
+import org.lars4j.rule.lamb.LambConfig;
+import org.lars4j.rule.lamb.LambPreset;
 import org.lars4j.schedule.LrSchedule;
 
 /** LAMB (docs/MATH.md section 4) on the Java engine against the float64 reference. */

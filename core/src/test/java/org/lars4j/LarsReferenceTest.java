@@ -13,6 +13,8 @@ import org.lars4j.TestModels.Form;
 import org.lars4j.TestModels.Tensors;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.reference.ReferenceLars;
+import org.lars4j.rule.Rule;
+import org.lars4j.rule.lars.LarsPreset;
 import org.lars4j.schedule.LrSchedule;
 
 /** Every preset, nesterov on/off, every storage form: the Java engine against the float64 reference. */

@@ -1,6 +1,5 @@
 package org.lars4j;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -19,12 +18,18 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.io.TempDir;
+import org.lars4j.error.BackendUnavailableException;
+import org.lars4j.error.InvalidHyperparameterException;
+import org.lars4j.error.OptimizerClosedException;
+import org.lars4j.error.TensorMismatchException;
 import org.lars4j.io.DType;
-import org.lars4j.io.OptimizerCheckpoint;
 import org.lars4j.io.OptimizerCheckpoint.CheckpointMismatchException;
+import org.lars4j.io.OptimizerCheckpoint;
 import org.lars4j.io.SafetensorsFormatException;
 import org.lars4j.io.SafetensorsWriter;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.lamb.LambPreset;
+import org.lars4j.rule.lars.LarsPreset;
 
 /**
  * Every public entry point of an optimizer, on every engine that always runs (cpu,

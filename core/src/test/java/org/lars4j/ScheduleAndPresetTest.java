@@ -5,9 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
-import org.lars4j.engine.StepScalars;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.layout.ShapeFile;
+import org.lars4j.rule.lars.LarsConfig;
+import org.lars4j.rule.lars.LarsPreset;
+import org.lars4j.rule.lars.LarsStepValues;
+import org.lars4j.rule.lars.LrPlacement;
+import org.lars4j.rule.lars.TrustRatioForm;
 import org.lars4j.schedule.LrSchedule;
 
 /** Schedules (docs/MATH.md section 5) by hand-computed values; preset defaults by the table. */
@@ -42,16 +46,16 @@ class ScheduleAndPresetTest {
     @Test
     void momentumCorrectionAndPhi() {
         LarsConfig ml = Lars.builder(LarsPreset.MLPERF).learningRate(LrSchedule.linearWarmup(1.0, 4)).momentumCorrection(true).config();
-        StepScalars s = new StepScalars();
-        ml.stepScalars(1, s);
+        LarsStepValues s = (LarsStepValues) ml.newStepValues();
+        ml.fillStepValues(1, s);
         assertEquals(0.9, s.momentum());
         assertTrue(s.firstStep());
-        ml.stepScalars(3, s);
+        ml.fillStepValues(3, s);
         assertEquals(0.9 * 0.75 / 0.5, s.momentum(), 1e-15);
         assertEquals(0.75, s.learningRate());
         assertFalse(s.firstStep());
         LarsConfig tv = Lars.builder(LarsPreset.TVLARS).learningRate(0.1).config();
-        tv.stepScalars(5, s);
+        tv.fillStepValues(5, s);
         assertEquals(1.0 / (0.1 + Math.exp(0.001 * 6)), s.phi(), 1e-15);
         assertEquals(1.0, Lars.builder(LarsPreset.PAPER).learningRate(0.1).config().phi(5));
     }

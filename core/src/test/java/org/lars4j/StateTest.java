@@ -8,6 +8,8 @@ import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.reference.ReferenceLars;
+import org.lars4j.rule.Rule;
+import org.lars4j.rule.lars.LarsPreset;
 import org.lars4j.schedule.LrSchedule;
 
 /** State is owned by the optimizer and can be moved between optimizers bit for bit. */

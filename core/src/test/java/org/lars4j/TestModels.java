@@ -9,6 +9,8 @@ import java.util.SplittableRandom;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.layout.Segment;
 import org.lars4j.reference.ReferenceLars;
+import org.lars4j.rule.Rule;
+import org.lars4j.rule.lars.LarsPreset;
 
 /** Layouts, seeded data and storage-form conversions shared by the tests. */
 final class TestModels {
@@ -58,7 +60,7 @@ final class TestModels {
 
     /** Skips the calling test (with the reason) where the CUDA engine cannot run: every CI machine. */
     static void assumeCudaDevice() {
-        String why = org.lars4j.engine.Engines.unavailableReason(Backend.CUDA);
+        String why = org.lars4j.Engines.unavailableReason(Backend.CUDA);
         org.junit.jupiter.api.Assumptions.assumeTrue(why == null, "no GPU here: " + why);
     }
 

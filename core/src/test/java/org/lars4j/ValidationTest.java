@@ -12,7 +12,14 @@ import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
+import org.lars4j.error.BackendUnavailableException;
+import org.lars4j.error.InvalidHyperparameterException;
+import org.lars4j.error.InvalidLayoutException;
+import org.lars4j.error.OptimizerClosedException;
+import org.lars4j.error.TensorMismatchException;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.lars.LarsPreset;
+import org.lars4j.rule.lars.LrPlacement;
 import org.lars4j.schedule.LrSchedule;
 
 /** Every public entry point rejects misuse with a typed exception naming the offender, changing nothing. */

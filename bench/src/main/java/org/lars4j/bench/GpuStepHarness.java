@@ -12,12 +12,12 @@ import java.util.List;
 import java.util.Map;
 import org.lars4j.Backend;
 import org.lars4j.Lamb;
-import org.lars4j.LambPreset;
 import org.lars4j.Lars;
-import org.lars4j.LarsPreset;
 import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.engine.cuda.DeviceBuffers;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.lamb.LambPreset;
+import org.lars4j.rule.lars.LarsPreset;
 
 /**
  * The GPU step benchmark: for each model and optimizer, device-resident flat w and g (rotated

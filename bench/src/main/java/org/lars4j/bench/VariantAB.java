@@ -8,13 +8,13 @@ import java.util.Arrays;
 import java.util.List;
 import org.lars4j.Backend;
 import org.lars4j.Lamb;
-import org.lars4j.LambPreset;
 import org.lars4j.Lars;
-import org.lars4j.LarsPreset;
 import org.lars4j.LayerwiseOptimizer;
-import org.lars4j.NonFinitePolicy;
 import org.lars4j.engine.cpu.MemoryBandwidth;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.NonFinitePolicy;
+import org.lars4j.rule.lamb.LambPreset;
+import org.lars4j.rule.lars.LarsPreset;
 
 /**
  * Interleaved A/B of the Java engine's step variants inside one JVM, next to a triad taken

@@ -1,5 +1,7 @@
 package org.lars4j.engine;
 
+import org.lars4j.rule.StepValues;
+
 /**
  * Steps on tensors that already live in device memory (CUDA engine; host memory on the
  * emulator), enqueued on the caller's stream with no host synchronisation and no allocation.
@@ -10,7 +12,7 @@ public interface DeviceStepper {
      * back (tables 0); list form: {@code wTable}/{@code gTable} are device arrays holding one
      * pointer per segment (bases 0).
      */
-    void stepDevice(long wBase, long gBase, long wTable, long gTable, long stream, StepScalars scalars);
+    void stepDevice(long wBase, long gBase, long wTable, long gTable, long stream, StepValues values);
 
     /** The most steps of one timed sample of {@link #timeSteps}. */
     int MAX_BATCH = 32;
@@ -24,14 +26,14 @@ public interface DeviceStepper {
      * one captured CUDA graph per buffer pair. The step count does not advance. Returns each
      * sample's time over {@code batch}, in microseconds.
      */
-    double[] timeSteps(long[] wBases, long[] gBases, int warmup, int reps, int batch, boolean graphs, StepScalars scalars);
+    double[] timeSteps(long[] wBases, long[] gBases, int warmup, int reps, int batch, boolean graphs, StepValues values);
 
     /**
      * CUDA graphs, part 1 (outside a capture): writes the values of a step into device memory,
      * once the previous step or replay is done reading them (wherever it ran), and returns when
      * they are there.
      */
-    void writeStepParams(StepScalars scalars);
+    void writeStepParams(StepValues values);
 
     /**
      * CUDA graphs, part 2 (may be captured): enqueues only the launches of a step, which read the
@@ -41,10 +43,4 @@ public interface DeviceStepper {
 
     /** Whether the last step was skipped (non-finite gradient); synchronises with its stream. */
     boolean lastStepSkipped();
-
-    /**
-     * Device address of the step's parameter block ({@code double lr, mu, phi; int first, skip}),
-     * for callers that capture steps in a CUDA graph and update it themselves before each replay.
-     */
-    long stepParamsAddress();
 }

@@ -1,12 +1,12 @@
 package org.lars4j.engine;
 
-import org.lars4j.OptimizerConfig;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.Rule;
 
 /**
  * A backend that runs optimizer steps: the pure-Java engine, CUDA, or the CUDA kernels on the
  * SIMT emulator. Engines are found through {@link java.util.ServiceLoader} (except the Java
- * engine, which is built in) and chosen by {@link Engines#select}.
+ * engine, which is built in) and chosen by {@code org.lars4j.Engines.select}.
  */
 public interface Engine {
     /** {@code cpu}, {@code cuda} or {@code cuda-emulator}. */
@@ -16,10 +16,10 @@ public interface Engine {
     String unavailableReason();
 
     /**
-     * Plans {@code config} for {@code layout} (flags already resolved): every table, buffer and
+     * Plans {@code rule} for {@code layout} (flags already resolved): every table, buffer and
      * launch shape is made here, so that {@link EnginePlan#step} allocates nothing.
      *
-     * @throws org.lars4j.BackendUnavailableException if this engine cannot run {@code config}
+     * @throws org.lars4j.error.BackendUnavailableException if this engine cannot run {@code config}
      */
-    EnginePlan plan(OptimizerConfig config, ParamLayout layout, int threads);
+    EnginePlan plan(Rule rule, ParamLayout layout, int threads);
 }

@@ -1,5 +1,7 @@
 package org.lars4j.engine;
 
+import org.lars4j.rule.StepValues;
+
 /**
  * One optimizer rule planned for one model on one engine. Owns the optimizer state (momentum
  * buffers, ...). Inputs are validated by the caller before any method here is called. Not
@@ -8,13 +10,20 @@ package org.lars4j.engine;
 public interface EnginePlan extends AutoCloseable {
 
     /**
-     * Runs one step: norms, per-segment scalars, update.
+     * Runs one step: norms, per-segment scalars, update. {@code values} are this plan's rule's
+     * (made by its {@code Rule.newStepValues()}).
      *
      * @param skipNonFinite if true and a gradient's sum of squares is not finite, nothing is
      *                      written and false is returned
      * @return true if weights and state were updated
      */
-    boolean step(HostTensors params, HostTensors grads, StepScalars scalars, boolean skipNonFinite);
+    boolean step(HostTensors params, HostTensors grads, StepValues values, boolean skipNonFinite);
+
+    /**
+     * The weights were written outside the optimizer (a checkpoint loaded into the same arrays,
+     * weight averaging): a rule that carries values from one update to the next recomputes them.
+     */
+    default void weightsChanged() {}
 
     /** Copies state buffer {@code buffer} of segment {@code segment} into {@code dst}. */
     void readState(int buffer, int segment, float[] dst);

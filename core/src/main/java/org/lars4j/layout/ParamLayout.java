@@ -8,7 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
-import org.lars4j.InvalidLayoutException;
+import org.lars4j.error.InvalidLayoutException;
 
 /**
  * The model described once: an ordered list of named segments, their offsets in the flat form

@@ -8,7 +8,7 @@ import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.lars4j.InvalidLayoutException;
+import org.lars4j.error.InvalidLayoutException;
 
 /**
  * Reads model-shape files (bench/shapes/*.txt): '#' starts a comment line; every other

@@ -1,6 +1,6 @@
 package org.lars4j.schedule;
 
-import org.lars4j.InvalidHyperparameterException;
+import org.lars4j.error.InvalidHyperparameterException;
 
 /**
  * The learning rate of step {@code t} (t counts from 1), docs/MATH.md section 5. Evaluated on

@@ -1,10 +1,10 @@
 package org.lars4j.tool;
 
-import org.lars4j.LambConfig;
-import org.lars4j.LarsConfig;
-import org.lars4j.LrPlacement;
-import org.lars4j.TrustRatioForm;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.lamb.LambConfig;
+import org.lars4j.rule.lars.LarsConfig;
+import org.lars4j.rule.lars.LrPlacement;
+import org.lars4j.rule.lars.TrustRatioForm;
 
 /**
  * docs/MATH.md sections 3 and 4 in plain float64, straight from the formulas, for

@@ -2,7 +2,7 @@ package org.lars4j.tool;
 
 import org.lars4j.Backend;
 import org.lars4j.Lamb;
-import org.lars4j.LambPreset;
+import org.lars4j.rule.lamb.LambPreset;
 
 /** The LAMB side of {@link OptimizerOptions}. */
 final class LambOptions {

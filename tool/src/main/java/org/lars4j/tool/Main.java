@@ -2,10 +2,10 @@ package org.lars4j.tool;
 
 import java.util.concurrent.Callable;
 import org.lars4j.Backend;
+import org.lars4j.Engines;
 import org.lars4j.engine.Engine;
-import org.lars4j.engine.Engines;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /** The {@code ./lars4j} tool. */
 @Command(name = "lars4j", mixinStandardHelpOptions = true, version = "lars4j 0.1.0",

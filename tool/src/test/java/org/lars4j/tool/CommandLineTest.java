@@ -18,15 +18,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.lars4j.Backend;
 import org.lars4j.Lars;
-import org.lars4j.LarsPreset;
 import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.io.OptimizerCheckpoint;
 import org.lars4j.io.SafetensorsFile;
 import org.lars4j.io.SafetensorsWriter;
 import org.lars4j.layout.ParamLayout;
-import picocli.CommandLine;
+import org.lars4j.rule.lars.LarsPreset;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine;
 
 /** The tool's flags, help, exit codes and messages. */
 class CommandLineTest {

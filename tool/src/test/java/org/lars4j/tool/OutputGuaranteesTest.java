@@ -20,11 +20,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.lars4j.Backend;
 import org.lars4j.Lars;
-import org.lars4j.LarsPreset;
 import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.io.OptimizerCheckpoint;
 import org.lars4j.io.SafetensorsFile;
 import org.lars4j.io.SafetensorsWriter;
+import org.lars4j.rule.lars.LarsPreset;
 
 /** What `./lars4j step` guarantees about its two output files (README, "Output files"). */
 class OutputGuaranteesTest {

@@ -24,14 +24,14 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.lars4j.Backend;
 import org.lars4j.Lamb;
-import org.lars4j.LambPreset;
 import org.lars4j.Lars;
-import org.lars4j.LarsPreset;
 import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.io.OptimizerCheckpoint;
 import org.lars4j.io.SafetensorsFile;
 import org.lars4j.io.SafetensorsWriter;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.lamb.LambPreset;
+import org.lars4j.rule.lars.LarsPreset;
 
 /** The ./lars4j tool end to end (through Main.run, as the launcher calls it). */
 class ToolTest {

@@ -1,23 +1,34 @@
 package org.lars4j.engine.cpu;
 
-import org.lars4j.BackendUnavailableException;
-import org.lars4j.LambConfig;
-import org.lars4j.LarsConfig;
-import org.lars4j.OptimizerConfig;
+import java.util.Map;
 import org.lars4j.engine.Engine;
 import org.lars4j.engine.EnginePlan;
+import org.lars4j.error.BackendUnavailableException;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.Rule;
+import org.lars4j.rule.lamb.LambConfig;
+import org.lars4j.rule.lars.LarsConfig;
 
 /** The pure-Java engine: always available, multi-threaded, bitwise deterministic. */
 public final class CpuEngine implements Engine {
+    /** How this engine plans a rule (the registry below). */
+    private interface PlanFactory {
+        EnginePlan plan(Rule rule, ParamLayout layout, int threads);
+    }
+
+    /** The rules this engine runs, by configuration class: the one place a new rule is added here. */
+    private static final Map<Class<? extends Rule>, PlanFactory> RULES = Map.of(
+            LarsConfig.class, (rule, layout, threads) -> new CpuLarsPlan((LarsConfig) rule, layout, threads),
+            LambConfig.class, (rule, layout, threads) -> new CpuLambPlan((LambConfig) rule, layout, threads));
+
     @Override public String name() { return "cpu"; }
 
     @Override public String unavailableReason() { return null; }
 
     @Override
-    public EnginePlan plan(OptimizerConfig config, ParamLayout layout, int threads) {
-        if (config instanceof LarsConfig) return new CpuLarsPlan((LarsConfig) config, layout, threads);
-        if (config instanceof LambConfig) return new CpuLambPlan((LambConfig) config, layout, threads);
-        throw new BackendUnavailableException("the cpu engine has no plan for optimizer '" + config.algorithm() + "'");
+    public EnginePlan plan(Rule rule, ParamLayout layout, int threads) {
+        PlanFactory f = RULES.get(rule.getClass());
+        if (f == null) throw new BackendUnavailableException("the cpu engine has no plan for optimizer '" + rule.algorithm() + "'");
+        return f.plan(rule, layout, threads);
     }
 }

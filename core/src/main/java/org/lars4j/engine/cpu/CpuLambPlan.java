@@ -1,11 +1,12 @@
 package org.lars4j.engine.cpu;
 
 import java.util.Arrays;
-import org.lars4j.LambConfig;
 import org.lars4j.engine.HostTensors;
-import org.lars4j.engine.LambSegmentPlan;
-import org.lars4j.engine.StepScalars;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.StepValues;
+import org.lars4j.rule.lamb.LambConfig;
+import org.lars4j.rule.lamb.LambSegments;
+import org.lars4j.rule.lamb.LambStepValues;
 
 /**
  * LAMB planned on the Java engine. A step is five phases (the CUDA plan has the same passes):
@@ -27,7 +28,7 @@ import org.lars4j.layout.ParamLayout;
  */
 final class CpuLambPlan extends CpuTilePlan {
     private final LambConfig cfg;
-    private final LambSegmentPlan seg;
+    private final LambSegments seg;
     private final float[] partG;
     private final float[] partR;
     private final float[] partW;
@@ -53,10 +54,10 @@ final class CpuLambPlan extends CpuTilePlan {
     private final WorkerPool.Phase applyPhase = worker -> claimTiles(worker, applyTile);
 
     CpuLambPlan(LambConfig cfg, ParamLayout layout, int threads) {
-        this(cfg, new LambSegmentPlan(cfg, layout), threads);
+        this(cfg, new LambSegments(cfg, layout), threads);
     }
 
-    private CpuLambPlan(LambConfig cfg, LambSegmentPlan seg, int threads) {
+    private CpuLambPlan(LambConfig cfg, LambSegments seg, int threads) {
         super(seg.lengths(), threads);
         this.cfg = cfg;
         this.seg = seg;
@@ -99,7 +100,8 @@ final class CpuLambPlan extends CpuTilePlan {
     }
 
     @Override
-    public boolean step(HostTensors params, HostTensors grads, StepScalars sc, boolean skipNonFinite) {
+    public boolean step(HostTensors params, HostTensors grads, StepValues values, boolean skipNonFinite) {
+        LambStepValues sc = (LambStepValues) values;
         this.w = params;
         this.g = grads;
         try {

@@ -1,18 +1,20 @@
 package org.lars4j.engine.cpu;
 
-import static org.lars4j.engine.LarsSegmentPlan.NORM_G;
-import static org.lars4j.engine.LarsSegmentPlan.NORM_NONE;
-import static org.lars4j.engine.LarsSegmentPlan.NORM_WG;
-import static org.lars4j.engine.LarsSegmentPlan.NORM_WGU;
+import static org.lars4j.rule.lars.LarsSegments.NORM_G;
+import static org.lars4j.rule.lars.LarsSegments.NORM_NONE;
+import static org.lars4j.rule.lars.LarsSegments.NORM_WG;
+import static org.lars4j.rule.lars.LarsSegments.NORM_WGU;
 
 import java.util.Arrays;
-import org.lars4j.LarsConfig;
-import org.lars4j.LrPlacement;
-import org.lars4j.TrustRatioForm;
 import org.lars4j.engine.HostTensors;
-import org.lars4j.engine.LarsSegmentPlan;
-import org.lars4j.engine.StepScalars;
+import org.lars4j.engine.WeightsTracker;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.StepValues;
+import org.lars4j.rule.lars.LarsConfig;
+import org.lars4j.rule.lars.LarsSegments;
+import org.lars4j.rule.lars.LarsStepValues;
+import org.lars4j.rule.lars.LrPlacement;
+import org.lars4j.rule.lars.TrustRatioForm;
 
 /**
  * The LARS family planned on the Java engine. A step is three phases:
@@ -59,6 +61,7 @@ final class CpuLarsPlan extends CpuTilePlan {
     // Carried weight norms (LarsConfig.carryWeightNorms): partW holds the tile partials of the weights the
     // last update wrote; used when the caller says the weights are as that step left them.
     private final boolean carry;
+    private final WeightsTracker weights;
     private boolean carryReady;
     private boolean useCarried;
     // True while the norm phase runs after the gradient-only pre-pass (g partials already there).
@@ -72,15 +75,16 @@ final class CpuLarsPlan extends CpuTilePlan {
     private boolean first;
 
     CpuLarsPlan(LarsConfig cfg, ParamLayout layout, int threads) {
-        this(cfg, new LarsSegmentPlan(cfg, layout), threads);
+        this(cfg, new LarsSegments(cfg, layout), threads);
     }
 
-    private CpuLarsPlan(LarsConfig cfg, LarsSegmentPlan seg, int threads) {
+    private CpuLarsPlan(LarsConfig cfg, LarsSegments seg, int threads) {
         super(seg.lengths(), threads);
         this.cfg = cfg;
         normMode = seg.normModes();
         lamD = seg.lambdas();
         carry = cfg.carryWeightNorms();
+        weights = new WeightsTracker(nSeg);
         momentum = new float[nSeg][];
         momentumOff = new int[nSeg];
         long total = 0;
@@ -101,11 +105,12 @@ final class CpuLarsPlan extends CpuTilePlan {
     }
 
     @Override
-    public boolean step(HostTensors params, HostTensors grads, StepScalars sc, boolean skipNonFinite) {
+    public boolean step(HostTensors params, HostTensors grads, StepValues values, boolean skipNonFinite) {
+        LarsStepValues sc = (LarsStepValues) values;
         this.w = params;
         this.g = grads;
         try {
-            useCarried = carry && carryReady && sc.weightsAsLeft();
+            useCarried = carry && weights.hostStep(params) && carryReady;
             carryReady = false;
             int nb = blocks();
             boolean prePass = skipNonFinite && nb > 1;
@@ -115,6 +120,7 @@ final class CpuLarsPlan extends CpuTilePlan {
                 gradOnly = false;
                 if (!gradNorms(0, nSeg)) {
                     carryReady = useCarried; // weights untouched: carried partials still hold
+                    weights.stepDone();
                     return false;
                 }
             }
@@ -130,12 +136,14 @@ final class CpuLarsPlan extends CpuTilePlan {
                 forEachTileOfBlock(b, false, normPhase);
                 if (!prePass && !gradNorms(s0, s1) && skipNonFinite) {
                     carryReady = carry; // one block (no pre-pass): partW holds these weights' partials
+                    weights.stepDone();
                     return false;
                 }
                 trustRatios(s0, s1, sc);
                 forEachTileOfBlock(b, true, updatePhase);
             }
             carryReady = carry;   // the update left the new weights' partials in partW
+            weights.stepDone();
             return true;
         } finally {
             gradOnly = false;
@@ -199,7 +207,7 @@ final class CpuLarsPlan extends CpuTilePlan {
     }
 
     /** Trust ratio and the update's float scalars of segments [s0, s1); normG must be there. */
-    private void trustRatios(int s0, int s1, StepScalars sc) {
+    private void trustRatios(int s0, int s1, LarsStepValues sc) {
         double lr = sc.learningRate();
         double phi = sc.phi();
         boolean inside = cfg.placement() == LrPlacement.INSIDE;
@@ -275,8 +283,11 @@ final class CpuLarsPlan extends CpuTilePlan {
 
     @Override
     public void resetState() {
+        weights.changed();
         for (int i = 0; i < nSeg; i++) Arrays.fill(momentum[i], momentumOff[i], momentumOff[i] + segLen[i], 0f);
     }
+
+    @Override public void weightsChanged() { weights.changed(); }
 
     private static void checkBuffer(int buffer) {
         if (buffer != 0) throw new IndexOutOfBoundsException("LARS has one state buffer (momentum_buffer), asked for #" + buffer);

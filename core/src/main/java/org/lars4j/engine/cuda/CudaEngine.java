@@ -1,10 +1,10 @@
 package org.lars4j.engine.cuda;
 
-import org.lars4j.BackendUnavailableException;
-import org.lars4j.OptimizerConfig;
 import org.lars4j.engine.Engine;
 import org.lars4j.engine.EnginePlan;
+import org.lars4j.error.BackendUnavailableException;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.Rule;
 
 /** The CUDA kernels on a GPU, through the JNI library (cudart linked statically). */
 public final class CudaEngine implements Engine {
@@ -24,7 +24,7 @@ public final class CudaEngine implements Engine {
     }
 
     @Override
-    public EnginePlan plan(OptimizerConfig config, ParamLayout layout, int threads) {
+    public EnginePlan plan(Rule config, ParamLayout layout, int threads) {
         String why = unavailableReason();
         if (why != null) throw new BackendUnavailableException("cuda engine unavailable: " + why);
         return NativeEnginePlan.create(name(), NativeEnginePlan.KIND_CUDA, config, layout);

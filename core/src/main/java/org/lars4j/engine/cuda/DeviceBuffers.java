@@ -1,7 +1,7 @@
 package org.lars4j.engine.cuda;
 
 import org.lars4j.Backend;
-import org.lars4j.NativeEngineException;
+import org.lars4j.error.NativeEngineException;
 
 /**
  * Plain device allocations for benchmarks and tests, on the CUDA engine or the emulator (whose

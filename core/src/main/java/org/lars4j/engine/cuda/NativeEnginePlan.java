@@ -3,22 +3,25 @@ package org.lars4j.engine.cuda;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
-import org.lars4j.BackendUnavailableException;
-import org.lars4j.LambConfig;
-import org.lars4j.LarsConfig;
-import org.lars4j.LrPlacement;
-import org.lars4j.NativeEngineException;
-import org.lars4j.NonFinitePolicy;
-import org.lars4j.OptimizerConfig;
-import org.lars4j.TrustRatioForm;
-import org.lars4j.TensorMismatchException;
 import org.lars4j.engine.DeviceStepper;
 import org.lars4j.engine.EnginePlan;
 import org.lars4j.engine.HostTensors;
-import org.lars4j.engine.LambSegmentPlan;
-import org.lars4j.engine.LarsSegmentPlan;
-import org.lars4j.engine.StepScalars;
+import org.lars4j.engine.WeightsTracker;
+import org.lars4j.error.BackendUnavailableException;
+import org.lars4j.error.NativeEngineException;
+import org.lars4j.error.TensorMismatchException;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.NonFinitePolicy;
+import org.lars4j.rule.Rule;
+import org.lars4j.rule.StepValues;
+import org.lars4j.rule.lamb.LambConfig;
+import org.lars4j.rule.lamb.LambSegments;
+import org.lars4j.rule.lamb.LambStepValues;
+import org.lars4j.rule.lars.LarsConfig;
+import org.lars4j.rule.lars.LarsSegments;
+import org.lars4j.rule.lars.LarsStepValues;
+import org.lars4j.rule.lars.LrPlacement;
+import org.lars4j.rule.lars.TrustRatioForm;
 
 /**
  * A LARS or LAMB plan on the native engines (CUDA, or the CUDA kernels on the SIMT emulator). Host
@@ -70,16 +73,19 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
     private boolean closed;
     /** A cooperative grid was planned: a later refusal by the device switches to three launches, said once. */
     private boolean cooperativePlanned;
+    /** Carried weight norms (LARS): whether a step's weights are the ones the last step wrote. */
+    private final boolean carry;
+    private final WeightsTracker weights;
 
     /**
      * Plans {@code config} (LARS or LAMB) for {@code layout} on engine {@code kind}. The rule goes
      * down as two arrays of constants, in the order lars4j_native.h's NativePlan documents.
      */
-    static NativeEnginePlan create(String engine, int kind, OptimizerConfig config, ParamLayout layout) {
+    static NativeEnginePlan create(String engine, int kind, Rule config, ParamLayout layout) {
         if (config instanceof LarsConfig) {
             LarsConfig c = (LarsConfig) config;
-            LarsSegmentPlan seg = new LarsSegmentPlan(c, layout);
-            return new NativeEnginePlan(engine, kind, 0, layout, seg.normModes(), seg.lambdas(),
+            LarsSegments seg = new LarsSegments(c, layout);
+            return new NativeEnginePlan(engine, kind, 0, c.carryWeightNorms(), layout, seg.normModes(), seg.lambdas(),
                     new double[] {c.trustCoefficient(), c.eps(), c.normClamp(), c.dampening()},
                     new int[] {
                         flag(c.form() == TrustRatioForm.SUM_OF_NORMS),
@@ -96,8 +102,8 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
         }
         if (config instanceof LambConfig) {
             LambConfig c = (LambConfig) config;
-            LambSegmentPlan seg = new LambSegmentPlan(c, layout);
-            return new NativeEnginePlan(engine, kind, 1, layout, seg.adaptFlags(), seg.lambdas(),
+            LambSegments seg = new LambSegments(c, layout);
+            return new NativeEnginePlan(engine, kind, 1, false, layout, seg.adaptFlags(), seg.lambdas(),
                     new double[] {c.beta1(), c.beta2(), c.eps(), c.gammaLower(), c.gammaUpper(), c.maxGradNorm(),
                         c.gradAveraging() ? 1.0 - c.beta1() : 1.0, 1.0 - c.beta2()},
                     new int[] {
@@ -129,11 +135,13 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
         return n;
     }
 
-    private NativeEnginePlan(String engine, int kind, int algorithm, ParamLayout layout, int[] modes, double[] lambdas,
+    private NativeEnginePlan(String engine, int kind, int algorithm, boolean carry, ParamLayout layout, int[] modes, double[] lambdas,
                              double[] dconsts, int[] iconsts) {
         this.engine = engine;
+        this.carry = carry;
         this.stateBuffers = algorithm == 0 ? 1 : 2;
         nSeg = layout.size();
+        weights = new WeightsTracker(nSeg);
         length = new int[nSeg];
         offset = new long[nSeg];
         for (int i = 0; i < nSeg; i++) {
@@ -178,15 +186,19 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
 
     /** {@code skipNonFinite} is part of the plan's constants here (the kernels decide on the device). */
     @Override
-    public boolean step(HostTensors params, HostTensors grads, StepScalars sc, boolean skipNonFinite) {
+    public boolean step(HostTensors params, HostTensors grads, StepValues sc, boolean skipNonFinite) {
+        boolean asLeft = carry && weights.hostStep(params);
         stage(params, stagedW);
         stage(grads, stagedG);
-        check("step", plan.stepHost(sc.learningRate(), sc.momentum(), sc.phi(), sc.biasCorrection1(), sc.biasCorrection2(),
-                flag(sc.firstStep()), flag(sc.weightsAsLeft())));
+        check("step", plan.stepHost(sc.learningRate(), momentum(sc), phi(sc), biasCorrection1(sc), biasCorrection2(sc),
+                flag(sc.firstStep()), flag(asLeft)));
         diagnosticsStale = true;
         int skipped = plan.lastSkipped();
         if (skipped < 0) check("step", plan.status());
-        if (skipped == 1) return false;
+        if (skipped == 1) {
+            weights.stepDone();
+            return false;
+        }
         for (int i = 0; i < nSeg; i++) {
             int at = (int) offset[i];
             float[] a = params.array(i);
@@ -201,8 +213,15 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
                 for (int k = 0; k < length[i]; k++) bb.putFloat((o + k) * Float.BYTES, stagedW.get(at + k));
             }
         }
+        weights.stepDone();
         return true;
     }
+
+    // The native step takes both rules' values as one argument list; each rule fills its own.
+    private static double momentum(StepValues v) { return v instanceof LarsStepValues ? ((LarsStepValues) v).momentum() : 0.0; }
+    private static double phi(StepValues v) { return v instanceof LarsStepValues ? ((LarsStepValues) v).phi() : 1.0; }
+    private static double biasCorrection1(StepValues v) { return v instanceof LambStepValues ? ((LambStepValues) v).biasCorrection1() : 1.0; }
+    private static double biasCorrection2(StepValues v) { return v instanceof LambStepValues ? ((LambStepValues) v).biasCorrection2() : 1.0; }
 
     private void stage(HostTensors t, FloatBuffer dst) {
         for (int i = 0; i < nSeg; i++) {
@@ -225,21 +244,22 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
     public DeviceStepper deviceStepper() { return this; }
 
     @Override
-    public long stepParamsAddress() { return plan.stepParamsAddress(); }
-
-    @Override
-    public void stepDevice(long wBase, long gBase, long wTable, long gTable, long stream, StepScalars sc) {
+    public void stepDevice(long wBase, long gBase, long wTable, long gTable, long stream, StepValues sc) {
+        boolean asLeft = carry && (wTable != 0 ? weights.deviceStep(wTable, WeightsTracker.DEVICE_TABLE)
+                                               : weights.deviceStep(wBase, WeightsTracker.DEVICE_FLAT));
         check("device step", plan.stepDevice(wBase, gBase, wTable, gTable, stream,
-                sc.learningRate(), sc.momentum(), sc.phi(), sc.biasCorrection1(), sc.biasCorrection2(),
-                flag(sc.firstStep()), flag(sc.weightsAsLeft())));
+                sc.learningRate(), momentum(sc), phi(sc), biasCorrection1(sc), biasCorrection2(sc),
+                flag(sc.firstStep()), flag(asLeft)));
         diagnosticsStale = true;
+        weights.stepDone();
     }
 
     @Override
-    public double[] timeSteps(long[] wBases, long[] gBases, int warmup, int reps, int batch, boolean graphs, StepScalars sc) {
+    public double[] timeSteps(long[] wBases, long[] gBases, int warmup, int reps, int batch, boolean graphs, StepValues sc) {
+        weights.changed();   // the buffers rotate: never the weights the last step wrote
         float[] ms = new float[reps];
         check("timed device steps", plan.timeDeviceSteps(wBases, gBases, wBases.length, warmup, reps, batch, flag(graphs),
-                sc.learningRate(), sc.momentum(), sc.phi(), sc.biasCorrection1(), sc.biasCorrection2(), ms));
+                sc.learningRate(), momentum(sc), phi(sc), biasCorrection1(sc), biasCorrection2(sc), ms));
         diagnosticsStale = true;
         double[] us = new double[reps];
         for (int i = 0; i < reps; i++) us[i] = ms[i] * 1e3;
@@ -247,9 +267,11 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
     }
 
     @Override
-    public void writeStepParams(StepScalars sc) {
-        check("writing step parameters", plan.writeStepParams(sc.learningRate(), sc.momentum(), sc.phi(), sc.biasCorrection1(),
-                sc.biasCorrection2(), flag(sc.firstStep()), flag(sc.weightsAsLeft())));
+    public void writeStepParams(StepValues sc) {
+        boolean asLeft = carry && weights.graphStep();
+        check("writing step parameters", plan.writeStepParams(sc.learningRate(), momentum(sc), phi(sc), biasCorrection1(sc),
+                biasCorrection2(sc), flag(sc.firstStep()), flag(asLeft)));
+        weights.stepDone();
     }
 
     @Override
@@ -287,8 +309,11 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
 
     @Override
     public void resetState() {
+        weights.changed();
         check("resetState", plan.resetState());
     }
+
+    @Override public void weightsChanged() { weights.changed(); }
 
     private void checkBuffer(int buffer) {
         if (buffer < 0 || buffer >= stateBuffers) {

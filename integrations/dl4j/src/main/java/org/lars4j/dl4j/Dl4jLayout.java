@@ -7,10 +7,10 @@ import java.util.Map;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.layers.FrozenLayer;
 import org.deeplearning4j.nn.layers.FrozenLayerWithBackprop;
-import org.lars4j.InvalidLayoutException;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.lars4j.error.InvalidLayoutException;
 import org.lars4j.layout.ParamLayout;
 import org.nd4j.linalg.api.ndarray.INDArray;
 

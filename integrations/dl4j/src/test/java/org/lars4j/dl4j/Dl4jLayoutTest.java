@@ -9,10 +9,10 @@ import java.util.List;
 import org.deeplearning4j.nn.api.Model;
 import org.junit.jupiter.api.Test;
 import org.lars4j.Lars;
-import org.lars4j.LarsPreset;
 import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.layout.Segment;
+import org.lars4j.rule.lars.LarsPreset;
 
 class Dl4jLayoutTest {
     // conv 3x3x4 (1 channel in), BN 4, pool, dense 16 -> 8, BN 8, output 8 -> 3

@@ -11,13 +11,13 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.optimize.api.BaseTrainingListener;
 import org.lars4j.Backend;
 import org.lars4j.Lamb;
-import org.lars4j.LambPreset;
 import org.lars4j.Lars;
-import org.lars4j.LarsPreset;
 import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.dl4j.Dl4jLayout;
 import org.lars4j.dl4j.Dl4jTrainer;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.lamb.LambPreset;
+import org.lars4j.rule.lars.LarsPreset;
 import org.lars4j.schedule.LrSchedule;
 
 /**

@@ -1,4 +1,4 @@
-package org.lars4j;
+package org.lars4j.error;
 
 /** A native engine call failed; carries the CUDA error name (or the emulator's fault). */
 public class NativeEngineException extends RuntimeException {

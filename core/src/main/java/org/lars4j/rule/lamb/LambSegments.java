@@ -1,18 +1,17 @@
-package org.lars4j.engine;
+package org.lars4j.rule.lamb;
 
-import org.lars4j.LambConfig;
-import org.lars4j.NonFinitePolicy;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.layout.Segment;
+import org.lars4j.rule.NonFinitePolicy;
 
 /** Per-segment decisions of a LAMB plan shared by every engine (docs/CANONICAL_ORDER.md, LAMB). */
-public final class LambSegmentPlan {
+public final class LambSegments {
     private final int[] length;
     private final boolean[] adapt;
     private final double[] lambda;
     private final boolean gradNormPass;
 
-    public LambSegmentPlan(LambConfig cfg, ParamLayout layout) {
+    public LambSegments(LambConfig cfg, ParamLayout layout) {
         int n = layout.size();
         length = new int[n];
         adapt = new boolean[n];

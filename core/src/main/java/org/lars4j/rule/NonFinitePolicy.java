@@ -1,4 +1,4 @@
-package org.lars4j;
+package org.lars4j.rule;
 
 /** What a step does when a gradient is not finite. */
 public enum NonFinitePolicy {

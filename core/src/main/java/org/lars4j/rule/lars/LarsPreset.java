@@ -1,4 +1,4 @@
-package org.lars4j;
+package org.lars4j.rule.lars;
 
 /**
  * The named LARS-family rules of docs/MATH.md section 3; each sets the defaults below, and every

@@ -1,70 +1,42 @@
-package org.lars4j;
+package org.lars4j.rule.lars;
 
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.lars4j.engine.StepScalars;
+import org.lars4j.error.InvalidHyperparameterException;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.layout.Segment;
+import org.lars4j.rule.Hyperparameters;
+import org.lars4j.rule.NonFinitePolicy;
+import org.lars4j.rule.Rule;
+import org.lars4j.rule.StepValues;
 import org.lars4j.schedule.LrSchedule;
 
 /**
  * One fully resolved LARS-family rule (docs/MATH.md section 3): every axis of the rule with its
- * value. Immutable; made by {@link Lars.Builder}.
+ * value, validated when made. Usually made by {@code org.lars4j.Lars.Builder}, which starts from
+ * a preset's values.
+ *
+ * @param presetEnum            the preset the values started from
+ * @param form                  where weight decay enters the trust ratio's norms
+ * @param placement             whether lr multiplies inside the momentum buffer (paper, MLPerf) or outside (PyTorch, timm)
+ * @param clip                  LARC clipping: {@code tr = min(tr / lr, 1)}
+ * @param normClamp             upper bound applied to both norms before the ratio; +infinity means none
+ * @param zeroNormSkipsDecay    apex LARC: where ||w|| or the update norm is 0, neither decay nor ratio is applied that step
+ * @param adaptOnlyWithDecay    timm: a segment is adapted only where it is decayed with weightDecay != 0
+ * @param momentumCorrection    MLPerf: {@code mu_eff = mu * lr_t / lr_(t-1)}
+ * @param carryWeightNorms      carry ||w|| from each update pass to the next step (opt-in; same bits)
  */
-public final class LarsConfig implements OptimizerConfig {
-    private final LarsPreset preset;
-    private final TrustRatioForm form;
-    private final LrPlacement placement;
-    private final LrSchedule learningRate;
-    private final double momentum;
-    private final double dampening;
-    private final boolean nesterov;
-    private final double weightDecay;
-    private final double trustCoefficient;
-    private final double eps;
-    private final boolean clip;
-    private final double normClamp;
-    private final boolean zeroNormSkipsDecay;
-    private final boolean excludeOneDimensional;
-    private final boolean adaptOnlyWithDecay;
-    private final boolean tvlarsPhi;
-    private final double tvAlpha;
-    private final double tvLambda;
-    private final double tvDelay;
-    private final double tvGammaMin;
-    private final boolean momentumCorrection;
-    private final boolean carryWeightNorms;
-    private final NonFinitePolicy nonFinitePolicy;
+public record LarsConfig(LarsPreset presetEnum, TrustRatioForm form, LrPlacement placement, LrSchedule learningRate,
+                         double momentum, double dampening, boolean nesterov, double weightDecay, double trustCoefficient,
+                         double eps, boolean clip, double normClamp, boolean zeroNormSkipsDecay,
+                         boolean excludeOneDimensional, boolean adaptOnlyWithDecay, boolean tvlarsPhi, double tvAlpha,
+                         double tvLambda, double tvDelay, double tvGammaMin, boolean momentumCorrection,
+                         boolean carryWeightNorms, NonFinitePolicy nonFinitePolicy) implements Rule {
 
-    LarsConfig(Lars.Builder b) {
-        preset = b.preset;
-        form = b.form;
-        placement = b.placement;
-        learningRate = b.learningRate;
-        momentum = b.momentum;
-        dampening = b.dampening;
-        nesterov = b.nesterov;
-        weightDecay = b.weightDecay;
-        trustCoefficient = b.trustCoefficient;
-        eps = b.eps;
-        clip = b.clip;
-        normClamp = b.normClamp;
-        zeroNormSkipsDecay = b.zeroNormSkipsDecay;
-        excludeOneDimensional = b.excludeOneDimensional;
-        adaptOnlyWithDecay = b.adaptOnlyWithDecay;
-        tvlarsPhi = b.tvlarsPhi;
-        tvAlpha = b.tvAlpha;
-        tvLambda = b.tvLambda;
-        tvDelay = b.tvDelay;
-        tvGammaMin = b.tvGammaMin;
-        momentumCorrection = b.momentumCorrection;
-        carryWeightNorms = b.carryWeightNorms;
-        nonFinitePolicy = b.nonFinitePolicy;
-        validate();
-    }
-
-    private void validate() {
+    /** Validates every value; a bad one is named in an {@link InvalidHyperparameterException}. */
+    public LarsConfig {
+        if (presetEnum == null) throw new InvalidHyperparameterException("preset is null");
         if (learningRate == null) throw new InvalidHyperparameterException("learningRate is not set");
         // The first step's rate, checked here so that learningRate(-1) fails in build(), not at step 1.
         Hyperparameters.learningRate(learningRate, 1);
@@ -101,36 +73,7 @@ public final class LarsConfig implements OptimizerConfig {
     }
 
     @Override public String algorithm() { return "lars"; }
-    @Override public String preset() { return preset.cliName(); }
-    public LarsPreset presetEnum() { return preset; }
-    public TrustRatioForm form() { return form; }
-    public LrPlacement placement() { return placement; }
-    @Override public LrSchedule learningRate() { return learningRate; }
-    public double momentum() { return momentum; }
-    public double dampening() { return dampening; }
-    public boolean nesterov() { return nesterov; }
-    public double weightDecay() { return weightDecay; }
-    public double trustCoefficient() { return trustCoefficient; }
-    public double eps() { return eps; }
-    /** LARC clipping: {@code tr = min(tr / lr, 1)}. */
-    public boolean clip() { return clip; }
-    /** Upper bound applied to both norms before the ratio; +infinity means none. */
-    public double normClamp() { return normClamp; }
-    /** apex LARC: where ||w|| or the update norm is 0, neither decay nor ratio is applied that step. */
-    public boolean zeroNormSkipsDecay() { return zeroNormSkipsDecay; }
-    public boolean excludeOneDimensional() { return excludeOneDimensional; }
-    /** timm: a segment is adapted only where it is decayed with weightDecay != 0. */
-    public boolean adaptOnlyWithDecay() { return adaptOnlyWithDecay; }
-    public boolean tvlarsPhi() { return tvlarsPhi; }
-    public double tvAlpha() { return tvAlpha; }
-    public double tvLambda() { return tvLambda; }
-    public double tvDelay() { return tvDelay; }
-    public double tvGammaMin() { return tvGammaMin; }
-    /** MLPerf: {@code mu_eff = mu * lr_t / lr_(t-1)}. */
-    public boolean momentumCorrection() { return momentumCorrection; }
-    /** Carry ||w|| from each update pass to the next step (opt-in; same bits). */
-    public boolean carryWeightNorms() { return carryWeightNorms; }
-    @Override public NonFinitePolicy nonFinitePolicy() { return nonFinitePolicy; }
+    @Override public String preset() { return presetEnum.cliName(); }
 
     @Override
     public ParamLayout resolveFlags(ParamLayout layout) {
@@ -154,8 +97,12 @@ public final class LarsConfig implements OptimizerConfig {
         return 1.0 / (tvAlpha + StrictMath.exp(tvLambda * (t - tvDelay))) + tvGammaMin;
     }
 
+    @Override public StepValues newStepValues() { return new LarsStepValues(); }
+
+    /** lr from the schedule, the effective momentum (MLPerf's correction) and TVLARS' phi. */
     @Override
-    public void stepScalars(long t, StepScalars out) {
+    public void fillStepValues(long t, StepValues values) {
+        LarsStepValues out = (LarsStepValues) values;
         double lr = checkedLr(t);
         double mu = momentum;
         if (momentumCorrection && t > 1) {

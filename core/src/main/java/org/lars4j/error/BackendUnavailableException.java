@@ -1,4 +1,4 @@
-package org.lars4j;
+package org.lars4j.error;
 
 /** The requested engine cannot run here; the message says why (no native library, no driver, ...). */
 public class BackendUnavailableException extends RuntimeException {

@@ -1,4 +1,4 @@
-package org.lars4j;
+package org.lars4j.error;
 
 /** The optimizer was closed; its engine resources are released and it can no longer step. */
 public class OptimizerClosedException extends IllegalStateException {

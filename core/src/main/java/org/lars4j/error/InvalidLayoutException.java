@@ -1,4 +1,4 @@
-package org.lars4j;
+package org.lars4j.error;
 
 /** A parameter layout is malformed: empty, a duplicate or empty name, a bad shape, a bad rule. */
 public class InvalidLayoutException extends IllegalArgumentException {

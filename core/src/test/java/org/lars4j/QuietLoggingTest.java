@@ -1,4 +1,4 @@
-package org.lars4j.engine;
+package org.lars4j;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -9,11 +9,8 @@ import java.util.logging.Level;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 import org.junit.jupiter.api.Test;
-import org.lars4j.Backend;
-import org.lars4j.Lars;
-import org.lars4j.LarsPreset;
-import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.lars.LarsPreset;
 
 /** A library is quiet unless asked: building optimizers logs the engine choice once, at FINE. */
 class QuietLoggingTest {

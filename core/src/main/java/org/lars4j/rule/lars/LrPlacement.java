@@ -1,4 +1,4 @@
-package org.lars4j;
+package org.lars4j.rule.lars;
 
 /** Where the learning rate enters the LARS momentum update (docs/MATH.md section 3). */
 public enum LrPlacement {

@@ -1,49 +1,38 @@
-package org.lars4j;
+package org.lars4j.rule.lamb;
 
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.lars4j.engine.StepScalars;
+import org.lars4j.error.InvalidHyperparameterException;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.layout.Segment;
+import org.lars4j.rule.Hyperparameters;
+import org.lars4j.rule.NonFinitePolicy;
+import org.lars4j.rule.Rule;
+import org.lars4j.rule.StepValues;
 import org.lars4j.schedule.LrSchedule;
 
-/** One fully resolved LAMB rule (docs/MATH.md section 4). Immutable; made by {@link Lamb.Builder}. */
-public final class LambConfig implements OptimizerConfig {
-    private final LambPreset preset;
-    private final LrSchedule learningRate;
-    private final double beta1;
-    private final double beta2;
-    private final double eps;
-    private final double weightDecay;
-    private final boolean biasCorrection;
-    private final boolean gradAveraging;
-    private final boolean adamWMode;
-    private final boolean phiClamp;
-    private final double gammaLower;
-    private final double gammaUpper;
-    private final boolean trustClip;
-    private final double maxGradNorm;
-    private final boolean nvlamb;
-    private final NonFinitePolicy nonFinitePolicy;
+/**
+ * One fully resolved LAMB rule (docs/MATH.md section 4), validated when made. Usually made by
+ * {@code org.lars4j.Lamb.Builder}, which starts from a preset's values.
+ *
+ * @param presetEnum     the preset the values started from
+ * @param biasCorrection divide m and v by {@code 1 - beta^t}
+ * @param gradAveraging  {@code m = b1 m + (1 - b1) g}; off: {@code m = b1 m + g}
+ * @param adamWMode      decoupled weight decay added to r; off: L2, {@code lam * w} added to g before m and v
+ * @param phiClamp       {@code phi(W) = clamp(W, gammaLower, gammaUpper)} instead of the identity
+ * @param trustClip      LAMBC: {@code tr = min(tr, 1)}
+ * @param maxGradNorm    apex: {@code g /= max(1, ||g||_global / maxGradNorm)}; 0 disables
+ * @param nvlamb         apex nvlamb: adapt every segment, also those without weight decay
+ */
+public record LambConfig(LambPreset presetEnum, LrSchedule learningRate, double beta1, double beta2, double eps,
+                         double weightDecay, boolean biasCorrection, boolean gradAveraging, boolean adamWMode,
+                         boolean phiClamp, double gammaLower, double gammaUpper, boolean trustClip, double maxGradNorm,
+                         boolean nvlamb, NonFinitePolicy nonFinitePolicy) implements Rule {
 
-    LambConfig(Lamb.Builder b) {
-        preset = b.preset;
-        learningRate = b.learningRate;
-        beta1 = b.beta1;
-        beta2 = b.beta2;
-        eps = b.eps;
-        weightDecay = b.weightDecay;
-        biasCorrection = b.biasCorrection;
-        gradAveraging = b.gradAveraging;
-        adamWMode = b.adamWMode;
-        phiClamp = b.phiClamp;
-        gammaLower = b.gammaLower;
-        gammaUpper = b.gammaUpper;
-        trustClip = b.trustClip;
-        maxGradNorm = b.maxGradNorm;
-        nvlamb = b.nvlamb;
-        nonFinitePolicy = b.nonFinitePolicy;
+    /** Validates every value; a bad one is named in an {@link InvalidHyperparameterException}. */
+    public LambConfig {
+        if (presetEnum == null) throw new InvalidHyperparameterException("preset is null");
         if (learningRate == null) throw new InvalidHyperparameterException("learningRate is not set");
         // The first step's rate, checked here so that learningRate(-1) fails in build(), not at step 1.
         Hyperparameters.learningRate(learningRate, 1);
@@ -65,24 +54,7 @@ public final class LambConfig implements OptimizerConfig {
     }
 
     @Override public String algorithm() { return "lamb"; }
-    @Override public String preset() { return preset.cliName(); }
-    public LambPreset presetEnum() { return preset; }
-    @Override public LrSchedule learningRate() { return learningRate; }
-    public double beta1() { return beta1; }
-    public double beta2() { return beta2; }
-    public double eps() { return eps; }
-    public double weightDecay() { return weightDecay; }
-    public boolean biasCorrection() { return biasCorrection; }
-    public boolean gradAveraging() { return gradAveraging; }
-    public boolean adamWMode() { return adamWMode; }
-    public boolean phiClamp() { return phiClamp; }
-    public double gammaLower() { return gammaLower; }
-    public double gammaUpper() { return gammaUpper; }
-    public boolean trustClip() { return trustClip; }
-    /** 0 when there is no global clip. */
-    public double maxGradNorm() { return maxGradNorm; }
-    public boolean nvlamb() { return nvlamb; }
-    @Override public NonFinitePolicy nonFinitePolicy() { return nonFinitePolicy; }
+    @Override public String preset() { return presetEnum.cliName(); }
 
     @Override
     public ParamLayout resolveFlags(ParamLayout layout) {
@@ -92,25 +64,27 @@ public final class LambConfig implements OptimizerConfig {
             Segment s = layout.segment(i);
             decay[i] = s.decay();
             adapt[i] = s.adapt();
-            if (preset == LambPreset.PAPER && !layout.adaptationRulesGiven()) adapt[i] = decay[i];
-            if (preset == LambPreset.APEX && !nvlamb) adapt[i] = adapt[i] && decay[i] && weightDecay != 0;
+            if (presetEnum == LambPreset.PAPER && !layout.adaptationRulesGiven()) adapt[i] = decay[i];
+            if (presetEnum == LambPreset.APEX && !nvlamb) adapt[i] = adapt[i] && decay[i] && weightDecay != 0;
         }
         return layout.withFlags(decay, adapt);
     }
 
     @Override public List<String> stateNames() { return List.of("exp_avg", "exp_avg_sq"); }
 
+    @Override public StepValues newStepValues() { return new LambStepValues(); }
+
     /**
      * Step values: lr, and the bias corrections {@code 1 - beta1^t}, {@code 1 - beta2^t}
      * (StrictMath.pow, host side; 1 when bias correction is off).
      */
     @Override
-    public void stepScalars(long t, StepScalars out) {
+    public void fillStepValues(long t, StepValues values) {
+        LambStepValues out = (LambStepValues) values;
         double lr = Hyperparameters.learningRate(learningRate, t);
         double bc1 = biasCorrection ? 1.0 - StrictMath.pow(beta1, t) : 1.0;
         double bc2 = biasCorrection ? 1.0 - StrictMath.pow(beta2, t) : 1.0;
-        out.set(t, lr, 0.0, 1.0);
-        out.setBiasCorrections(bc1, bc2);
+        out.set(t, lr, bc1, bc2);
     }
 
     @Override

@@ -1,4 +1,4 @@
-package org.lars4j;
+package org.lars4j.error;
 
 /** A hyperparameter (or a learning rate produced by a schedule) is NaN, infinite or out of range. */
 public class InvalidHyperparameterException extends IllegalArgumentException {

@@ -1,4 +1,4 @@
-package org.lars4j;
+package org.lars4j.rule.lamb;
 
 /**
  * The named LAMB rules of docs/MATH.md section 4 (eps 1e-6 for all):

@@ -1,4 +1,4 @@
-package org.lars4j;
+package org.lars4j.rule.lars;
 
 /** How the LARS trust-ratio denominator is formed (docs/MATH.md section 3). */
 public enum TrustRatioForm {

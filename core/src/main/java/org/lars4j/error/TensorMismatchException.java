@@ -1,4 +1,4 @@
-package org.lars4j;
+package org.lars4j.error;
 
 /**
  * Tensors handed to a step do not match the optimizer's layout: wrong count, wrong length,

@@ -1,16 +1,14 @@
-package org.lars4j.engine;
+package org.lars4j.rule.lars;
 
-import org.lars4j.LarsConfig;
-import org.lars4j.NonFinitePolicy;
-import org.lars4j.TrustRatioForm;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.layout.Segment;
+import org.lars4j.rule.NonFinitePolicy;
 
 /**
  * Per-segment decisions of a LARS plan shared by every engine: what the norm pass computes for
  * each segment and its weight-decay factor (docs/CANONICAL_ORDER.md sections 3-4).
  */
-public final class LarsSegmentPlan {
+public final class LarsSegments {
     /** Nothing: not adapted, and no non-finite check. */
     public static final int NORM_NONE = 0;
     /** sum(g^2) only: the non-finite check of a segment that is not adapted. */
@@ -24,7 +22,7 @@ public final class LarsSegmentPlan {
     private final int[] normMode;
     private final double[] lambda;
 
-    public LarsSegmentPlan(LarsConfig cfg, ParamLayout layout) {
+    public LarsSegments(LarsConfig cfg, ParamLayout layout) {
         int n = layout.size();
         length = new int[n];
         normMode = new int[n];

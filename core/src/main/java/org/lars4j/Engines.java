@@ -1,38 +1,46 @@
-package org.lars4j.engine;
+package org.lars4j;
 
 import java.lang.System.Logger.Level;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.ServiceLoader;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.lars4j.Backend;
-import org.lars4j.BackendUnavailableException;
-import org.lars4j.engine.cpu.CpuEngine;
+import org.lars4j.engine.Engine;
+import org.lars4j.error.BackendUnavailableException;
 
 /**
- * Engine discovery and selection. The Java engine is always present; the others register
- * through {@code META-INF/services/org.lars4j.engine.Engine} and say whether they can run here.
+ * Engine discovery and selection. Every engine registers through
+ * {@code META-INF/services/org.lars4j.engine.Engine} (the Java engine, in the core artifact, is
+ * always there) and says whether it can run here.
  * {@code AUTO} takes CUDA when it can run and otherwise logs why it fell back to the Java engine (once, at
  * {@code DEBUG}, i.e. java.util.logging FINE).
  */
 public final class Engines {
     private static final System.Logger LOG = System.getLogger("org.lars4j.engine");
-    private static final Engine CPU = new CpuEngine();
+    private static final List<Engine> ALL = discover();
+    private static final Engine CPU = find(Backend.CPU.cliName());
     private static final AtomicBoolean FALLBACK_LOGGED = new AtomicBoolean();
 
     private Engines() {}
 
     /** Every engine this build knows, the Java engine first. */
-    public static List<Engine> all() {
+    public static List<Engine> all() { return ALL; }
+
+    private static List<Engine> discover() {
         List<Engine> out = new ArrayList<>();
-        out.add(CPU);
-        for (Engine e : ServiceLoader.load(Engine.class, Engines.class.getClassLoader())) out.add(e);
-        return out;
+        for (Engine e : ServiceLoader.load(Engine.class, Engines.class.getClassLoader())) {
+            if (e.name().equals(Backend.CPU.cliName())) out.add(0, e);
+            else out.add(e);
+        }
+        if (out.isEmpty() || !out.get(0).name().equals(Backend.CPU.cliName())) {
+            throw new IllegalStateException("the Java engine is not registered (META-INF/services/org.lars4j.engine.Engine of lars4j-core)");
+        }
+        return List.copyOf(out);
     }
 
     /** The engine registered under {@code name}, or null. */
     public static Engine find(String name) {
-        for (Engine e : all()) {
+        for (Engine e : ALL) {
             if (e.name().equals(name)) return e;
         }
         return null;

@@ -1,0 +1,80 @@
+package org.lars4j;
+
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
+
+import com.tngtech.archunit.core.domain.JavaClass;
+import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.importer.ClassFileImporter;
+import com.tngtech.archunit.core.importer.ImportOption;
+import com.tngtech.archunit.library.dependencies.SliceAssignment;
+import com.tngtech.archunit.library.dependencies.SliceIdentifier;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The layers of docs/ARCHITECTURE.md, checked on the compiled main classes: packages without
+ * cycles; the exceptions, layouts and schedules below everything; the rule SPI free of the
+ * engines; the engine SPI free of the facade and of the engines that implement it; the facade
+ * free of the engine implementations (found through ServiceLoader) and of CUDA types.
+ */
+class ArchitectureTest {
+    private static JavaClasses main;
+
+    @BeforeAll
+    static void importMainClasses() {
+        main = new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS).importPackages("org.lars4j");
+    }
+
+    /** Every package of lars4j is its own slice, org.lars4j itself included. */
+    private static final SliceAssignment BY_PACKAGE = new SliceAssignment() {
+        @Override
+        public SliceIdentifier getIdentifierOf(JavaClass c) {
+            String p = c.getPackageName();
+            return p.equals("org.lars4j") || p.startsWith("org.lars4j.") ? SliceIdentifier.of(p) : SliceIdentifier.ignore();
+        }
+
+        @Override
+        public String getDescription() { return "packages of lars4j"; }
+    };
+
+    @Test
+    void noPackageDependsOnItselfThroughAnother() {
+        slices().assignedFrom(BY_PACKAGE).should().beFreeOfCycles().check(main);
+    }
+
+    @Test
+    void exceptionsLayoutsAndSchedulesDependOnNothingAbove() {
+        noClasses().that().resideInAnyPackage("org.lars4j.error..", "org.lars4j.layout..", "org.lars4j.schedule..")
+                .should().dependOnClassesThat().resideInAnyPackage("org.lars4j", "org.lars4j.rule..", "org.lars4j.engine..", "org.lars4j.io..")
+                .check(main);
+    }
+
+    @Test
+    void rulesDoNotKnowTheEngines() {
+        noClasses().that().resideInAnyPackage("org.lars4j.rule..")
+                .should().dependOnClassesThat().resideInAnyPackage("org.lars4j", "org.lars4j.engine..", "org.lars4j.io..")
+                .check(main);
+    }
+
+    @Test
+    void theEngineSpiKnowsNeitherTheFacadeNorItsImplementations() {
+        noClasses().that().resideInAPackage("org.lars4j.engine")
+                .should().dependOnClassesThat().resideInAnyPackage("org.lars4j", "org.lars4j.engine.cpu..", "org.lars4j.engine.cuda..")
+                .check(main);
+    }
+
+    @Test
+    void theFacadeFindsEnginesWithoutNamingThemAndCarriesNoCudaTypes() {
+        noClasses().that().resideInAPackage("org.lars4j")
+                .should().dependOnClassesThat().resideInAnyPackage("org.lars4j.engine.cpu..", "org.lars4j.engine.cuda..", "org.bytedeco..")
+                .check(main);
+    }
+
+    @Test
+    void theJavaEngineNeedsNoNativeCode() {
+        noClasses().that().resideInAPackage("org.lars4j.engine.cpu..")
+                .should().dependOnClassesThat().resideInAnyPackage("org.lars4j.engine.cuda..", "org.bytedeco..")
+                .check(main);
+    }
+}
