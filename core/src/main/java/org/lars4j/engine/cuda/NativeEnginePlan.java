@@ -11,22 +11,14 @@ import org.lars4j.error.BackendUnavailableException;
 import org.lars4j.error.NativeEngineException;
 import org.lars4j.error.TensorMismatchException;
 import org.lars4j.layout.ParamLayout;
-import org.lars4j.rule.NonFinitePolicy;
 import org.lars4j.rule.Rule;
 import org.lars4j.rule.StepValues;
-import org.lars4j.rule.lamb.LambConfig;
-import org.lars4j.rule.lamb.LambSegments;
-import org.lars4j.rule.lamb.LambStepValues;
-import org.lars4j.rule.lars.LarsConfig;
-import org.lars4j.rule.lars.LarsSegments;
-import org.lars4j.rule.lars.LarsStepValues;
-import org.lars4j.rule.lars.LrPlacement;
-import org.lars4j.rule.lars.TrustRatioForm;
 
 /**
- * A LARS or LAMB plan on the native engines (CUDA, or the CUDA kernels on the SIMT emulator). Host
- * tensors are staged through native buffers made at plan time; device tensors go straight to
- * the kernels ({@link #stepDevice}).
+ * A plan of any rule on the native engines (CUDA, or the CUDA kernels on the SIMT emulator). The
+ * rule's side of the boundary (its constants and step-values structs) is its {@link NativeRule},
+ * found by {@link NativeRules}. Host tensors are staged through native buffers made at plan time;
+ * device tensors go straight to the kernels ({@link #stepDevice}).
  */
 final class NativeEnginePlan implements EnginePlan, DeviceStepper {
     static final int KIND_CUDA = 0;
@@ -58,6 +50,7 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
     private static final System.Logger LOG = System.getLogger("org.lars4j.engine");
 
     private final String engine;
+    private final NativeRule rule;
     private final NativeLars.NativePlan plan;
     private final int stateBuffers;
     private final int nSeg;
@@ -77,49 +70,10 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
     private final boolean carry;
     private final WeightsTracker weights;
 
-    /**
-     * Plans {@code config} (LARS or LAMB) for {@code layout} on engine {@code kind}. The rule goes
-     * down as two arrays of constants, in the order lars4j_native.h's NativePlan documents.
-     */
+    /** Plans {@code config} for {@code layout} on engine {@code kind}. */
     static NativeEnginePlan create(String engine, int kind, Rule config, ParamLayout layout) {
-        if (config instanceof LarsConfig) {
-            LarsConfig c = (LarsConfig) config;
-            LarsSegments seg = new LarsSegments(c, layout);
-            return new NativeEnginePlan(engine, kind, 0, c.carryWeightNorms(), layout, seg.normModes(), seg.lambdas(),
-                    new double[] {c.trustCoefficient(), c.eps(), c.normClamp(), c.dampening()},
-                    new int[] {
-                        flag(c.form() == TrustRatioForm.SUM_OF_NORMS),
-                        flag(c.placement() == LrPlacement.INSIDE),
-                        flag(c.clip()),
-                        flag(c.zeroNormSkipsDecay()),
-                        flag(c.nesterov()),
-                        flag(c.nonFinitePolicy() == NonFinitePolicy.SKIP_STEP),
-                        flag(VECTOR_LOADS),
-                        flag(c.carryWeightNorms()),
-                        flag(Boolean.parseBoolean(System.getProperty(COOPERATIVE_PROPERTY, "true"))),
-                        groupElements(),
-                    });
-        }
-        if (config instanceof LambConfig) {
-            LambConfig c = (LambConfig) config;
-            LambSegments seg = new LambSegments(c, layout);
-            return new NativeEnginePlan(engine, kind, 1, false, layout, seg.adaptFlags(), seg.lambdas(),
-                    new double[] {c.beta1(), c.beta2(), c.eps(), c.gammaLower(), c.gammaUpper(), c.maxGradNorm(),
-                        c.gradAveraging() ? 1.0 - c.beta1() : 1.0, 1.0 - c.beta2()},
-                    new int[] {
-                        flag(c.adamWMode()),
-                        flag(c.phiClamp()),
-                        flag(c.trustClip()),
-                        flag(c.nonFinitePolicy() == NonFinitePolicy.SKIP_STEP),
-                        flag(c.maxGradNorm() > 0),
-                        flag(seg.gradNormPass()),
-                        flag(VECTOR_LOADS),
-                    });
-        }
-        throw new BackendUnavailableException("the " + engine + " engine has no plan for optimizer '" + config.algorithm() + "'");
+        return new NativeEnginePlan(engine, kind, NativeRules.bind(engine, config, layout), layout);
     }
-
-    private static int flag(boolean b) { return b ? 1 : 0; }
 
     /** {@link #GROUP_ELEMENTS_PROPERTY}, checked: a typed exception for a value that is not -1 or more. */
     static int groupElements() {
@@ -135,11 +89,10 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
         return n;
     }
 
-    private NativeEnginePlan(String engine, int kind, int algorithm, boolean carry, ParamLayout layout, int[] modes, double[] lambdas,
-                             double[] dconsts, int[] iconsts) {
+    private NativeEnginePlan(String engine, int kind, NativeRule rule, ParamLayout layout) {
         this.engine = engine;
-        this.carry = carry;
-        this.stateBuffers = algorithm == 0 ? 1 : 2;
+        this.rule = rule;
+        this.carry = rule.carriesWeights();
         nSeg = layout.size();
         weights = new WeightsTracker(nSeg);
         length = new int[nSeg];
@@ -153,12 +106,13 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
             throw new TensorMismatchException(engine + ": models over " + ParamLayout.MAX_SEGMENT_LENGTH
                     + " parameters need device-resident tensors (stepDevice)");
         }
-        plan = new NativeLars.NativePlan(kind, algorithm, nSeg, length, modes, lambdas, dconsts, iconsts, true);
+        plan = new NativeLars.NativePlan(kind, rule.id(), nSeg, length, rule.modes(), rule.lambdas(), rule.constants(), true);
         if (plan.status() != 0) {
             String why = plan.statusMessage();
             plan.close();
             throw new BackendUnavailableException(engine + " engine cannot plan: " + why);
         }
+        stateBuffers = plan.stateBuffers();
         if (!plan.variantNote().isEmpty()) LOG.log(Level.DEBUG, "lars4j: " + engine + " engine: " + plan.variantNote());
         cooperativePlanned = plan.cooperativeBlocks() > 0;
         stagedW = plan.hostParams().capacity(total).asBuffer();
@@ -170,18 +124,7 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
 
     @Override
     public String variant() {
-        int coop = plan.cooperativeBlocks();
-        String launches;
-        if (stateBuffers == 2) {
-            launches = "LAMB launches";
-        } else if (coop > 0) {
-            int groups = plan.groups();
-            launches = "one cooperative launch of " + coop + " blocks, "
-                    + (groups == 1 ? "one group" : groups + " groups of up to " + plan.groupElements() + " elements");
-        } else {
-            launches = "three launches";
-        }
-        return launches + (VECTOR_LOADS ? ", float4 loads" : ", scalar loads");
+        return rule.launches(plan) + (VECTOR_LOADS ? ", float4 loads" : ", scalar loads");
     }
 
     /** {@code skipNonFinite} is part of the plan's constants here (the kernels decide on the device). */
@@ -190,8 +133,7 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
         boolean asLeft = carry && weights.hostStep(params);
         stage(params, stagedW);
         stage(grads, stagedG);
-        check("step", plan.stepHost(sc.learningRate(), momentum(sc), phi(sc), biasCorrection1(sc), biasCorrection2(sc),
-                flag(sc.firstStep()), flag(asLeft)));
+        check("step", plan.stepHost(rule.stepValues(sc, sc.firstStep(), asLeft)));
         diagnosticsStale = true;
         int skipped = plan.lastSkipped();
         if (skipped < 0) check("step", plan.status());
@@ -217,12 +159,6 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
         return true;
     }
 
-    // The native step takes both rules' values as one argument list; each rule fills its own.
-    private static double momentum(StepValues v) { return v instanceof LarsStepValues ? ((LarsStepValues) v).momentum() : 0.0; }
-    private static double phi(StepValues v) { return v instanceof LarsStepValues ? ((LarsStepValues) v).phi() : 1.0; }
-    private static double biasCorrection1(StepValues v) { return v instanceof LambStepValues ? ((LambStepValues) v).biasCorrection1() : 1.0; }
-    private static double biasCorrection2(StepValues v) { return v instanceof LambStepValues ? ((LambStepValues) v).biasCorrection2() : 1.0; }
-
     private void stage(HostTensors t, FloatBuffer dst) {
         for (int i = 0; i < nSeg; i++) {
             int at = (int) offset[i];
@@ -247,9 +183,7 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
     public void stepDevice(long wBase, long gBase, long wTable, long gTable, long stream, StepValues sc) {
         boolean asLeft = carry && (wTable != 0 ? weights.deviceStep(wTable, WeightsTracker.DEVICE_TABLE)
                                                : weights.deviceStep(wBase, WeightsTracker.DEVICE_FLAT));
-        check("device step", plan.stepDevice(wBase, gBase, wTable, gTable, stream,
-                sc.learningRate(), momentum(sc), phi(sc), biasCorrection1(sc), biasCorrection2(sc),
-                flag(sc.firstStep()), flag(asLeft)));
+        check("device step", plan.stepDevice(wBase, gBase, wTable, gTable, stream, rule.stepValues(sc, sc.firstStep(), asLeft)));
         diagnosticsStale = true;
         weights.stepDone();
     }
@@ -258,8 +192,9 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
     public double[] timeSteps(long[] wBases, long[] gBases, int warmup, int reps, int batch, boolean graphs, StepValues sc) {
         weights.changed();   // the buffers rotate: never the weights the last step wrote
         float[] ms = new float[reps];
-        check("timed device steps", plan.timeDeviceSteps(wBases, gBases, wBases.length, warmup, reps, batch, flag(graphs),
-                sc.learningRate(), momentum(sc), phi(sc), biasCorrection1(sc), biasCorrection2(sc), ms));
+        // Every timed step is a later step on rotating buffers: not the first, nothing carried.
+        check("timed device steps", plan.timeDeviceSteps(wBases, gBases, wBases.length, warmup, reps, batch, graphs ? 1 : 0,
+                rule.stepValues(sc, false, false), ms));
         diagnosticsStale = true;
         double[] us = new double[reps];
         for (int i = 0; i < reps; i++) us[i] = ms[i] * 1e3;
@@ -269,8 +204,7 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
     @Override
     public void writeStepParams(StepValues sc) {
         boolean asLeft = carry && weights.graphStep();
-        check("writing step parameters", plan.writeStepParams(sc.learningRate(), momentum(sc), phi(sc), biasCorrection1(sc),
-                biasCorrection2(sc), flag(sc.firstStep()), flag(asLeft)));
+        check("writing step parameters", plan.writeStepParams(rule.stepValues(sc, sc.firstStep(), asLeft)));
         weights.stepDone();
     }
 

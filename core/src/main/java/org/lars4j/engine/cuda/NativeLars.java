@@ -4,6 +4,8 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.MemberGetter;
+import org.bytedeco.javacpp.annotation.Name;
 import org.bytedeco.javacpp.annotation.Namespace;
 import org.bytedeco.javacpp.annotation.Platform;
 import org.bytedeco.javacpp.annotation.StdString;
@@ -76,19 +78,125 @@ public final class NativeLars {
     /** Device-to-device copy bandwidth in GB/s (read + write); negative: the error code, negated. */
     public static native double deviceCopyGBps(int kind, long bytes, int reps);
 
-    /** A LARS (0) or LAMB (1) plan on the CUDA runtime (kind 0) or the SIMT emulator (kind 1). */
+    /** Rule ids of the native rule registry (src/main/cuda/rules/registry.cuh). */
+    @MemberGetter @Name("kernels::RULE_LARS") public static native int ruleLars();
+
+    @MemberGetter @Name("kernels::RULE_LAMB") public static native int ruleLamb();
+
+    /** LARS's constants (src/main/cuda/rules/lars.cuh), filled once at plan time. */
+    @Name("kernels::LarsConsts")
+    public static final class LarsConsts extends Pointer {
+        static {
+            Loader.load();
+        }
+
+        public LarsConsts() {
+            allocate();
+        }
+
+        private native void allocate();
+
+        public native double eta(); public native LarsConsts eta(double v);
+        public native double eps(); public native LarsConsts eps(double v);
+        public native double normClamp(); public native LarsConsts normClamp(double v);
+        public native double dampening(); public native LarsConsts dampening(double v);
+        public native int sumOfNorms(); public native LarsConsts sumOfNorms(int v);
+        public native int lrInside(); public native LarsConsts lrInside(int v);
+        public native int clip(); public native LarsConsts clip(int v);
+        public native int zeroNormSkipsDecay(); public native LarsConsts zeroNormSkipsDecay(int v);
+        public native int nesterov(); public native LarsConsts nesterov(int v);
+        public native int skipNonFinite(); public native LarsConsts skipNonFinite(int v);
+        public native int vectorLoads(); public native LarsConsts vectorLoads(int v);
+        public native int carryW(); public native LarsConsts carryW(int v);
+        public native int grouped(); public native LarsConsts grouped(int v);
+        public native long groupElements(); public native LarsConsts groupElements(long v);
+    }
+
+    /** LARS's values of one step (src/main/cuda/rules/lars.cuh), refilled each step. */
+    @Name("kernels::LarsStepValues")
+    public static final class LarsStepValues extends Pointer {
+        static {
+            Loader.load();
+        }
+
+        public LarsStepValues() {
+            allocate();
+        }
+
+        private native void allocate();
+
+        public native double lr(); public native LarsStepValues lr(double v);
+        public native double mu(); public native LarsStepValues mu(double v);
+        public native double phi(); public native LarsStepValues phi(double v);
+        public native int first(); public native LarsStepValues first(int v);
+        public native int weightsAsLeft(); public native LarsStepValues weightsAsLeft(int v);
+    }
+
+    /** LAMB's constants (src/main/cuda/rules/lamb.cuh), filled once at plan time. */
+    @Name("kernels::LambConsts")
+    public static final class LambConsts extends Pointer {
+        static {
+            Loader.load();
+        }
+
+        public LambConsts() {
+            allocate();
+        }
+
+        private native void allocate();
+
+        public native float b1(); public native LambConsts b1(float v);
+        public native float b3(); public native LambConsts b3(float v);
+        public native float b2(); public native LambConsts b2(float v);
+        public native float omb2(); public native LambConsts omb2(float v);
+        public native float eps(); public native LambConsts eps(float v);
+        public native double gammaLower(); public native LambConsts gammaLower(double v);
+        public native double gammaUpper(); public native LambConsts gammaUpper(double v);
+        public native double maxGradNorm(); public native LambConsts maxGradNorm(double v);
+        public native int adamW(); public native LambConsts adamW(int v);
+        public native int phiClamp(); public native LambConsts phiClamp(int v);
+        public native int trustClip(); public native LambConsts trustClip(int v);
+        public native int skipNonFinite(); public native LambConsts skipNonFinite(int v);
+        public native int clipOn(); public native LambConsts clipOn(int v);
+        public native int vectorLoads(); public native LambConsts vectorLoads(int v);
+        public native int gradNormPass(); public native LambConsts gradNormPass(int v);
+    }
+
+    /** LAMB's values of one step (src/main/cuda/rules/lamb.cuh), refilled each step. */
+    @Name("kernels::LambStepValues")
+    public static final class LambStepValues extends Pointer {
+        static {
+            Loader.load();
+        }
+
+        public LambStepValues() {
+            allocate();
+        }
+
+        private native void allocate();
+
+        public native double lr(); public native LambStepValues lr(double v);
+        public native double bc1(); public native LambStepValues bc1(double v);
+        public native double bc2(); public native LambStepValues bc2(double v);
+    }
+
+    /**
+     * A plan of one rule (an id of {@link #ruleLars()}, {@link #ruleLamb()}) on the CUDA runtime
+     * (kind 0) or the SIMT emulator (kind 1). The rule's constants and step values cross as its
+     * own structs, above.
+     */
     public static final class NativePlan extends Pointer {
         static {
             Loader.load();
         }
 
-        public NativePlan(int kind, int algorithm, int numSegments, int[] segLen, int[] modes, double[] segLam,
-                          double[] dconsts, int[] iconsts, boolean hostStaging) {
-            allocate(kind, algorithm, numSegments, segLen, modes, segLam, dconsts, iconsts, hostStaging);
+        public NativePlan(int kind, int rule, int numSegments, int[] segLen, int[] modes, double[] segLam, Pointer constants,
+                          boolean hostStaging) {
+            allocate(kind, rule, numSegments, segLen, modes, segLam, constants, hostStaging);
         }
 
-        private native void allocate(int kind, int algorithm, int numSegments, int[] segLen, int[] modes, double[] segLam,
-                                     double[] dconsts, int[] iconsts, @Cast("bool") boolean hostStaging);
+        private native void allocate(int kind, int rule, int numSegments, int[] segLen, int[] modes, double[] segLam,
+                                     @Cast("const void*") Pointer constants, @Cast("bool") boolean hostStaging);
 
         public native int status();
         public native @StdString String statusMessage();
@@ -99,18 +207,17 @@ public final class NativeLars {
         public native int groups();
         public native long groupElements();
         public native int items();
+        public native int stateBuffers();
         public native @StdString String variantNote();
         public native FloatPointer hostParams();
         public native FloatPointer hostGrads();
-        public native int stepHost(double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft);
-        public native int stepDevice(long wBase, long gBase, long wTable, long gTable, long stream,
-                                     double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft);
-        public native int writeStepParams(double lr, double mu, double phi, double bc1, double bc2, int first, int weightsAsLeft);
+        public native int stepHost(@Cast("const void*") Pointer values);
+        public native int stepDevice(long wBase, long gBase, long wTable, long gTable, long stream, @Cast("const void*") Pointer values);
+        public native int writeStepParams(@Cast("const void*") Pointer values);
         public native int launchStep(long wBase, long gBase, long wTable, long gTable, long stream);
         public native int lastSkipped();
         public native int timeDeviceSteps(long[] wBases, long[] gBases, int rotations, int warmup, int reps, int batch, int graphs,
-                                          double lr, double mu, double phi, double bc1, double bc2, float[] outMs);
-        public native long stepParamsAddress();
+                                          @Cast("const void*") Pointer values, float[] outMs);
         public native int readState(int buffer, int seg, float[] dst);
         public native int writeState(int buffer, int seg, float[] src);
         public native int resetState();
