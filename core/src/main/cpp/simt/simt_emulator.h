@@ -1,7 +1,7 @@
 // SIMT emulator: runs CUDA kernel source, compiled by g++, on the CPU.
 //
 // Why: neither developers' machines nor CI have a GPU, yet the CUDA kernels must be shown right
-// bit for bit. The same kernel source (src/main/cuda/lars_kernels.cuh) is compiled by nvcc for
+// bit for bit. The same kernel source (src/main/cuda/rules/, primitives/) is compiled by nvcc for
 // the GPU and by g++ against this header for the CPU.
 //
 // Model:
