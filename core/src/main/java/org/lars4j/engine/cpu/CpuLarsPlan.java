@@ -9,6 +9,8 @@ import java.util.Arrays;
 import org.lars4j.engine.EnginePlan;
 import org.lars4j.engine.HostTensors;
 import org.lars4j.engine.WeightsTracker;
+import org.lars4j.engine.cpu.TileTraversal.Tile;
+import org.lars4j.engine.cpu.TileTraversal.TileOp;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.rule.StepValues;
 import org.lars4j.rule.lars.LarsConfig;
@@ -16,8 +18,6 @@ import org.lars4j.rule.lars.LarsSegments;
 import org.lars4j.rule.lars.LarsStepValues;
 import org.lars4j.rule.lars.LrPlacement;
 import org.lars4j.rule.lars.TrustRatioForm;
-import org.lars4j.engine.cpu.TileTraversal.Tile;
-import org.lars4j.engine.cpu.TileTraversal.TileOp;
 
 /**
  * The LARS family planned on the Java engine. A step is three phases:
