@@ -8,9 +8,13 @@ import java.util.List;
 import java.util.SplittableRandom;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.layout.Segment;
-import org.lars4j.reference.ReferenceLars;
 import org.lars4j.rule.Rule;
+import org.lars4j.rule.NonFinitePolicy;
+import org.lars4j.rule.lars.LarsConfig;
 import org.lars4j.rule.lars.LarsPreset;
+import org.lars4j.rule.lars.LrPlacement;
+import org.lars4j.rule.lars.TrustRatioForm;
+import org.lars4j.schedule.LrSchedule;
 
 /** Layouts, seeded data and storage-form conversions shared by the tests. */
 final class TestModels {
@@ -200,9 +204,41 @@ final class TestModels {
         }
     }
 
+    /**
+     * A LARS rule's values, settable one by one, made into a {@link LarsConfig} with the record's
+     * own constructor (not the builder), so that what the reference is given comes from the
+     * tests' reading of docs/MATH.md and not from the code under test.
+     */
+    static final class LarsValues {
+        LarsPreset preset = LarsPreset.PAPER;
+        boolean sumOfNorms = true;      // SUM_OF_NORMS vs NORM_OF_SUM
+        boolean lrInside = true;        // INSIDE vs OUTSIDE
+        double eps = 0;
+        double eta = 0.001;
+        double momentum = 0.9;
+        double dampening = 0;
+        boolean nesterov;
+        double weightDecay;
+        boolean clip;
+        double normClamp = Double.POSITIVE_INFINITY;
+        boolean zeroNormQuirk;          // apex LARC
+        boolean tvlars;
+        double tvAlpha = 0.1, tvLambda = 0.001, tvDelay = -1, tvGammaMin = 0;
+        boolean momentumCorrection;     // MLPerf
+        LrSchedule lr = t -> 0.1;
+
+        LarsConfig config() {
+            return new LarsConfig(preset, sumOfNorms ? TrustRatioForm.SUM_OF_NORMS : TrustRatioForm.NORM_OF_SUM,
+                    lrInside ? LrPlacement.INSIDE : LrPlacement.OUTSIDE, lr, momentum, dampening, nesterov, weightDecay, eta,
+                    eps, clip, normClamp, zeroNormQuirk, false, false, tvlars, tvAlpha, tvLambda, tvDelay, tvGammaMin,
+                    momentumCorrection, false, NonFinitePolicy.SKIP_STEP);
+        }
+    }
+
     /** The reference rule for a preset, read from the table of docs/MATH.md (not from the builder). */
-    static ReferenceLars.Rule referenceRule(LarsPreset preset) {
-        ReferenceLars.Rule r = new ReferenceLars.Rule();
+    static LarsValues referenceRule(LarsPreset preset) {
+        LarsValues r = new LarsValues();
+        r.preset = preset;
         switch (preset) {
             case PAPER: case MLPERF: break;
             case OPTAX: r.sumOfNorms = false; break;
