@@ -11,6 +11,7 @@ import org.lars4j.reference.Float64Reference;
 import org.lars4j.rule.Rule;
 import org.lars4j.rule.lars.LarsPreset;
 import org.lars4j.schedule.LrSchedule;
+import org.lars4j.testing.TestModels;
 
 /** State is owned by the optimizer and can be moved between optimizers bit for bit. */
 class StateTest {

@@ -1,9 +1,8 @@
-package org.lars4j;
+package org.lars4j.engine.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
@@ -12,13 +11,19 @@ import java.util.List;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.lars4j.TestModels.Form;
-import org.lars4j.TestModels.Tensors;
+import org.lars4j.Backend;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.lars4j.Lamb;
+import org.lars4j.rule.lamb.LambPreset;
+import org.lars4j.rule.lamb.LambTest;
+import org.lars4j.testing.EngineUnderTest;
+import org.lars4j.testing.TargetEngine;
+import org.lars4j.Lars;
+import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.engine.cuda.CudaEmulatorEngine.Schedule;
 import org.lars4j.engine.cuda.CudaEmulatorEngine;
 import org.lars4j.layout.ParamLayout;
@@ -27,23 +32,25 @@ import org.lars4j.rule.lars.LarsPreset;
 import org.lars4j.rule.lars.LrPlacement;
 import org.lars4j.rule.lars.TrustRatioForm;
 import org.lars4j.schedule.LrSchedule;
+import org.lars4j.testing.TestModels.Form;
+import org.lars4j.testing.TestModels.Tensors;
+import org.lars4j.testing.TestModels;
 
 /**
- * The CUDA kernels, run on the SIMT emulator, give bitwise the Java engine's weights, momentum,
- * norms and trust ratios: every preset, nesterov on/off, tile boundaries, length-1 segments,
- * ragged tails, many tiny segments, one long segment, under three fiber schedules. This class
- * runs the default step (the grouped step; the emulated L2 of 128 KiB cuts the boundary layout
- * into 4 groups); subclasses run the one-group cooperative step and the three launches.
+ * The engine conformance suite: every CUDA step, on the SIMT emulator and on a GPU, gives
+ * bitwise the Java engine's weights, state, norms and trust ratios. LARS: every preset, nesterov
+ * on/off, tile boundaries, length-1 segments, ragged tails, many tiny segments, one long segment,
+ * under three fiber schedules, for each {@link TargetEngine}: the default grouped step (the
+ * emulated L2 of 128 KiB cuts the boundary layout into 4 groups), the cooperative step with the
+ * whole model as one group ({@code lars4j.cuda.groupElements=0}: norms, a grid barrier, scalars, a
+ * grid barrier, update, in one launch; on the emulator every block on its own OS thread with a
+ * real grid barrier), and the three launches ({@code lars4j.cuda.cooperative=false}, also what a
+ * plan falls back to where the device refuses cooperative launches). LAMB: every preset and
+ * option, on the default step. The GPU cases are skipped, with the reason, where no CUDA device
+ * is usable (every CI run); bench/gpu/run-gpu-session.sh runs them on a lent GPU machine.
  */
-class EmulatedCudaConformanceTest {
-
-    /** The engine held to the Java engine's bits; {@link GpuCudaConformanceTest} runs the same matrix on a GPU. */
-    Backend target() { return Backend.CUDA_EMULATOR; }
-
-    @BeforeEach
-    void targetPresent() {
-        assertNull(Engines.unavailableReason(Backend.CUDA_EMULATOR), "the cuda-emulator engine must build and load in CI");
-    }
+@ExtendWith(EngineUnderTest.class)
+class EngineConformanceTest {
 
     @AfterAll
     static void restoreSchedule() {
@@ -51,16 +58,27 @@ class EmulatedCudaConformanceTest {
     }
 
     /** Proof of which step the matrix ran (the variant reported by the plan). */
-    @Test
-    void theStepInUse() {
-        try (LayerwiseOptimizer opt = Lars.builder(LarsPreset.PAPER).learningRate(0.1).backend(target()).build(boundaryLayout())) {
-            assertVariant(opt.engineVariant());
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(TargetEngine.class)
+    void theStepInUse(TargetEngine engine) {
+        try (LayerwiseOptimizer opt = Lars.builder(LarsPreset.PAPER).learningRate(0.1).backend(engine.backend()).build(boundaryLayout())) {
+            assertVariant(engine, opt.engineVariant());
         }
     }
 
-    /** The default: the grouped step; 14 tiles, 8192-element groups: {1, 4095, 64x64}, {4097}, {long}, {17, 1}. */
-    void assertVariant(String variant) {
-        assertEquals("one cooperative launch of 6 blocks, 4 groups of up to 8192 elements, float4 loads", variant);
+    /** The variant each target must report for {@link #boundaryLayout()}. */
+    static void assertVariant(TargetEngine engine, String variant) {
+        switch (engine) {
+            // 14 tiles, 8192-element groups: {1, 4095, 64x64}, {4097}, {long}, {17, 1}
+            case EMULATOR: assertEquals("one cooperative launch of 6 blocks, 4 groups of up to 8192 elements, float4 loads", variant); break;
+            // boundaryLayout has 14 tiles; the emulator's stand-in occupancy limit is 6 blocks.
+            case EMULATOR_ONE_GROUP: assertEquals("one cooperative launch of 6 blocks, one group, float4 loads", variant); break;
+            case EMULATOR_THREE_LAUNCHES: case CUDA_THREE_LAUNCHES: assertEquals("three launches, float4 loads", variant); break;
+            // The default on a GPU: the grouped step (how many groups depends on the device's L2).
+            case CUDA: assertTrue(variant.startsWith("one cooperative launch of ") && variant.contains("group"), variant); break;
+            case CUDA_ONE_GROUP: assertTrue(variant.startsWith("one cooperative launch of ") && variant.contains("one group"), variant); break;
+            default: throw new AssertionError(engine);
+        }
     }
 
     static ParamLayout boundaryLayout() {
@@ -107,60 +125,53 @@ class EmulatedCudaConformanceTest {
             for (int i = 0; i < layout.size(); i++) {
                 float[] v = new float[w[i].length];
                 opt.readState("momentum_buffer", i, v);
-                out.add(bits(w[i]));
-                out.add(bits(v));
+                out.add(TestModels.bits(w[i]));
+                out.add(TestModels.bits(v));
             }
             out.add(new long[] {opt.stepCount(), opt.skippedSteps()});
         }
         return out;
     }
 
-    static long[] bits(float[] x) {
-        long[] b = new long[x.length];
-        for (int i = 0; i < x.length; i++) b[i] = Float.floatToRawIntBits(x[i]);
-        return b;
-    }
-
-    static void assertSameBits(List<long[]> expected, List<long[]> actual, String what) {
-        assertEquals(expected.size(), actual.size(), what);
-        for (int i = 0; i < expected.size(); i++) assertArrayEquals(expected.get(i), actual.get(i), what + ", record " + i);
-    }
-
     static Stream<Arguments> presetsNesterov() {
         List<Arguments> out = new ArrayList<>();
-        for (LarsPreset p : LarsPreset.values()) {
-            out.add(Arguments.of(p, false));
-            out.add(Arguments.of(p, true));
+        for (TargetEngine e : TargetEngine.values()) {
+            for (LarsPreset p : LarsPreset.values()) {
+                out.add(Arguments.of(e, p, false));
+                out.add(Arguments.of(e, p, true));
+            }
         }
         return out.stream();
     }
 
-    @ParameterizedTest(name = "{0} nesterov={1}")
+    @ParameterizedTest(name = "{0}: {1} nesterov={2}")
     @MethodSource("presetsNesterov")
-    void tileBoundariesEveryPreset(LarsPreset preset, boolean nesterov) {
+    void tileBoundariesEveryPreset(TargetEngine engine, LarsPreset preset, boolean nesterov) {
         ParamLayout layout = boundaryLayout();
         List<long[]> cpu = run(Backend.CPU, preset, nesterov, layout, Form.FLAT_ARRAY, 3, b -> b);
         Schedule s = Schedule.values()[(preset.ordinal() + (nesterov ? 1 : 0)) % 3];
         CudaEmulatorEngine.setSchedule(s, preset.ordinal() + 1);
-        assertSameBits(cpu, run(target(), preset, nesterov, layout, Form.FLAT_ARRAY, 3, b -> b),
+        TestModels.assertSameBits(cpu, run(engine.backend(), preset, nesterov, layout, Form.FLAT_ARRAY, 3, b -> b),
                 preset + " nesterov=" + nesterov + " schedule " + s);
     }
 
-    @Test
-    void manyTinySegmentsEverySchedule() {
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(TargetEngine.class)
+    void manyTinySegmentsEverySchedule(TargetEngine engine) {
         ParamLayout layout = manyTinySegments();
         for (LarsPreset preset : new LarsPreset[] {LarsPreset.OPTAX, LarsPreset.TIMM}) {
             List<long[]> cpu = run(Backend.CPU, preset, false, layout, Form.LIST_ARRAYS, 2, b -> b);
             for (Schedule s : Schedule.values()) {
                 CudaEmulatorEngine.setSchedule(s, 11);
-                assertSameBits(cpu, run(target(), preset, false, layout, Form.LIST_ARRAYS, 2, b -> b),
+                TestModels.assertSameBits(cpu, run(engine.backend(), preset, false, layout, Form.LIST_ARRAYS, 2, b -> b),
                         preset + " schedule " + s);
             }
         }
     }
 
-    @Test
-    void everyStorageFormAndOption() {
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(TargetEngine.class)
+    void everyStorageFormAndOption(TargetEngine engine) {
         ParamLayout layout = boundaryLayout();
         List<UnaryOperator<Lars.Builder>> options = List.of(
                 b -> b.dampening(0.25).lrPlacement(LrPlacement.OUTSIDE),
@@ -169,22 +180,23 @@ class EmulatedCudaConformanceTest {
                 b -> b.trustRatioForm(TrustRatioForm.NORM_OF_SUM).eps(1e-3).momentum(0));
         CudaEmulatorEngine.setSchedule(Schedule.SHUFFLED, 5);
         for (Form form : Form.values()) {
-            assertSameBits(run(Backend.CPU, LarsPreset.PAPER, false, layout, form, 2, b -> b),
-                    run(target(), LarsPreset.PAPER, false, layout, form, 2, b -> b), "form " + form);
+            TestModels.assertSameBits(run(Backend.CPU, LarsPreset.PAPER, false, layout, form, 2, b -> b),
+                    run(engine.backend(), LarsPreset.PAPER, false, layout, form, 2, b -> b), "form " + form);
         }
         for (int i = 0; i < options.size(); i++) {
-            assertSameBits(run(Backend.CPU, LarsPreset.TIMM, false, layout, Form.FLAT_DIRECT, 2, options.get(i)),
-                    run(target(), LarsPreset.TIMM, false, layout, Form.FLAT_DIRECT, 2, options.get(i)), "option " + i);
+            TestModels.assertSameBits(run(Backend.CPU, LarsPreset.TIMM, false, layout, Form.FLAT_DIRECT, 2, options.get(i)),
+                    run(engine.backend(), LarsPreset.TIMM, false, layout, Form.FLAT_DIRECT, 2, options.get(i)), "option " + i);
         }
     }
 
     /** Zero norms, the LARC zero-norm quirk, -0.0, and a non-finite gradient: same bits, same skip. */
-    @Test
-    void edgeValues() {
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(TargetEngine.class)
+    void edgeValues(TargetEngine engine) {
         ParamLayout layout = ParamLayout.builder().add("zeroW", 5000).add("zeroG", 300).add("signs", 8).add("nan", 40).build();
         for (LarsPreset preset : new LarsPreset[] {LarsPreset.LARC_CLIP, LarsPreset.OPTAX, LarsPreset.TVLARS}) {
             List<float[][]> results = new ArrayList<>();
-            for (Backend backend : new Backend[] {Backend.CPU, target()}) {
+            for (Backend backend : new Backend[] {Backend.CPU, engine.backend()}) {
                 try (LayerwiseOptimizer opt = Lars.builder(preset).learningRate(0.3).weightDecay(0.1).backend(backend).build(layout)) {
                     float[][] w = TestModels.gaussian(layout, 9, 0.5);
                     float[][] g = TestModels.gaussian(layout, 10, 0.01);
@@ -205,8 +217,47 @@ class EmulatedCudaConformanceTest {
                 }
             }
             for (int i = 0; i < layout.size(); i++) {
-                assertArrayEquals(bits(results.get(0)[i]), bits(results.get(1)[i]), preset + " " + layout.segment(i).name());
+                assertArrayEquals(TestModels.bits(results.get(0)[i]), TestModels.bits(results.get(1)[i]), preset + " " + layout.segment(i).name());
             }
         }
+    }
+
+    static Stream<Arguments> lambPresetsAndOptions() {
+        List<Arguments> out = new ArrayList<>();
+        List<UnaryOperator<Lamb.Builder>> options = List.of(
+                b -> b,
+                b -> b.biasCorrection(false).gradAveraging(false),
+                b -> b.adamWMode(false).trustClip(true),
+                b -> b.phiClamp(0.5, 3.0).maxGradNorm(0.05),
+                b -> b.nonFinitePolicy(NonFinitePolicy.PROPAGATE));
+        for (TargetEngine e : lambEngines()) {
+            for (LambPreset p : LambPreset.values()) {
+                for (int i = 0; i < options.size(); i++) out.add(Arguments.of(e, p, i, options.get(i)));
+            }
+        }
+        return out.stream();
+    }
+
+    /** LAMB runs its default step; the group and launch variants are LARS's. */
+    static TargetEngine[] lambEngines() { return TargetEngine.defaultSteps().toArray(TargetEngine[]::new); }
+
+    /** LAMB on the boundary layout: every preset and option, bit for bit. */
+    @ParameterizedTest(name = "{0}: lamb {1} option {2}")
+    @MethodSource("lambPresetsAndOptions")
+    void lambBoundaryLayoutEveryPresetAndOption(TargetEngine engine, LambPreset preset, int index, UnaryOperator<Lamb.Builder> option) {
+        ParamLayout layout = boundaryLayout();
+        Schedule s = Schedule.values()[(preset.ordinal() + index) % 3];
+        CudaEmulatorEngine.setSchedule(s, index + 3);
+        TestModels.assertSameBits(LambTest.runBits(Backend.CPU, preset, layout, 3, option),
+                LambTest.runBits(engine.backend(), preset, layout, 3, option), preset + " option " + index + " schedule " + s);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("lambEngines")
+    void lambManyTinySegments(TargetEngine engine) {
+        ParamLayout layout = manyTinySegments();
+        CudaEmulatorEngine.setSchedule(Schedule.SHUFFLED, 9);
+        TestModels.assertSameBits(LambTest.runBits(Backend.CPU, LambPreset.APEX, layout, 2, b -> b),
+                LambTest.runBits(engine.backend(), LambPreset.APEX, layout, 2, b -> b), "apex, 300 tiny segments");
     }
 }

@@ -1,4 +1,4 @@
-package org.lars4j;
+package org.lars4j.rule.lamb;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -15,8 +15,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.lars4j.TestModels.Form;
-import org.lars4j.TestModels.Tensors;
+import org.lars4j.Backend;
+import org.lars4j.Lamb;
+import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.layout.Segment;
 import org.lars4j.reference.Float64Reference;
@@ -25,9 +26,12 @@ import org.lars4j.rule.Rule;
 import org.lars4j.rule.lamb.LambConfig;
 import org.lars4j.rule.lamb.LambPreset;
 import org.lars4j.schedule.LrSchedule;
+import org.lars4j.testing.TestModels.Form;
+import org.lars4j.testing.TestModels.Tensors;
+import org.lars4j.testing.TestModels;
 
 /** LAMB (docs/MATH.md section 4) on the Java engine against the float64 reference. */
-class LambTest {
+public class LambTest {
 
     /**
      * A LAMB rule's values, settable one by one, made into a {@link LambConfig} with the record's
@@ -129,7 +133,7 @@ class LambTest {
                 assertTrue(TestModels.relL2(m, ref.state("exp_avg")[i]) <= 1e-6, name + ": exp_avg " + TestModels.relL2(m, ref.state("exp_avg")[i]));
                 assertTrue(TestModels.relL2(v, ref.state("exp_avg_sq")[i]) <= 1e-6, name + ": exp_avg_sq " + TestModels.relL2(v, ref.state("exp_avg_sq")[i]));
                 assertEquals(ref.trustRatios()[i], opt.lastTrustRatio(i), 1e-5 * ref.trustRatios()[i], name + " trust ratio");
-                assertTrue(TestModels.relL2(w[i], LarsReferenceTest.toDouble(w0[i])) > 1e-5, name + " did not move");
+                assertTrue(TestModels.relL2(w[i], TestModels.toDouble(w0[i])) > 1e-5, name + " did not move");
             }
         }
     }
@@ -185,7 +189,7 @@ class LambTest {
                     int[][] bits = new int[w.length][];
                     for (int i = 0; i < w.length; i++) {
                         for (float x : w[i]) assertTrue(Float.isFinite(x));
-                        bits[i] = DeterminismTest.raw(w[i]);
+                        bits[i] = TestModels.raw(w[i]);
                     }
                     runs.add(bits);
                 }
@@ -213,7 +217,7 @@ class LambTest {
         }
     }
 
-    static List<long[]> runBits(Backend backend, LambPreset preset, ParamLayout layout, int steps, UnaryOperator<Lamb.Builder> extra) {
+    public static List<long[]> runBits(Backend backend, LambPreset preset, ParamLayout layout, int steps, UnaryOperator<Lamb.Builder> extra) {
         List<long[]> out = new ArrayList<>();
         LrSchedule lr = LrSchedule.linearWarmup(0.02, 2).then(2, LrSchedule.polynomial(0.02, 0.001, 2, 4));
         try (LayerwiseOptimizer opt = extra.apply(Lamb.builder(preset).learningRate(lr).weightDecay(0.02).backend(backend).threads(2)).build(layout)) {
@@ -234,9 +238,9 @@ class LambTest {
                 float[] v = new float[w[i].length];
                 opt.readState("exp_avg", i, m);
                 opt.readState("exp_avg_sq", i, v);
-                out.add(EmulatedCudaConformanceTest.bits(w[i]));
-                out.add(EmulatedCudaConformanceTest.bits(m));
-                out.add(EmulatedCudaConformanceTest.bits(v));
+                out.add(TestModels.bits(w[i]));
+                out.add(TestModels.bits(m));
+                out.add(TestModels.bits(v));
             }
         }
         return out;

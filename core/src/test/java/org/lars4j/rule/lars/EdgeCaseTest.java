@@ -1,4 +1,4 @@
-package org.lars4j;
+package org.lars4j.rule.lars;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -10,11 +10,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.lars4j.Backend;
+import org.lars4j.Lars;
+import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.reference.Float64Reference;
 import org.lars4j.rule.NonFinitePolicy;
 import org.lars4j.rule.Rule;
 import org.lars4j.rule.lars.LarsPreset;
+import org.lars4j.testing.TestModels;
 
 /** Zero norms, exclusions, tile-boundary and large segments, non-finite gradients. */
 class EdgeCaseTest {

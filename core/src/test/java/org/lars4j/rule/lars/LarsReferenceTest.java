@@ -1,4 +1,4 @@
-package org.lars4j;
+package org.lars4j.rule.lars;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -9,13 +9,17 @@ import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.lars4j.TestModels.Form;
-import org.lars4j.TestModels.Tensors;
+import org.lars4j.Backend;
+import org.lars4j.Lars;
+import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.reference.Float64Reference;
 import org.lars4j.rule.Rule;
 import org.lars4j.rule.lars.LarsPreset;
 import org.lars4j.schedule.LrSchedule;
+import org.lars4j.testing.TestModels.Form;
+import org.lars4j.testing.TestModels.Tensors;
+import org.lars4j.testing.TestModels;
 
 /** Every preset, nesterov on/off, every storage form: the Java engine against the float64 reference. */
 class LarsReferenceTest {
@@ -79,7 +83,7 @@ class LarsReferenceTest {
             // The rule must have moved every segment: a no-op engine would fail the bounds above
             // only through the momentum check, so check movement directly as well.
             for (int i = 0; i < layout.size(); i++) {
-                assertTrue(TestModels.relL2(w1[i], toDouble(w0[i])) > 1e-5, layout.segment(i).name() + " did not move");
+                assertTrue(TestModels.relL2(w1[i], TestModels.toDouble(w0[i])) > 1e-5, layout.segment(i).name() + " did not move");
             }
         }
     }
@@ -134,11 +138,5 @@ class LarsReferenceTest {
             out.add(Arguments.of(p, true));
         }
         return out.stream();
-    }
-
-    static double[] toDouble(float[] x) {
-        double[] d = new double[x.length];
-        for (int i = 0; i < x.length; i++) d[i] = x[i];
-        return d;
     }
 }
