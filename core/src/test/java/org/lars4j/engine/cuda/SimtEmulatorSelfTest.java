@@ -1,4 +1,4 @@
-package org.lars4j;
+package org.lars4j.engine.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,4 +1,4 @@
-package org.lars4j;
+package org.lars4j.engine;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -8,8 +8,12 @@ import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.lars4j.Backend;
+import org.lars4j.Lars;
+import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.rule.lars.LarsPreset;
+import org.lars4j.testing.TestModels;
 
 /**
  * Carried weight norms: with carryWeightNorms the next step uses the ||w|| partials computed by
@@ -17,15 +21,15 @@ import org.lars4j.rule.lars.LarsPreset;
  * across skipped steps; it must be dropped when the weights change behind the optimizer's back
  * (weightsChanged) or arrive in other memory.
  */
-class CarryWeightNormsTest {
+public class CarryWeightNormsTest {
 
-    static ParamLayout layout() {
+    public static ParamLayout layout() {
         return ParamLayout.builder().add("a.weight", 4096 * 2 + 31, 1).add("b.weight", 64, 64).add("c.bias", 77)
                 .add("d.weight", 300, 3).excludeFromWeightDecay("bias").build();
     }
 
     /** Final weights, momentum and trust ratios of a fixed scenario. */
-    static List<int[]> scenario(LarsPreset preset, Backend backend, boolean carry, boolean declareChange) {
+    public static List<int[]> scenario(LarsPreset preset, Backend backend, boolean carry, boolean declareChange) {
         ParamLayout layout = layout();
         float[][] w = TestModels.gaussian(layout, 1, 0.5);
         try (LayerwiseOptimizer opt = Lars.builder(preset).learningRate(0.5).weightDecay(0.01).carryWeightNorms(carry)
@@ -46,19 +50,19 @@ class CarryWeightNormsTest {
     }
 
     /** Per segment: the bits of the weights, the momentum and the last trust ratio (as float). */
-    static List<int[]> records(LayerwiseOptimizer opt, float[][] w) {
+    public static List<int[]> records(LayerwiseOptimizer opt, float[][] w) {
         List<int[]> out = new java.util.ArrayList<>();
         for (int i = 0; i < w.length; i++) {
             float[] v = new float[w[i].length];
             opt.readState("momentum_buffer", i, v);
-            out.add(DeterminismTest.raw(w[i]));
-            out.add(DeterminismTest.raw(v));
+            out.add(TestModels.raw(w[i]));
+            out.add(TestModels.raw(v));
             out.add(new int[] {Float.floatToRawIntBits((float) opt.lastTrustRatio(i))});
         }
         return out;
     }
 
-    static void assertSame(List<int[]> a, List<int[]> b, String what) {
+    public static void assertSame(List<int[]> a, List<int[]> b, String what) {
         assertEquals(a.size(), b.size());
         for (int i = 0; i < a.size(); i++) assertArrayEquals(a.get(i), b.get(i), what + " record " + i);
     }

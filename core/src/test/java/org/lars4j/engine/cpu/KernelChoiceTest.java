@@ -1,4 +1,4 @@
-package org.lars4j;
+package org.lars4j.engine.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -6,9 +6,15 @@ import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.lars4j.Backend;
+import org.lars4j.engine.CarryWeightNormsTest;
+import org.lars4j.Lamb;
+import org.lars4j.Lars;
+import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.rule.lamb.LambPreset;
 import org.lars4j.rule.lars.LarsPreset;
+import org.lars4j.testing.TestModels;
 
 /**
  * The Java engine's two tile-kernel implementations (Vector API and scalar, property

@@ -1,4 +1,4 @@
-package org.lars4j;
+package org.lars4j.rule.lars;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -10,11 +10,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.lars4j.Backend;
+import org.lars4j.Lars;
+import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.layout.ParamLayout;
-import org.lars4j.reference.ReferenceLars;
+import org.lars4j.reference.Float64Reference;
 import org.lars4j.rule.NonFinitePolicy;
 import org.lars4j.rule.Rule;
 import org.lars4j.rule.lars.LarsPreset;
+import org.lars4j.testing.TestModels;
 
 /** Zero norms, exclusions, tile-boundary and large segments, non-finite gradients. */
 class EdgeCaseTest {
@@ -35,11 +39,11 @@ class EdgeCaseTest {
         Arrays.fill(w[2], 0f);
         Arrays.fill(g[2], 0f);
         double wd = 0.1;
-        ReferenceLars.Rule rule = TestModels.referenceRule(preset);
+        TestModels.LarsValues rule = TestModels.referenceRule(preset);
         rule.weightDecay = wd;
         rule.lr = t -> 0.5;
         boolean[][] flags = TestModels.referenceFlags(preset, layout, wd);
-        ReferenceLars ref = new ReferenceLars(rule, flags[0], flags[1], w);
+        Float64Reference ref = Float64Reference.of(rule.config(), flags[0], flags[1], w);
         ref.step(g);
         try (LayerwiseOptimizer opt = build(preset, layout, 0.5, wd)) {
             TestModels.Tensors p = new TestModels.Tensors(TestModels.Form.LIST_ARRAYS, layout, w);
@@ -51,9 +55,9 @@ class EdgeCaseTest {
                 // Zero ||w|| always gives ratio 1; zero ||g|| only where N = ||g|| (with NORM_OF_SUM,
                 // N = ||g + lam w|| > 0 and the reference's ratio applies).
                 if (i != 1 || sumOfNorms) assertEquals(1.0, opt.lastTrustRatio(i), 0.0, name);
-                assertEquals(ref.trust[i], opt.lastTrustRatio(i), 1e-6 * ref.trust[i], name);
+                assertEquals(ref.trustRatios()[i], opt.lastTrustRatio(i), 1e-6 * ref.trustRatios()[i], name);
                 for (float x : w1[i]) assertTrue(Float.isFinite(x), name + " has a non-finite weight");
-                assertTrue(TestModels.relL2(w1[i], ref.w[i]) <= 1e-6, name);
+                assertTrue(TestModels.relL2(w1[i], ref.weights()[i]) <= 1e-6, name);
             }
             // "both" is all zeros with zero gradient: the step keeps it exactly zero.
             for (float x : w1[2]) assertEquals(0f, x);
@@ -99,17 +103,17 @@ class EdgeCaseTest {
         }
         float[][] w = TestModels.gaussian(layout, 4, 0.5);
         float[][] g = TestModels.gaussian(layout, 5, 0.01);
-        ReferenceLars.Rule rule = TestModels.referenceRule(LarsPreset.PAPER);
+        TestModels.LarsValues rule = TestModels.referenceRule(LarsPreset.PAPER);
         rule.weightDecay = 0.05;
         rule.lr = t -> 1.0;
-        ReferenceLars ref = new ReferenceLars(rule, decay, adapt, w);
+        Float64Reference ref = Float64Reference.of(rule.config(), decay, adapt, w);
         ref.step(g);
         try (LayerwiseOptimizer opt = build(LarsPreset.PAPER, layout, 1.0, 0.05)) {
             TestModels.Tensors p = new TestModels.Tensors(TestModels.Form.FLAT_ARRAY, layout, w);
             opt.step(p.flatArray, new TestModels.Tensors(TestModels.Form.FLAT_ARRAY, layout, g).flatArray);
             float[][] w1 = p.segments();
             for (int i = 0; i < layout.size(); i++) {
-                assertTrue(TestModels.relL2(w1[i], ref.w[i]) <= 1e-6, layout.segment(i).name());
+                assertTrue(TestModels.relL2(w1[i], ref.weights()[i]) <= 1e-6, layout.segment(i).name());
             }
             assertEquals(1.0, opt.lastTrustRatio(2), 0.0);
             assertTrue(opt.lastTrustRatio(0) != 1.0);
@@ -137,10 +141,10 @@ class EdgeCaseTest {
         for (LarsPreset preset : new LarsPreset[] {LarsPreset.PAPER, LarsPreset.OPTAX, LarsPreset.LARC_CLIP}) {
             float[][] w = TestModels.gaussian(layout, length, 0.5);
             float[][] g = TestModels.gaussian(layout, length + 1, 0.01);
-            ReferenceLars.Rule rule = TestModels.referenceRule(preset);
+            TestModels.LarsValues rule = TestModels.referenceRule(preset);
             rule.weightDecay = 0.01;
             rule.lr = t -> 1.0;
-            ReferenceLars ref = new ReferenceLars(rule, new boolean[] {true, true}, new boolean[] {true, true}, w);
+            Float64Reference ref = Float64Reference.of(rule.config(), new boolean[] {true, true}, new boolean[] {true, true}, w);
             ref.step(g);
             try (LayerwiseOptimizer opt = build(preset, layout, 1.0, 0.01)) {
                 TestModels.Tensors p = new TestModels.Tensors(TestModels.Form.LIST_ARRAYS, layout, w);
@@ -148,8 +152,8 @@ class EdgeCaseTest {
                 float[][] w1 = p.segments();
                 float[] v = new float[length];
                 opt.readState("momentum_buffer", 0, v);
-                assertTrue(TestModels.relL2(w1[0], ref.w[0]) <= 1e-6, preset + " length " + length);
-                assertTrue(TestModels.relL2(v, ref.v[0]) <= 1e-6, preset + " momentum, length " + length);
+                assertTrue(TestModels.relL2(w1[0], ref.weights()[0]) <= 1e-6, preset + " length " + length);
+                assertTrue(TestModels.relL2(v, ref.state("momentum_buffer")[0]) <= 1e-6, preset + " momentum, length " + length);
             }
         }
     }

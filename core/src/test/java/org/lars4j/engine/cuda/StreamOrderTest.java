@@ -1,4 +1,4 @@
-package org.lars4j;
+package org.lars4j.engine.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -8,13 +8,20 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.Arrays;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.lars4j.Backend;
+import org.lars4j.Lars;
+import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.engine.cuda.DeviceBuffers;
 import org.lars4j.engine.cuda.NativeLars;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.rule.lars.LarsPreset;
 import org.lars4j.schedule.LrSchedule;
+import org.lars4j.testing.EngineUnderTest;
+import org.lars4j.testing.TargetEngine;
+import org.lars4j.testing.TestModels;
 
 /**
  * The native plan's host operations are ordered after the caller's steps on the caller's
@@ -23,18 +30,19 @@ import org.lars4j.schedule.LrSchedule;
  * so that a copy issued on the legacy default stream, which does not wait for non-blocking
  * streams, would land before the step it must follow; the emulator's streams run asynchronously
  * as a GPU's do, so such a copy shows there. A thread opens the hold after {@link #HOLD_MS}, for
- * the cases where the right behaviour is to wait for it. {@code GpuStreamOrderTest} runs the same
- * on a GPU.
+ * the cases where the right behaviour is to wait for it. The same cases run
+ * on a GPU where one is usable (skipped, with the reason, elsewhere).
  */
-class EmulatedStreamOrderTest {
-    static final ParamLayout LAYOUT = EmulatedGraphCaptureTest.LAYOUT;
+@ExtendWith(EngineUnderTest.class)
+class StreamOrderTest {
+    static final ParamLayout LAYOUT = GraphCaptureTest.LAYOUT;
     private static final long HOLD_MS = 300;
     private static final String COOPERATIVE = "lars4j.cuda.cooperative";
 
-    Backend target() { return Backend.CUDA_EMULATOR; }
+    /** The engine under test, set for each invocation by {@link EngineUnderTest}. */
+    private TargetEngine engine;
 
-    @BeforeEach
-    void targetPresent() {}
+    Backend target() { return engine.backend(); }
 
     @AfterEach
     void restore() {
@@ -50,8 +58,8 @@ class EmulatedStreamOrderTest {
     private final class Rig implements AutoCloseable {
         final Backend b = target();
         final float[][] w0 = TestModels.gaussian(LAYOUT, 3, 0.5);
-        final long wd = DeviceBuffers.upload(b, EmulatedGraphCaptureTest.flat(w0));
-        final long gd = DeviceBuffers.upload(b, EmulatedGraphCaptureTest.flat(grads(0)));
+        final long wd = DeviceBuffers.upload(b, GraphCaptureTest.flat(w0));
+        final long gd = DeviceBuffers.upload(b, GraphCaptureTest.flat(grads(0)));
         final long stream = DeviceBuffers.createStream(b);
         final LayerwiseOptimizer opt;
         long graph;
@@ -116,8 +124,9 @@ class EmulatedStreamOrderTest {
      * The values of the next graph step are written only once the previous replay is done with
      * them: with the replay held, the second step's learning rate must not reach the first.
      */
-    @Test
-    void graphStepValuesWaitForThePreviousReplay() {
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.lars4j.testing.TargetEngine#defaultSteps")
+    void graphStepValuesWaitForThePreviousReplay(TargetEngine engine) {
         float[][] expected;
         try (LayerwiseOptimizer cpu = lars().backend(Backend.CPU).build(LAYOUT)) {
             expected = javaSteps(cpu, TestModels.gaussian(LAYOUT, 3, 0.5), 2)[0];
@@ -129,7 +138,7 @@ class EmulatedStreamOrderTest {
             DeviceBuffers.launchGraph(r.b, r.graph, r.stream);   // waits behind the hold
             r.opt.prepareGraphStep();                            // must wait for that replay
             DeviceBuffers.launchGraph(r.b, r.graph, r.stream);
-            assertArrayEquals(EmulatedGraphCaptureTest.flat(expected), r.weights(), "weights after two replays");
+            assertArrayEquals(GraphCaptureTest.flat(expected), r.weights(), "weights after two replays");
         }
     }
 
@@ -137,8 +146,9 @@ class EmulatedStreamOrderTest {
      * A step enqueued on another stream waits for the plan's previous step: it must neither
      * overwrite that step's values (learning rate) while it runs nor update the momentum first.
      */
-    @Test
-    void aStepOnAnotherStreamWaitsForThePreviousStep() {
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.lars4j.testing.TargetEngine#defaultSteps")
+    void aStepOnAnotherStreamWaitsForThePreviousStep(TargetEngine engine) {
         float[][] expected;
         try (LayerwiseOptimizer cpu = lars().backend(Backend.CPU).build(LAYOUT)) {
             expected = javaSteps(cpu, TestModels.gaussian(LAYOUT, 3, 0.5), 2)[0];
@@ -150,7 +160,7 @@ class EmulatedStreamOrderTest {
                 r.opt.stepDevice(r.wd, r.gd, r.stream);   // waits behind the hold
                 r.opt.stepDevice(r.wd, r.gd, other);      // must wait for that step
                 DeviceBuffers.synchronize(r.b, other);
-                assertArrayEquals(EmulatedGraphCaptureTest.flat(expected), r.weights(), "weights after two steps on two streams");
+                assertArrayEquals(GraphCaptureTest.flat(expected), r.weights(), "weights after two steps on two streams");
             } finally {
                 DeviceBuffers.synchronize(r.b, other);
                 DeviceBuffers.destroyStream(r.b, other);
@@ -159,8 +169,9 @@ class EmulatedStreamOrderTest {
     }
 
     /** readState waits for a step still running on the caller's stream: no momentum read mid-update. */
-    @Test
-    void readStateWaitsForTheStep() {
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.lars4j.testing.TargetEngine#defaultSteps")
+    void readStateWaitsForTheStep(TargetEngine engine) {
         float[][] momentum;
         try (LayerwiseOptimizer cpu = lars().backend(Backend.CPU).build(LAYOUT)) {
             momentum = javaSteps(cpu, TestModels.gaussian(LAYOUT, 3, 0.5), 1)[1];
@@ -177,8 +188,9 @@ class EmulatedStreamOrderTest {
     }
 
     /** writeState lands after a step still running on the caller's stream, not under it. */
-    @Test
-    void writeStateLandsAfterTheStep() {
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.lars4j.testing.TargetEngine#defaultSteps")
+    void writeStateLandsAfterTheStep(TargetEngine engine) {
         stateOpAfterHeldStep(opt -> {
             for (int i = 0; i < LAYOUT.size(); i++) {
                 float[] x = new float[LAYOUT.segment(i).length()];
@@ -189,8 +201,9 @@ class EmulatedStreamOrderTest {
     }
 
     /** resetState (one memset on the plan's stream) lands after a step still running on the caller's stream. */
-    @Test
-    void resetStateLandsAfterTheStep() {
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.lars4j.testing.TargetEngine#defaultSteps")
+    void resetStateLandsAfterTheStep(TargetEngine engine) {
         stateOpAfterHeldStep(LayerwiseOptimizer::resetState, i -> 0f);
     }
 
@@ -218,8 +231,9 @@ class EmulatedStreamOrderTest {
      * After a host step that was skipped, graph replays answer lastStepSkipped() from their own
      * flag on the device, not from the host step's.
      */
-    @Test
-    void skipFlagOfAHostStepDoesNotOutliveIt() {
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.lars4j.testing.TargetEngine#defaultSteps")
+    void skipFlagOfAHostStepDoesNotOutliveIt(TargetEngine engine) {
         try (Rig r = new Rig(lars().backend(target()).build(LAYOUT))) {
             r.capture();
             float[][] w = TestModels.copy(r.w0);
@@ -238,8 +252,9 @@ class EmulatedStreamOrderTest {
      * A step's launches report their own result: an earlier, unrelated failure on this thread
      * (here a cudaFree of an address no allocator returned) is not the step's.
      */
-    @Test
-    void anEarlierErrorIsNotTheStepsError() {
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.lars4j.testing.TargetEngine#defaultSteps")
+    void anEarlierErrorIsNotTheStepsError(TargetEngine engine) {
         int kind = target() == Backend.CUDA ? 0 : 1;
         try (Rig r = new Rig(lars().backend(target()).build(LAYOUT))) {
             assertTrue(NativeLars.deviceFree(kind, 4096L) != 0, "the planted failure");
@@ -253,8 +268,9 @@ class EmulatedStreamOrderTest {
      * When the device refuses the planned cooperative grid (MPS, another device), the step falls
      * back to three launches, with the same bits, from then on.
      */
-    @Test
-    void aRefusedCooperativeGridFallsBackToThreeLaunches() {
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.lars4j.testing.TargetEngine#defaultSteps")
+    void aRefusedCooperativeGridFallsBackToThreeLaunches(TargetEngine engine) {
         org.junit.jupiter.api.Assumptions.assumeTrue(target() == Backend.CUDA_EMULATOR, "the limit is lowered on the emulator only");
         System.setProperty(COOPERATIVE, "true");
         float[][] expected;
@@ -268,7 +284,7 @@ class EmulatedStreamOrderTest {
             NativeLars.setEmulatorCooperativeLimit(2);
             r.opt.stepDevice(r.wd, r.gd, r.stream);
             assertTrue(r.opt.engineVariant().startsWith("three launches"), r.opt.engineVariant());
-            assertArrayEquals(EmulatedGraphCaptureTest.flat(expected), r.weights(), "weights after a cooperative and a fallback step");
+            assertArrayEquals(GraphCaptureTest.flat(expected), r.weights(), "weights after a cooperative and a fallback step");
         }
     }
 
@@ -277,8 +293,9 @@ class EmulatedStreamOrderTest {
      * emulator faults on a misaligned 16-byte access as a GPU does, so a wrong alignment check
      * would show here.
      */
-    @Test
-    void misalignedTensorsTakeTheScalarPath() {
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.lars4j.testing.TargetEngine#defaultSteps")
+    void misalignedTensorsTakeTheScalarPath(TargetEngine engine) {
         float[][] expected;
         try (LayerwiseOptimizer cpu = lars().backend(Backend.CPU).build(LAYOUT)) {
             expected = javaSteps(cpu, TestModels.gaussian(LAYOUT, 3, 0.5), 1)[0];
@@ -287,8 +304,8 @@ class EmulatedStreamOrderTest {
         int n = (int) LAYOUT.totalElements();
         float[] w = new float[n + 1];
         float[] g = new float[n + 1];
-        System.arraycopy(EmulatedGraphCaptureTest.flat(TestModels.gaussian(LAYOUT, 3, 0.5)), 0, w, 1, n);
-        System.arraycopy(EmulatedGraphCaptureTest.flat(grads(0)), 0, g, 1, n);
+        System.arraycopy(GraphCaptureTest.flat(TestModels.gaussian(LAYOUT, 3, 0.5)), 0, w, 1, n);
+        System.arraycopy(GraphCaptureTest.flat(grads(0)), 0, g, 1, n);
         long wd = DeviceBuffers.upload(b, w);
         long gd = DeviceBuffers.upload(b, g);
         long stream = DeviceBuffers.createStream(b);
@@ -296,7 +313,7 @@ class EmulatedStreamOrderTest {
             opt.stepDevice(wd + 4, gd + 4, stream);
             DeviceBuffers.synchronize(b, stream);
             DeviceBuffers.download(b, wd, w);
-            assertArrayEquals(EmulatedGraphCaptureTest.flat(expected), Arrays.copyOfRange(w, 1, n + 1));
+            assertArrayEquals(GraphCaptureTest.flat(expected), Arrays.copyOfRange(w, 1, n + 1));
         } finally {
             DeviceBuffers.destroyStream(b, stream);
             DeviceBuffers.free(b, wd);
@@ -305,8 +322,9 @@ class EmulatedStreamOrderTest {
     }
 
     /** The native plans count tiles in 64 bits: a segment within one tile of 2^31 elements does not overflow. */
-    @Test
-    void tileCountOfTheLongestSegment() {
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.lars4j.testing.TargetEngine#defaultSteps")
+    void tileCountOfTheLongestSegment(TargetEngine engine) {
         assertEquals(524288L, NativeLars.segmentTiles(ParamLayout.MAX_SEGMENT_LENGTH));
         assertEquals(524288L, NativeLars.segmentTiles(Integer.MAX_VALUE));
         assertEquals(1L, NativeLars.segmentTiles(1));

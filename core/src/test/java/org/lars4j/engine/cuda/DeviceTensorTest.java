@@ -1,4 +1,4 @@
-package org.lars4j;
+package org.lars4j.engine.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -10,12 +10,16 @@ import java.util.Arrays;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.PointerPointer;
 import org.junit.jupiter.api.Test;
+import org.lars4j.Backend;
+import org.lars4j.Lars;
+import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.engine.cuda.CudaSteps;
 import org.lars4j.engine.cuda.DeviceBuffers;
 import org.lars4j.error.BackendUnavailableException;
 import org.lars4j.error.TensorMismatchException;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.rule.lars.LarsPreset;
+import org.lars4j.testing.TestModels;
 
 /**
  * The device-memory API (flat base + offsets, and device pointer tables) on the emulated CUDA

@@ -1,10 +1,13 @@
-package org.lars4j;
+package org.lars4j.engine.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.util.SplittableRandom;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.lars4j.Backend;
+import org.lars4j.Lars;
+import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.rule.lars.LarsPreset;
 

@@ -1,4 +1,4 @@
-package org.lars4j;
+package org.lars4j.engine.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -7,9 +7,14 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.lars4j.Backend;
+import org.lars4j.Lamb;
+import org.lars4j.Lars;
+import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.rule.lamb.LambPreset;
 import org.lars4j.rule.lars.LarsPreset;
+import org.lars4j.testing.TestModels;
 
 /**
  * Plan once, step many: after warm-up, a step on the Java engine allocates nothing, on the

@@ -1,4 +1,4 @@
-package org.lars4j;
+package org.lars4j.engine.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -6,14 +6,19 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.UnaryOperator;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
-import org.lars4j.TestModels.Form;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.Arguments;
+import org.lars4j.Backend;
+import org.lars4j.Lars;
+import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.engine.cuda.CudaEmulatorEngine.Schedule;
 import org.lars4j.engine.cuda.CudaEmulatorEngine;
 import org.lars4j.layout.ParamLayout;
@@ -21,6 +26,10 @@ import org.lars4j.rule.NonFinitePolicy;
 import org.lars4j.rule.lars.LarsPreset;
 import org.lars4j.rule.lars.LrPlacement;
 import org.lars4j.rule.lars.TrustRatioForm;
+import org.lars4j.testing.EngineUnderTest;
+import org.lars4j.testing.TargetEngine;
+import org.lars4j.testing.TestModels.Form;
+import org.lars4j.testing.TestModels;
 
 /**
  * The grouped LARS step (one cooperative launch walking the model in L2-sized groups of whole
@@ -29,11 +38,14 @@ import org.lars4j.rule.lars.TrustRatioForm;
  * several work items and segment items share, SKIP_STEP's gradient pass across groups, and the
  * carried weight norms a skipped step must leave behind.
  */
-class EmulatedGroupedStepTest {
+@ExtendWith(EngineUnderTest.class)
+class GroupedStepTest {
     static final String GROUP_ELEMENTS = "lars4j.cuda.groupElements";
 
-    /** Backend under test ({@link GpuGroupedStepTest} overrides it). */
-    Backend target() { return Backend.CUDA_EMULATOR; }
+    /** The engine under test, set for each invocation by {@link EngineUnderTest}. */
+    private TargetEngine engine;
+
+    Backend target() { return engine.backend(); }
 
     @AfterEach
     void clear() {
@@ -53,7 +65,7 @@ class EmulatedGroupedStepTest {
                                   int groupElements) {
         System.setProperty(GROUP_ELEMENTS, Integer.toString(groupElements));
         try {
-            return EmulatedCudaConformanceTest.run(target(), preset, false, layout, form, steps, extra);
+            return EngineConformanceTest.run(target(), preset, false, layout, form, steps, extra);
         } finally {
             System.clearProperty(GROUP_ELEMENTS);
         }
@@ -64,9 +76,17 @@ class EmulatedGroupedStepTest {
      * to the whole model; SKIP_STEP (gradient pass first) and PROPAGATE (none); the norm of a sum
      * (u = g + lam w read in the group pass); flat and list forms.
      */
-    @ParameterizedTest(name = "groups of {0} elements")
-    @ValueSource(ints = {4096, 6000, 9000, 20000, 0})
-    void groupBoundariesGiveTheJavaEnginesBits(int groupElements) {
+    static Stream<Arguments> enginesAndGroupSizes() {
+        List<Arguments> out = new ArrayList<>();
+        TargetEngine.defaultSteps().forEach(e -> {
+            for (int groupElements : new int[] {4096, 6000, 9000, 20000, 0}) out.add(Arguments.of(e, groupElements));
+        });
+        return out.stream();
+    }
+
+    @ParameterizedTest(name = "{0}: groups of {1} elements")
+    @MethodSource("enginesAndGroupSizes")
+    void groupBoundariesGiveTheJavaEnginesBits(TargetEngine engine, int groupElements) {
         ParamLayout layout = crossingLayout();
         List<UnaryOperator<Lars.Builder>> options = List.of(
                 b -> b,
@@ -77,16 +97,17 @@ class EmulatedGroupedStepTest {
         CudaEmulatorEngine.setSchedule(Schedule.SHUFFLED, groupElements + 3);
         for (int i = 0; i < options.size(); i++) {
             Form form = i % 2 == 0 ? Form.FLAT_ARRAY : Form.LIST_ARRAYS;
-            EmulatedCudaConformanceTest.assertSameBits(
-                    EmulatedCudaConformanceTest.run(Backend.CPU, LarsPreset.PAPER, false, layout, form, 2, options.get(i)),
+            TestModels.assertSameBits(
+                    EngineConformanceTest.run(Backend.CPU, LarsPreset.PAPER, false, layout, form, 2, options.get(i)),
                     emulated(LarsPreset.PAPER, layout, form, 2, options.get(i), groupElements),
                     "groups of " + groupElements + ", option " + i);
         }
     }
 
     /** The plan says how it cut the model: proof that the cases above ran several groups. */
-    @Test
-    void thePlanReportsItsGroups() {
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.lars4j.testing.TargetEngine#defaultSteps")
+    void thePlanReportsItsGroups(TargetEngine engine) {
         System.setProperty(GROUP_ELEMENTS, "4096");
         try (LayerwiseOptimizer opt = Lars.builder(LarsPreset.PAPER).learningRate(0.1).backend(target()).build(crossingLayout())) {
             // t0+t1 | big (alone, larger) | mid | odd + x.bias + tiny0.. | ... the tinies | last
@@ -106,8 +127,9 @@ class EmulatedGroupedStepTest {
      * A non-finite gradient in the LAST group under SKIP_STEP: no group may have been written
      * (the gradient pass decides before the first update), on every schedule.
      */
-    @Test
-    void aNonFiniteGradientInTheLastGroupWritesNothing() {
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.lars4j.testing.TargetEngine#defaultSteps")
+    void aNonFiniteGradientInTheLastGroupWritesNothing(TargetEngine engine) {
         ParamLayout layout = crossingLayout();
         System.setProperty(GROUP_ELEMENTS, "4096");
         for (Schedule s : Schedule.values()) {
@@ -140,8 +162,9 @@ class EmulatedGroupedStepTest {
      * changed the weights (so the skipped step is the one that must leave fresh ||w|| partials
      * for the next): the same bits as recomputing the norms every step.
      */
-    @Test
-    void carriedNormsSurviveAStepSkippedByTheGradientPass() {
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.lars4j.testing.TargetEngine#defaultSteps")
+    void carriedNormsSurviveAStepSkippedByTheGradientPass(TargetEngine engine) {
         ParamLayout layout = crossingLayout();
         System.setProperty(GROUP_ELEMENTS, "4096");
         float[][] plain = carryScenario(layout, Backend.CPU, false);
@@ -166,8 +189,9 @@ class EmulatedGroupedStepTest {
         return w;
     }
 
-    @Test
-    void aBadGroupSizeIsATypedError() {
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.lars4j.testing.TargetEngine#defaultSteps")
+    void aBadGroupSizeIsATypedError(TargetEngine engine) {
         for (String bad : new String[] {"-2", "many"}) {
             System.setProperty(GROUP_ELEMENTS, bad);
             assertThrows(IllegalArgumentException.class,

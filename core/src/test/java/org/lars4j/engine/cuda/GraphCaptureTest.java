@@ -1,4 +1,4 @@
-package org.lars4j;
+package org.lars4j.engine.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -8,14 +8,22 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.Arrays;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.lars4j.Backend;
+import org.lars4j.Lamb;
+import org.lars4j.Lars;
+import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.engine.cuda.DeviceBuffers;
 import org.lars4j.error.NativeEngineException;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.rule.lamb.LambPreset;
 import org.lars4j.rule.lars.LarsPreset;
 import org.lars4j.schedule.LrSchedule;
+import org.lars4j.testing.EngineUnderTest;
+import org.lars4j.testing.TargetEngine;
+import org.lars4j.testing.TestModels;
 
 /**
  * Steps captured in a CUDA graph once and replayed, as a caller that captures its training step
@@ -24,18 +32,19 @@ import org.lars4j.schedule.LrSchedule;
  * give the Java engine's bits step for step, under a learning rate that changes every step (so a
  * value frozen into the graph at capture time would show). On the emulator a capture records each
  * launch with its arguments as they are at capture time and a replay reruns the records, which is
- * what a real graph does with kernel arguments; {@code GpuGraphCaptureTest} runs the same on a GPU.
+ * what a real graph does with kernel arguments; the same cases run on a GPU where one is usable (skipped with the reason elsewhere).
  */
-class EmulatedGraphCaptureTest {
+@ExtendWith(EngineUnderTest.class)
+class GraphCaptureTest {
     static final ParamLayout LAYOUT = ParamLayout.builder().add("a.weight", 4097, 2).add("a.bias", 5).add("b.weight", 300, 3)
             .add("c.weight", 1).excludeFromWeightDecay("bias").build();
     private static final String COOPERATIVE = "lars4j.cuda.cooperative";
     private static final int STEPS = 4;
 
-    Backend target() { return Backend.CUDA_EMULATOR; }
+    /** The engine under test, set for each invocation by {@link EngineUnderTest}. */
+    private TargetEngine engine;
 
-    @BeforeEach
-    void targetPresent() {}
+    Backend target() { return engine.backend(); }
 
     @AfterEach
     void cooperativeOff() { System.clearProperty(COOPERATIVE); }
@@ -44,18 +53,21 @@ class EmulatedGraphCaptureTest {
         return Lars.builder(LarsPreset.MLPERF).learningRate(LrSchedule.linearWarmup(2.0, 10)).weightDecay(1e-4);
     }
 
-    @Test
-    void larsThreeLaunches() {
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.lars4j.testing.TargetEngine#defaultSteps")
+    void larsThreeLaunches(TargetEngine engine) {
         replaysMatchTheJavaEngine(b -> lars().backend(b).build(LAYOUT));
     }
 
-    @Test
-    void larsWithCarriedWeightNorms() {
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.lars4j.testing.TargetEngine#defaultSteps")
+    void larsWithCarriedWeightNorms(TargetEngine engine) {
         replaysMatchTheJavaEngine(b -> lars().carryWeightNorms(true).backend(b).build(LAYOUT));
     }
 
-    @Test
-    void larsCooperativeLaunch() {
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.lars4j.testing.TargetEngine#defaultSteps")
+    void larsCooperativeLaunch(TargetEngine engine) {
         System.setProperty(COOPERATIVE, "true");
         replaysMatchTheJavaEngine(b -> {
             LayerwiseOptimizer o = lars().backend(b).build(LAYOUT);
@@ -64,8 +76,9 @@ class EmulatedGraphCaptureTest {
         });
     }
 
-    @Test
-    void lambWithGlobalClipping() {
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.lars4j.testing.TargetEngine#defaultSteps")
+    void lambWithGlobalClipping(TargetEngine engine) {
         replaysMatchTheJavaEngine(b -> Lamb.builder(LambPreset.APEX).learningRate(LrSchedule.linearWarmup(1e-2, 10)).backend(b).build(LAYOUT));
     }
 
@@ -74,8 +87,9 @@ class EmulatedGraphCaptureTest {
      * memory would be replayed from memory that is gone. The emulator refuses it as CUDA does,
      * and the refused step changes nothing. Emulator only: on a GPU the refusal is CUDA's own.
      */
-    @Test
-    void aWholeStepIsRefusedUnderCapture() {
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.lars4j.testing.TargetEngine#defaultSteps")
+    void aWholeStepIsRefusedUnderCapture(TargetEngine engine) {
         assumeTrue(target() == Backend.CUDA_EMULATOR);
         Backend b = target();
         float[] w0 = flat(TestModels.gaussian(LAYOUT, 3, 0.5));

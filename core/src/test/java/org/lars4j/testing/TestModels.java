@@ -1,4 +1,4 @@
-package org.lars4j;
+package org.lars4j.testing;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -6,14 +6,19 @@ import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.layout.Segment;
-import org.lars4j.reference.ReferenceLars;
+import org.lars4j.rule.NonFinitePolicy;
 import org.lars4j.rule.Rule;
+import org.lars4j.rule.lars.LarsConfig;
 import org.lars4j.rule.lars.LarsPreset;
+import org.lars4j.rule.lars.LrPlacement;
+import org.lars4j.rule.lars.TrustRatioForm;
+import org.lars4j.schedule.LrSchedule;
 
 /** Layouts, seeded data and storage-form conversions shared by the tests. */
-final class TestModels {
+public final class TestModels {
     private TestModels() {}
 
     /**
@@ -22,15 +27,15 @@ final class TestModels {
      * start at byte {@link #FLAT_BYTES_POSITION} (as a caller's buffer may); LIST_BYTES is one
      * direct buffer per segment in the other byte order (every load and store swaps bytes).
      */
-    enum Form { FLAT_ARRAY, FLAT_DIRECT, LIST_ARRAYS, LIST_DIRECT, FLAT_BYTES, LIST_BYTES }
+    public enum Form { FLAT_ARRAY, FLAT_DIRECT, LIST_ARRAYS, LIST_DIRECT, FLAT_BYTES, LIST_BYTES }
 
-    static final int FLAT_BYTES_POSITION = 12;
+    public static final int FLAT_BYTES_POSITION = 12;
 
-    static final ByteOrder OTHER_ORDER =
+    public static final ByteOrder OTHER_ORDER =
             ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN ? ByteOrder.BIG_ENDIAN : ByteOrder.LITTLE_ENDIAN;
 
     /** A small model with the tile-boundary lengths, a matrix, a bias, a BN pair and a scalar. */
-    static ParamLayout.Builder mixedLayout() {
+    public static ParamLayout.Builder mixedLayout() {
         return ParamLayout.builder()
                 .add("conv.weight", 8, 3, 3, 3)      // 216
                 .add("bn.weight", 61)
@@ -45,7 +50,7 @@ final class TestModels {
     }
 
     /** A seeded random layout of {@code n} segments, lengths spread over 1 .. 3 tiles. */
-    static ParamLayout randomLayout(long seed, int n) {
+    public static ParamLayout randomLayout(long seed, int n) {
         SplittableRandom r = new SplittableRandom(seed);
         ParamLayout.Builder b = ParamLayout.builder();
         for (int i = 0; i < n; i++) {
@@ -58,14 +63,8 @@ final class TestModels {
         return b.excludeFromWeightDecay("bias$").build();
     }
 
-    /** Skips the calling test (with the reason) where the CUDA engine cannot run: every CI machine. */
-    static void assumeCudaDevice() {
-        String why = org.lars4j.Engines.unavailableReason(Backend.CUDA);
-        org.junit.jupiter.api.Assumptions.assumeTrue(why == null, "no GPU here: " + why);
-    }
-
     /** Per-segment Gaussian data with standard deviation {@code sigma}. */
-    static float[][] gaussian(ParamLayout layout, long seed, double sigma) {
+    public static float[][] gaussian(ParamLayout layout, long seed, double sigma) {
         SplittableRandom r = new SplittableRandom(seed);
         float[][] out = new float[layout.size()][];
         for (int i = 0; i < layout.size(); i++) {
@@ -80,24 +79,24 @@ final class TestModels {
         return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r.nextDouble());
     }
 
-    static float[][] copy(float[][] x) {
+    public static float[][] copy(float[][] x) {
         float[][] c = new float[x.length][];
         for (int i = 0; i < x.length; i++) c[i] = x[i].clone();
         return c;
     }
 
     /** Tensors of one step in one storage form; {@link #segments()} reads them back. */
-    static final class Tensors {
-        final Form form;
-        final ParamLayout layout;
-        float[] flatArray;
-        FloatBuffer flatBuffer;
-        List<float[]> arrays;
-        List<FloatBuffer> buffers;
-        ByteBuffer flatBytes;
-        List<ByteBuffer> byteBuffers;
+    public static final class Tensors {
+        public final Form form;
+        public final ParamLayout layout;
+        public float[] flatArray;
+        public FloatBuffer flatBuffer;
+        public List<float[]> arrays;
+        public List<FloatBuffer> buffers;
+        public ByteBuffer flatBytes;
+        public List<ByteBuffer> byteBuffers;
 
-        Tensors(Form form, ParamLayout layout, float[][] data) {
+        public Tensors(Form form, ParamLayout layout, float[][] data) {
             this.form = form;
             this.layout = layout;
             int total = (int) layout.totalElements();
@@ -145,7 +144,7 @@ final class TestModels {
             return flatBytes != null ? FLAT_BYTES_POSITION + 4 * (int) layout.offset(i) : 0;
         }
 
-        float[][] segments() {
+        public float[][] segments() {
             float[][] out = new float[layout.size()][];
             for (int i = 0; i < layout.size(); i++) {
                 Segment s = layout.segment(i);
@@ -166,7 +165,7 @@ final class TestModels {
         }
 
         /** Overwrites the data in place (the same arrays and buffers stay bound). */
-        void load(float[][] data) {
+        public void load(float[][] data) {
             for (int i = 0; i < data.length; i++) {
                 int off = (int) layout.offset(i);
                 switch (form) {
@@ -183,12 +182,12 @@ final class TestModels {
         }
     }
 
-    static FloatBuffer direct(int n) {
+    public static FloatBuffer direct(int n) {
         return ByteBuffer.allocateDirect(4 * n).order(ByteOrder.nativeOrder()).asFloatBuffer();
     }
 
     /** One step of {@code opt} with parameters {@code p} and gradients {@code g} of the same form. */
-    static boolean step(LayerwiseOptimizer opt, Tensors p, Tensors g) {
+    public static boolean step(LayerwiseOptimizer opt, Tensors p, Tensors g) {
         switch (p.form) {
             case FLAT_ARRAY: return opt.step(p.flatArray, g.flatArray);
             case FLAT_DIRECT: return opt.step(p.flatBuffer, g.flatBuffer);
@@ -200,9 +199,41 @@ final class TestModels {
         }
     }
 
+    /**
+     * A LARS rule's values, settable one by one, made into a {@link LarsConfig} with the record's
+     * own constructor (not the builder), so that what the reference is given comes from the
+     * tests' reading of docs/MATH.md and not from the code under test.
+     */
+    public static final class LarsValues {
+        public LarsPreset preset = LarsPreset.PAPER;
+        public boolean sumOfNorms = true;      // SUM_OF_NORMS vs NORM_OF_SUM
+        public boolean lrInside = true;        // INSIDE vs OUTSIDE
+        public double eps = 0;
+        public double eta = 0.001;
+        public double momentum = 0.9;
+        public double dampening = 0;
+        public boolean nesterov;
+        public double weightDecay;
+        public boolean clip;
+        public double normClamp = Double.POSITIVE_INFINITY;
+        public boolean zeroNormQuirk;          // apex LARC
+        public boolean tvlars;
+        public double tvAlpha = 0.1, tvLambda = 0.001, tvDelay = -1, tvGammaMin = 0;
+        public boolean momentumCorrection;     // MLPerf
+        public LrSchedule lr = t -> 0.1;
+
+        public LarsConfig config() {
+            return new LarsConfig(preset, sumOfNorms ? TrustRatioForm.SUM_OF_NORMS : TrustRatioForm.NORM_OF_SUM,
+                    lrInside ? LrPlacement.INSIDE : LrPlacement.OUTSIDE, lr, momentum, dampening, nesterov, weightDecay, eta,
+                    eps, clip, normClamp, zeroNormQuirk, false, false, tvlars, tvAlpha, tvLambda, tvDelay, tvGammaMin,
+                    momentumCorrection, false, NonFinitePolicy.SKIP_STEP);
+        }
+    }
+
     /** The reference rule for a preset, read from the table of docs/MATH.md (not from the builder). */
-    static ReferenceLars.Rule referenceRule(LarsPreset preset) {
-        ReferenceLars.Rule r = new ReferenceLars.Rule();
+    public static LarsValues referenceRule(LarsPreset preset) {
+        LarsValues r = new LarsValues();
+        r.preset = preset;
         switch (preset) {
             case PAPER: case MLPERF: break;
             case OPTAX: r.sumOfNorms = false; break;
@@ -216,7 +247,7 @@ final class TestModels {
     }
 
     /** Flags as the table says each preset resolves them. */
-    static boolean[][] referenceFlags(LarsPreset preset, ParamLayout layout, double weightDecay) {
+    public static boolean[][] referenceFlags(LarsPreset preset, ParamLayout layout, double weightDecay) {
         boolean[] decay = new boolean[layout.size()];
         boolean[] adapt = new boolean[layout.size()];
         for (int i = 0; i < layout.size(); i++) {
@@ -230,7 +261,7 @@ final class TestModels {
     }
 
     /** ||a - b|| / ||b|| over one segment, in double. */
-    static double relL2(float[] a, double[] b) {
+    public static double relL2(float[] a, double[] b) {
         double num = 0;
         double den = 0;
         for (int k = 0; k < b.length; k++) {
@@ -240,5 +271,33 @@ final class TestModels {
         }
         if (Double.isNaN(num)) return Double.NaN;
         return den == 0 ? Math.sqrt(num) : Math.sqrt(num / den);
+    }
+
+    /** The raw bits of each value (NaN payloads included). */
+    public static int[] raw(float[] x) {
+        int[] b = new int[x.length];
+        for (int i = 0; i < x.length; i++) b[i] = Float.floatToRawIntBits(x[i]);
+        return b;
+    }
+
+    /** The raw bits of each value, widened to long for bit-record lists. */
+    public static long[] bits(float[] x) {
+        long[] b = new long[x.length];
+        for (int i = 0; i < x.length; i++) b[i] = Float.floatToRawIntBits(x[i]);
+        return b;
+    }
+
+    /** Record by record, the same bits. */
+    public static void assertSameBits(List<long[]> expected, List<long[]> actual, String what) {
+        org.junit.jupiter.api.Assertions.assertEquals(expected.size(), actual.size(), what);
+        for (int i = 0; i < expected.size(); i++) {
+            org.junit.jupiter.api.Assertions.assertArrayEquals(expected.get(i), actual.get(i), what + ", record " + i);
+        }
+    }
+
+    public static double[] toDouble(float[] x) {
+        double[] d = new double[x.length];
+        for (int i = 0; i < x.length; i++) d[i] = x[i];
+        return d;
     }
 }

@@ -1,4 +1,4 @@
-package org.lars4j;
+package org.lars4j.engine.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -10,10 +10,16 @@ import java.util.List;
 import java.util.function.Supplier;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.lars4j.Backend;
+import org.lars4j.engine.CarryWeightNormsTest;
+import org.lars4j.Lamb;
+import org.lars4j.Lars;
+import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.rule.NonFinitePolicy;
 import org.lars4j.rule.lamb.LambPreset;
 import org.lars4j.rule.lars.LarsPreset;
+import org.lars4j.testing.TestModels;
 
 /**
  * The Java engine runs a LARS step block by block (norms of a block, then its update while its
@@ -101,7 +107,7 @@ class BlockedPassesTest {
                 assertFalse(opt.step(Arrays.asList(w), Arrays.asList(g)));
                 assertEquals(1, opt.skippedSteps());
                 for (int i = 0; i < layout.size(); i++) {
-                    assertArrayEquals(DeterminismTest.raw(w0[i]), DeterminismTest.raw(w[i]), "weights of segment " + i);
+                    assertArrayEquals(TestModels.raw(w0[i]), TestModels.raw(w[i]), "weights of segment " + i);
                 }
             }
             return null;
@@ -130,11 +136,11 @@ class BlockedPassesTest {
     static List<int[]> lambRecords(LayerwiseOptimizer opt, float[][] w) {
         List<int[]> out = new ArrayList<>();
         for (int i = 0; i < w.length; i++) {
-            out.add(DeterminismTest.raw(w[i]));
+            out.add(TestModels.raw(w[i]));
             for (String buffer : new String[] {"exp_avg", "exp_avg_sq"}) {
                 float[] x = new float[w[i].length];
                 opt.readState(buffer, i, x);
-                out.add(DeterminismTest.raw(x));
+                out.add(TestModels.raw(x));
             }
             out.add(new int[] {Float.floatToRawIntBits((float) opt.lastTrustRatio(i))});
         }

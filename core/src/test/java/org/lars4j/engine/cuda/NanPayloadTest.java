@@ -1,31 +1,40 @@
-package org.lars4j;
+package org.lars4j.engine.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.lars4j.Backend;
+import org.lars4j.Lamb;
+import org.lars4j.Lars;
+import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.rule.NonFinitePolicy;
 import org.lars4j.rule.lamb.LambPreset;
 import org.lars4j.rule.lars.LarsPreset;
+import org.lars4j.testing.EngineUnderTest;
+import org.lars4j.testing.TargetEngine;
+import org.lars4j.testing.TestModels;
 
 /**
  * Non-finite gradients under {@link NonFinitePolicy#PROPAGATE}: the bitwise contract between
  * engines covers every finite result and where the NaNs are, not a NaN's payload. A GPU's fp32
  * arithmetic returns the canonical NaN 0x7fffffff whatever NaN went in, where x86 (the Java engine)
  * keeps an operand's payload or produces 0xffc00000; the emulator returns the GPU's NaN, so that
- * it shows what a GPU writes. {@code GpuNanPayloadTest} runs the same on a GPU.
+ * it shows what a GPU writes. the same cases run on a GPU where one is usable (skipped with the reason elsewhere).
  */
-class EmulatedNanPayloadTest {
-    static final ParamLayout LAYOUT = EmulatedGraphCaptureTest.LAYOUT;
+@ExtendWith(EngineUnderTest.class)
+class NanPayloadTest {
+    static final ParamLayout LAYOUT = GraphCaptureTest.LAYOUT;
     private static final int GPU_NAN = 0x7fffffff;
 
-    Backend target() { return Backend.CUDA_EMULATOR; }
+    /** The engine under test, set for each invocation by {@link EngineUnderTest}. */
+    private TargetEngine engine;
 
-    @BeforeEach
-    void targetPresent() {}
+    Backend target() { return engine.backend(); }
 
     private static LayerwiseOptimizer lars(Backend b) {
         return Lars.builder(LarsPreset.MLPERF).learningRate(0.5).weightDecay(1e-4).nonFinitePolicy(NonFinitePolicy.PROPAGATE)
@@ -36,14 +45,16 @@ class EmulatedNanPayloadTest {
         return Lamb.builder(LambPreset.APEX).learningRate(1e-2).nonFinitePolicy(NonFinitePolicy.PROPAGATE).backend(b).build(LAYOUT);
     }
 
-    @Test
-    void larsWithNanAndInfinityGradients() {
-        sameUpToNanPayload(EmulatedNanPayloadTest::lars);
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.lars4j.testing.TargetEngine#defaultSteps")
+    void larsWithNanAndInfinityGradients(TargetEngine engine) {
+        sameUpToNanPayload(NanPayloadTest::lars);
     }
 
-    @Test
-    void lambWithNanAndInfinityGradients() {
-        sameUpToNanPayload(EmulatedNanPayloadTest::lamb);
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.lars4j.testing.TargetEngine#defaultSteps")
+    void lambWithNanAndInfinityGradients(TargetEngine engine) {
+        sameUpToNanPayload(NanPayloadTest::lamb);
     }
 
     private interface Make {

@@ -1,14 +1,18 @@
-package org.lars4j;
+package org.lars4j.engine.cpu;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-import org.lars4j.TestModels.Form;
-import org.lars4j.TestModels.Tensors;
+import org.lars4j.Backend;
+import org.lars4j.Lars;
+import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.rule.lars.LarsPreset;
+import org.lars4j.testing.TestModels.Form;
+import org.lars4j.testing.TestModels.Tensors;
+import org.lars4j.testing.TestModels;
 
 /** docs/MATH.md section 8: the same bits for 1, 2, 3 and 8 threads, every storage form, run after run. */
 class DeterminismTest {
@@ -28,17 +32,11 @@ class DeterminismTest {
             for (int i = 0; i < layout.size(); i++) {
                 float[] v = new float[w[i].length];
                 opt.readState("momentum_buffer", i, v);
-                bits[2 * i] = raw(w[i]);
-                bits[2 * i + 1] = raw(v);
+                bits[2 * i] = TestModels.raw(w[i]);
+                bits[2 * i + 1] = TestModels.raw(v);
             }
             return bits;
         }
-    }
-
-    static int[] raw(float[] x) {
-        int[] b = new int[x.length];
-        for (int i = 0; i < x.length; i++) b[i] = Float.floatToRawIntBits(x[i]);
-        return b;
     }
 
     @ParameterizedTest
