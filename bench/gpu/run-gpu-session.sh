@@ -46,8 +46,8 @@ java_opts=(--add-modules jdk.incubator.vector)
 
 if [ "$dry" = 1 ]; then
   backend=cuda-emulator
-  junit_select=(--select-class org.lars4j.EmulatedGroupedStepTest --select-class org.lars4j.DeviceTensorTest)
-  sanitizer_select=(--select-method 'org.lars4j.EmulatedGroupedStepTest#aNonFiniteGradientInTheLastGroupWritesNothing')
+  junit_select=(--select-class org.lars4j.engine.cuda.GroupedStepTest --select-class org.lars4j.engine.cuda.DeviceTensorTest)
+  sanitizer_select=(--select-method 'org.lars4j.engine.cuda.GroupedStepTest#aNonFiniteGradientInTheLastGroupWritesNothing(org.lars4j.testing.TargetEngine)')
   l4_models=${L4_MODELS:-tiny-200}
   l4_args=(--warmup 1 --reps 2 --batch 2 --floor-bytes 4194304 --optimizers lars,lars-g4096,lars-3launch,lamb)
   peer_models=${PEER_MODELS:-tiny-200,resnet50}
@@ -55,11 +55,12 @@ if [ "$dry" = 1 ]; then
   note "DRY RUN (LARS4J_DRY_RUN=1): emulator and CPU torch; no number below is a GPU number"
 else
   backend=cuda
-  junit_select=(--select-class org.lars4j.GpuCudaConformanceTest --select-class org.lars4j.GpuGroupedStepTest
-                --select-class org.lars4j.GpuThreeLaunchConformanceTest --select-class org.lars4j.GpuLambConformanceTest
-                --select-class org.lars4j.GpuGraphCaptureTest --select-class org.lars4j.GpuStreamOrderTest
-                --select-class org.lars4j.GpuNanPayloadTest --select-class org.lars4j.GpuCooperativeConformanceTest)
-  sanitizer_select=(--select-method 'org.lars4j.GpuGroupedStepTest#aNonFiniteGradientInTheLastGroupWritesNothing')
+  # The engine.cuda suites are parameterised over TargetEngine; -Dlars4j.test.backends (below)
+  # skips the emulator's cases here.
+  junit_select=(--select-class org.lars4j.engine.cuda.EngineConformanceTest --select-class org.lars4j.engine.cuda.GroupedStepTest
+                --select-class org.lars4j.engine.cuda.GraphCaptureTest --select-class org.lars4j.engine.cuda.StreamOrderTest
+                --select-class org.lars4j.engine.cuda.NanPayloadTest)
+  sanitizer_select=(--select-method 'org.lars4j.engine.cuda.GroupedStepTest#aNonFiniteGradientInTheLastGroupWritesNothing(org.lars4j.testing.TargetEngine)')
   l4_models=${L4_MODELS:-resnet50,bert-large,tiny-10k}
   l4_args=(--warmup 20 --reps 50 --batch 16 --optimizers lars,lars-g1048576,lars-g8388608,lars-3launch,lamb)
   peer_models=${PEER_MODELS:-resnet50,bert-large,tiny-10k}
@@ -86,7 +87,7 @@ else
 fi
 
 # 2. Conformance and graph tests.
-timeout "$(limit 150 300)" java "${java_opts[@]}" -jar "$console" execute -cp "$cp_test" --details=tree --disable-banner \
+timeout "$(limit 150 300)" java "${java_opts[@]}" -Dlars4j.test.backends="$backend" -jar "$console" execute -cp "$cp_test" --details=tree --disable-banner \
   "${junit_select[@]}" >"$out/junit.log" 2>&1
 rc=$?
 note "tests: exit $rc$([ $rc = 124 ] && echo ' (time limit)'), $(grep -E 'tests (successful|failed|skipped|aborted)' "$out/junit.log" | tr -s ' ' | tr '\n' ' ')"
@@ -94,7 +95,7 @@ note "tests: exit $rc$([ $rc = 124 ] && echo ' (time limit)'), $(grep -E 'tests 
 # 3. compute-sanitizer memcheck, capped at 90 s.
 if command -v compute-sanitizer >/dev/null 2>&1; then
   timeout "$(limit 90 240)" compute-sanitizer --tool memcheck --error-exitcode 99 --target-processes all \
-    java "${java_opts[@]}" -jar "$console" execute -cp "$cp_test" --disable-banner "${sanitizer_select[@]}" \
+    java "${java_opts[@]}" -Dlars4j.test.backends="$backend" -jar "$console" execute -cp "$cp_test" --disable-banner "${sanitizer_select[@]}" \
     >"$out/sanitizer.log" 2>&1
   rc=$?
   note "memcheck: exit $rc$([ $rc = 124 ] && echo ' (cut at its limit)') ($(grep -E 'ERROR SUMMARY' "$out/sanitizer.log" | tail -1))"

@@ -7,10 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 import org.lars4j.layout.ParamLayout;
-import org.lars4j.reference.ReferenceLars;
+import org.lars4j.reference.Float64Reference;
 import org.lars4j.rule.Rule;
 import org.lars4j.rule.lars.LarsPreset;
 import org.lars4j.schedule.LrSchedule;
+import org.lars4j.testing.TestModels;
 
 /** State is owned by the optimizer and can be moved between optimizers bit for bit. */
 class StateTest {
@@ -46,12 +47,12 @@ class StateTest {
     void dampeningMatchesReference() {
         ParamLayout layout = TestModels.mixedLayout().build();
         float[][] w = TestModels.gaussian(layout, 3, 0.5);
-        ReferenceLars.Rule rule = TestModels.referenceRule(LarsPreset.TIMM);
+        TestModels.LarsValues rule = TestModels.referenceRule(LarsPreset.TIMM);
         rule.weightDecay = 0.01;
         rule.dampening = 0.3;
         rule.lr = t -> 1.5;
         boolean[][] flags = TestModels.referenceFlags(LarsPreset.TIMM, layout, 0.01);
-        ReferenceLars ref = new ReferenceLars(rule, flags[0], flags[1], w);
+        Float64Reference ref = Float64Reference.of(rule.config(), flags[0], flags[1], w);
         float[][] p = TestModels.copy(w);
         try (LayerwiseOptimizer opt = Lars.builder(LarsPreset.TIMM).learningRate(1.5).weightDecay(0.01).dampening(0.3)
                 .backend(Backend.CPU).build(layout)) {
@@ -63,8 +64,8 @@ class StateTest {
             for (int i = 0; i < layout.size(); i++) {
                 float[] v = new float[p[i].length];
                 opt.readState("momentum_buffer", i, v);
-                assertTrue(TestModels.relL2(p[i], ref.w[i]) <= 1e-6, layout.segment(i).name());
-                assertTrue(TestModels.relL2(v, ref.v[i]) <= 5e-6, layout.segment(i).name() + " momentum");
+                assertTrue(TestModels.relL2(p[i], ref.weights()[i]) <= 1e-6, layout.segment(i).name());
+                assertTrue(TestModels.relL2(v, ref.state("momentum_buffer")[i]) <= 5e-6, layout.segment(i).name() + " momentum");
             }
         }
     }

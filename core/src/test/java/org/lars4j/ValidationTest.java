@@ -21,6 +21,7 @@ import org.lars4j.layout.ParamLayout;
 import org.lars4j.rule.lars.LarsPreset;
 import org.lars4j.rule.lars.LrPlacement;
 import org.lars4j.schedule.LrSchedule;
+import org.lars4j.testing.TestModels;
 
 /** Every public entry point rejects misuse with a typed exception naming the offender, changing nothing. */
 class ValidationTest {

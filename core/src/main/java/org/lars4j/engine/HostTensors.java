@@ -16,7 +16,7 @@ import org.lars4j.layout.ParamLayout;
  * <p>Why byte buffers: JDK 17's Vector API loads from a {@code ByteBuffer} but not from a
  * {@code FloatBuffer}, and a direct {@code FloatBuffer} does not give its byte buffer back; so
  * the Java engine reads and writes byte buffers in place, and copies a direct float buffer tile by
- * tile into an array (engine/cpu's {@code CpuTilePlan}).
+ * tile into an array (engine/cpu's {@code TileTraversal}).
  */
 public final class HostTensors {
     private final ParamLayout layout;

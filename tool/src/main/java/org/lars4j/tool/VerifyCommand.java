@@ -9,6 +9,7 @@ import org.lars4j.Backend;
 import org.lars4j.Engines;
 import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.reference.Float64Reference;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -67,7 +68,7 @@ final class VerifyCommand implements Callable<Integer> {
             float[][] w = new float[layout.size()][];
             for (int i = 0; i < w.length; i++) w[i] = w0[i].clone();
             try (LayerwiseOptimizer opt = options.build(layout, b)) {
-                if (ref == null) ref = new Float64Reference(opt.config(), opt.layout(), w0);
+                if (ref == null) ref = Float64Reference.of(opt.config(), opt.layout(), w0);
                 for (int s = 0; s < steps; s++) {
                     opt.step(Arrays.asList(w), Arrays.asList(grads[s]));
                     if (results.isEmpty()) ref.step(grads[s]);
@@ -94,13 +95,14 @@ final class VerifyCommand implements Callable<Integer> {
         for (int e = 0; e < names.size(); e++) {
             float[][] x = results.get(e);
             double maxRel = 0;
+            double[][] exact = ref.weights();
             for (int i = 0; i < layout.size(); i++) {
                 double num = 0;
                 double den = 0;
                 for (int k = 0; k < x[i].length; k++) {
-                    double d = x[i][k] - ref.w[i][k];
+                    double d = x[i][k] - exact[i][k];
                     num += d * d;
-                    den += ref.w[i][k] * ref.w[i][k];
+                    den += exact[i][k] * exact[i][k];
                 }
                 maxRel = Math.max(maxRel, Math.sqrt(num / den));
             }

@@ -1,7 +1,10 @@
 package org.lars4j.engine.cpu;
 
 import java.util.Arrays;
+import org.lars4j.engine.EnginePlan;
 import org.lars4j.engine.HostTensors;
+import org.lars4j.engine.cpu.TileTraversal.Tile;
+import org.lars4j.engine.cpu.TileTraversal.TileOp;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.rule.StepValues;
 import org.lars4j.rule.lamb.LambConfig;
@@ -17,7 +20,11 @@ import org.lars4j.rule.lamb.LambStepValues;
  * <li>serial: ||w||, ||r||, trust ratio per segment;</li>
  * <li>apply (parallel): w updated with the r the moments pass stored.</li>
  * </ol>
- * Phases 3-5 run block by block ({@link CpuTilePlan}): the moments pass stores r in a buffer one
+ * Phases 1, 3 and 5 are {@link TileOp}s on the shared {@link TileTraversal}; the partials and
+ * totals are the shared {@link SegmentedSumOfSquares} (the moments pass accumulates the r and w
+ * lanes itself, fused with its element math, and folds them there); the element loops are
+ * {@link LambKernels}.
+ * Phases 3-5 run block by block ({@link TileTraversal}): the moments pass stores r in a buffer one
  * block long ({@link #rBlock}), and the block's apply pass reads r and w back while they are
  * still in the last-level cache, so a step moves about 32 bytes per parameter from DRAM instead
  * of 44 (g once for the global norm; w, g, m, v in and m, v out for the moments; w out) and
@@ -26,9 +33,15 @@ import org.lars4j.rule.lamb.LambStepValues;
  * norm and the skip decision come before any write. Blocks change which tiles run when, never
  * what a tile computes.
  */
-final class CpuLambPlan extends CpuTilePlan {
+final class CpuLambPlan implements EnginePlan {
     private final LambConfig cfg;
     private final LambSegments seg;
+    private final TileTable table;
+    private final TileTraversal tiles;
+    private final SegmentedSumOfSquares sums;
+    private final LambKernels kernels = LambKernels.select();
+    private final int nSeg;
+    private final int[] segLen;
     private final float[] partG;
     private final float[] partR;
     private final float[] partW;
@@ -46,24 +59,25 @@ final class CpuLambPlan extends CpuTilePlan {
     private final int[] rOff;
     private final LambKernels.Consts consts = new LambKernels.Consts();
 
-    private final TileBody gradTile = this::gradTile;
-    private final TileBody momentsTile = this::momentsTile;
-    private final TileBody applyTile = this::applyTile;
-    private final WorkerPool.Phase gradPhase = worker -> claimTiles(worker, gradTile);
-    private final WorkerPool.Phase momentsPhase = worker -> claimTiles(worker, momentsTile);
-    private final WorkerPool.Phase applyPhase = worker -> claimTiles(worker, applyTile);
+    private final TileOp gradPhase = new GradNormPhase();
+    private final TileOp momentsPhase = new MomentsPhase();
+    private final TileOp applyPhase = new ApplyPhase();
 
     CpuLambPlan(LambConfig cfg, ParamLayout layout, int threads) {
         this(cfg, new LambSegments(cfg, layout), threads);
     }
 
     private CpuLambPlan(LambConfig cfg, LambSegments seg, int threads) {
-        super(seg.lengths(), threads);
         this.cfg = cfg;
         this.seg = seg;
-        partG = new float[tiles()];
-        partR = new float[tiles()];
-        partW = new float[tiles()];
+        table = new TileTable(seg.lengths());
+        tiles = new TileTraversal(table, threads);
+        sums = new SegmentedSumOfSquares(table, SquaresKernels.select());
+        nSeg = table.segments;
+        segLen = table.segmentLength;
+        partG = new float[table.tiles()];
+        partR = new float[table.tiles()];
+        partW = new float[table.tiles()];
         sumG = new double[nSeg];
         normW = new double[nSeg];
         normG = new double[nSeg];
@@ -79,16 +93,16 @@ final class CpuLambPlan extends CpuTilePlan {
         }
         rOff = new int[nSeg];
         long longest = 0;
-        for (int b = 0; b < blocks(); b++) {
+        for (int b = 0; b < tiles.blocks(); b++) {
             long at = 0;
-            for (int i = blockFirstSeg[b]; i < blockFirstSeg[b + 1]; i++) {
+            for (int i = tiles.blockStart(b); i < tiles.blockEnd(b); i++) {
                 rOff[i] = (int) at;
                 at += segLen[i];
             }
             longest = Math.max(longest, at);
         }
         if (longest > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException(BLOCK_PROPERTY + ": a LAMB block of " + longest + " elements does not fit one array");
+            throw new IllegalArgumentException(TileTraversal.BLOCK_PROPERTY + ": a LAMB block of " + longest + " elements does not fit one array");
         }
         rBlock = new float[(int) longest];
         consts.b1 = (float) cfg.beta1();
@@ -102,20 +116,15 @@ final class CpuLambPlan extends CpuTilePlan {
     @Override
     public boolean step(HostTensors params, HostTensors grads, StepValues values, boolean skipNonFinite) {
         LambStepValues sc = (LambStepValues) values;
-        this.w = params;
-        this.g = grads;
+        tiles.bind(params, grads);
         try {
             double clip = 1.0;
             Arrays.fill(normG, Double.NaN);
             if (seg.gradNormPass()) {
-                forEachTile(gradPhase);
-                boolean finite = true;
-                for (int i = 0; i < nSeg; i++) {
-                    sumG[i] = CanonicalOrder.segmentSum(partG, segFirstTile[i], segTiles[i], acc);
-                    normG[i] = Math.sqrt(sumG[i]);
-                    if (!Double.isFinite(sumG[i])) finite = false;
-                }
-                double global = Math.sqrt(CanonicalOrder.sumDoubles(sumG, nSeg, acc));
+                tiles.forEachTile(gradPhase);
+                boolean finite = sums.totals(partG, 0, nSeg, sumG);
+                for (int i = 0; i < nSeg; i++) normG[i] = Math.sqrt(sumG[i]);
+                double global = Math.sqrt(sums.sumOfTotals(sumG, nSeg));
                 if (!Double.isFinite(global)) finite = false;
                 if (!finite && skipNonFinite) return false;
                 if (cfg.maxGradNorm() > 0) {
@@ -127,18 +136,17 @@ final class CpuLambPlan extends CpuTilePlan {
             consts.bc1 = (float) sc.biasCorrection1();
             consts.bc2 = (float) sc.biasCorrection2();
             double lr = sc.learningRate();
-            int nb = blocks();
+            int nb = tiles.blocks();
             for (int i = 0; i < nb; i++) {
                 // After a gradient pass the last blocks' g is what the cache still holds: start there.
                 int b = seg.gradNormPass() ? nb - 1 - i : i;
-                forEachTileOfBlock(b, false, momentsPhase);
-                trustRatios(blockFirstSeg[b], blockFirstSeg[b + 1], lr);
-                forEachTileOfBlock(b, true, applyPhase);
+                tiles.forEachTileOfBlock(b, false, momentsPhase);
+                trustRatios(tiles.blockStart(b), tiles.blockEnd(b), lr);
+                tiles.forEachTileOfBlock(b, true, applyPhase);
             }
             return true;
         } finally {
-            this.w = null;
-            this.g = null;
+            tiles.unbind();
         }
     }
 
@@ -148,8 +156,8 @@ final class CpuLambPlan extends CpuTilePlan {
             double tr = 1.0;
             normW[i] = Double.NaN;
             if (seg.adapt(i)) {
-                double wNorm = Math.sqrt(CanonicalOrder.segmentSum(partW, segFirstTile[i], segTiles[i], acc));
-                double rNorm = Math.sqrt(CanonicalOrder.segmentSum(partR, segFirstTile[i], segTiles[i], acc));
+                double wNorm = Math.sqrt(sums.total(partW, i));
+                double rNorm = Math.sqrt(sums.total(partR, i));
                 normW[i] = wNorm;
                 if (wNorm > 0 && rNorm > 0) {
                     double phi = wNorm;
@@ -163,30 +171,41 @@ final class CpuLambPlan extends CpuTilePlan {
         }
     }
 
-    private void gradTile(int k, Scratch sc) {
-        viewG(k, sc, true);
-        partG[k] = kernels.tilePartial(sc.l1, sc.ga, sc.gb, sc.go, tileLength(k));
-    }
-
-    private void momentsTile(int k, Scratch sc) {
-        int s = tileSeg[k];
-        viewW(k, sc, false);   // the moments and apply kernels take arrays: byte buffers are copied
-        viewG(k, sc, false);
-        Arrays.fill(sc.l0, 0f);   // the moments loops accumulate their lanes from +0
-        Arrays.fill(sc.l1, 0f);
-        kernels.lambMoments(sc.wa, sc.wo, sc.ga, sc.go, m[s], v[s], tileStart[k], tileLength(k), lamF[s], consts, sc.l0, sc.l1,
-                sc.l2, sc.l3, rBlock, rOff[s] + tileStart[k]);
-        if (seg.adapt(s)) {
-            partR[k] = CanonicalOrder.foldLanes(sc.l0);
-            partW[k] = CanonicalOrder.foldLanes(sc.l1);
+    /** Phase 1: the tile partials of sum(g^2). */
+    private final class GradNormPhase implements TileOp {
+        @Override
+        public void apply(Tile t) {
+            t.viewG(sums.readsByteBuffers());
+            partG[t.index] = sums.partialG(t);
         }
     }
 
-    private void applyTile(int k, Scratch sc) {
-        int s = tileSeg[k];
-        viewW(k, sc, false);
-        kernels.lambApply(sc.wa, sc.wo, rBlock, rOff[s] + tileStart[k], tileLength(k), negScale[s]);
-        storeW(k, sc);
+    /** Phase 3: m and v, r stored for the apply pass, and for adapted segments the partials of r^2 and w^2. */
+    private final class MomentsPhase implements TileOp {
+        @Override
+        public void apply(Tile t) {
+            int s = t.segment;
+            t.viewW(false);   // the moments and apply kernels take arrays: byte buffers are copied
+            t.viewG(false);
+            Arrays.fill(t.l0, 0f);   // the moments loops accumulate their lanes from +0
+            Arrays.fill(t.l1, 0f);
+            kernels.moments(t.wa, t.wo, t.ga, t.go, m[s], v[s], t.start, t.length, lamF[s], consts, t.l0, t.l1,
+                    t.l2, t.l3, rBlock, rOff[s] + t.start);
+            if (seg.adapt(s)) {
+                partR[t.index] = SegmentedSumOfSquares.fold(t.l0);
+                partW[t.index] = SegmentedSumOfSquares.fold(t.l1);
+            }
+        }
+    }
+
+    /** Phase 5: w from the stored r. */
+    private final class ApplyPhase implements TileOp {
+        @Override
+        public void apply(Tile t) {
+            int s = t.segment;
+            t.viewWForUpdate(false);
+            kernels.apply(t.wa, t.wo, rBlock, rOff[s] + t.start, t.length, negScale[s]);
+        }
     }
 
     @Override
@@ -214,4 +233,14 @@ final class CpuLambPlan extends CpuTilePlan {
     @Override public double lastWeightNorm(int segment) { return normW[segment]; }
     @Override public double lastGradNorm(int segment) { return normG[segment]; }
     @Override public double lastTrustRatio(int segment) { return trust[segment]; }
+
+    @Override
+    public String variant() {
+        return tiles.describe() + ", " + kernels.name();
+    }
+
+    @Override
+    public void close() {
+        tiles.close();
+    }
 }

@@ -6,8 +6,11 @@ import static org.lars4j.rule.lars.LarsSegments.NORM_WG;
 import static org.lars4j.rule.lars.LarsSegments.NORM_WGU;
 
 import java.util.Arrays;
+import org.lars4j.engine.EnginePlan;
 import org.lars4j.engine.HostTensors;
 import org.lars4j.engine.WeightsTracker;
+import org.lars4j.engine.cpu.TileTraversal.Tile;
+import org.lars4j.engine.cpu.TileTraversal.TileOp;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.rule.StepValues;
 import org.lars4j.rule.lars.LarsConfig;
@@ -24,7 +27,9 @@ import org.lars4j.rule.lars.TrustRatioForm;
  *     ratio and the float scalars of the update;</li>
  * <li>update (parallel over tiles): one pass reading w, g, v and writing w, v.</li>
  * </ol>
- * The phases run block by block ({@link CpuTilePlan}): a block's update follows its norms while
+ * Phases 1 and 3 are {@link TileOp}s on the shared {@link TileTraversal}; phase 1 and the totals
+ * of phase 2 are the shared {@link SegmentedSumOfSquares}; the update loops are {@link LarsKernels}.
+ * The phases run block by block ({@link TileTraversal}): a block's update follows its norms while
  * its w and g are still in cache, so w and g come from DRAM once per step (for a segment longer
  * than the cache holds, only its tail is still there). The non-finite check
  * (SKIP_STEP) must see every gradient before anything is written, so with more than one block it
@@ -35,8 +40,14 @@ import org.lars4j.rule.lars.TrustRatioForm;
  * it or in which block order, and totals are formed serially, so results are the same bits for
  * any thread count and any block size.
  */
-final class CpuLarsPlan extends CpuTilePlan {
+final class CpuLarsPlan implements EnginePlan {
     private final LarsConfig cfg;
+    private final TileTable table;
+    private final TileTraversal tiles;
+    private final SegmentedSumOfSquares sums;
+    private final LarsKernels kernels = LarsKernels.select();
+    private final int nSeg;
+    private final int[] segLen;
     private final int[] normMode;
     private final double[] lamD;
 
@@ -53,10 +64,8 @@ final class CpuLarsPlan extends CpuTilePlan {
     private final float[][] momentum;
     private final int[] momentumOff;
 
-    private final TileBody normTile = this::normTile;
-    private final TileBody updateTile = this::updateTile;
-    private final WorkerPool.Phase normPhase = worker -> claimTiles(worker, normTile);
-    private final WorkerPool.Phase updatePhase = worker -> claimTiles(worker, updateTile);
+    private final TileOp normPhase = new NormPhase();
+    private final TileOp updatePhase = new UpdatePhase();
 
     // Carried weight norms (LarsConfig.carryWeightNorms): partW holds the tile partials of the weights the
     // last update wrote; used when the caller says the weights are as that step left them.
@@ -79,8 +88,12 @@ final class CpuLarsPlan extends CpuTilePlan {
     }
 
     private CpuLarsPlan(LarsConfig cfg, LarsSegments seg, int threads) {
-        super(seg.lengths(), threads);
         this.cfg = cfg;
+        table = new TileTable(seg.lengths());
+        tiles = new TileTraversal(table, threads);
+        sums = new SegmentedSumOfSquares(table, SquaresKernels.select());
+        nSeg = table.segments;
+        segLen = table.segmentLength;
         normMode = seg.normModes();
         lamD = seg.lambdas();
         carry = cfg.carryWeightNorms();
@@ -94,9 +107,9 @@ final class CpuLarsPlan extends CpuTilePlan {
             momentum[i] = flat != null ? flat : new float[segLen[i]];
             momentumOff[i] = flat != null ? at : 0;
         }
-        partW = new float[tiles()];
-        partG = new float[tiles()];
-        partU = new float[tiles()];
+        partW = new float[table.tiles()];
+        partG = new float[table.tiles()];
+        partU = new float[table.tiles()];
         normW = new double[nSeg];
         normG = new double[nSeg];
         trust = new double[nSeg];
@@ -107,16 +120,15 @@ final class CpuLarsPlan extends CpuTilePlan {
     @Override
     public boolean step(HostTensors params, HostTensors grads, StepValues values, boolean skipNonFinite) {
         LarsStepValues sc = (LarsStepValues) values;
-        this.w = params;
-        this.g = grads;
+        tiles.bind(params, grads);
         try {
             useCarried = carry && weights.hostStep(params) && carryReady;
             carryReady = false;
-            int nb = blocks();
+            int nb = tiles.blocks();
             boolean prePass = skipNonFinite && nb > 1;
             if (prePass) {
                 gradOnly = true;
-                forEachTile(normPhase);
+                tiles.forEachTile(normPhase);
                 gradOnly = false;
                 if (!gradNorms(0, nSeg)) {
                     carryReady = useCarried; // weights untouched: carried partials still hold
@@ -131,62 +143,58 @@ final class CpuLarsPlan extends CpuTilePlan {
             gradDone = prePass;
             for (int i = 0; i < nb; i++) {
                 int b = prePass ? nb - 1 - i : i;
-                int s0 = blockFirstSeg[b];
-                int s1 = blockFirstSeg[b + 1];
-                forEachTileOfBlock(b, false, normPhase);
+                int s0 = tiles.blockStart(b);
+                int s1 = tiles.blockEnd(b);
+                tiles.forEachTileOfBlock(b, false, normPhase);
                 if (!prePass && !gradNorms(s0, s1) && skipNonFinite) {
                     carryReady = carry; // one block (no pre-pass): partW holds these weights' partials
                     weights.stepDone();
                     return false;
                 }
                 trustRatios(s0, s1, sc);
-                forEachTileOfBlock(b, true, updatePhase);
+                tiles.forEachTileOfBlock(b, true, updatePhase);
             }
             carryReady = carry;   // the update left the new weights' partials in partW
             weights.stepDone();
             return true;
         } finally {
             gradOnly = false;
-            this.w = null;
-            this.g = null;
+            tiles.unbind();
         }
     }
 
     // ---- phase 1: tile partials -------------------------------------------------------------
 
-    private void normTile(int k, Scratch sc) {
-        int seg = tileSeg[k];
-        int mode = normMode[seg];
-        if (mode == NORM_NONE) return;
-        int n = tileLength(k);
-        if (gradOnly) {
-            // The SKIP_STEP pre-pass: every gradient partial before any block is updated.
-            viewG(k, sc, true);
-            partG[k] = kernels.tilePartial(sc.l1, sc.ga, sc.gb, sc.go, n);
-            return;
+    /** Tile partials of sum(w^2), sum(g^2), sum(u^2), as the segment's norm mode asks. */
+    private final class NormPhase implements TileOp {
+        @Override
+        public void apply(Tile t) {
+            int mode = normMode[t.segment];
+            if (mode == NORM_NONE) return;
+            boolean inPlace = sums.readsByteBuffers();
+            if (gradOnly) {
+                // The SKIP_STEP pre-pass: every gradient partial before any block is updated.
+                t.viewG(inPlace);
+                partG[t.index] = sums.partialG(t);
+                return;
+            }
+            boolean wCarried = mode == NORM_WG && useCarried;
+            if (gradDone && (mode == NORM_G || wCarried)) return;
+            if (gradDone && mode == NORM_WG) {
+                t.viewW(inPlace);
+                partW[t.index] = sums.partialW(t);
+                return;
+            }
+            t.viewG(inPlace);
+            if (mode == NORM_G || wCarried) {
+                // g only: a segment that is not adapted, or ||w|| partials carried from the last update.
+                partG[t.index] = sums.partialG(t);
+                return;
+            }
+            t.viewW(inPlace);
+            if (mode == NORM_WG) sums.partialsWG(t, partW, partG);
+            else sums.partialsWGU(t, (float) lamD[t.segment], partW, partG, partU);
         }
-        boolean wCarried = mode == NORM_WG && useCarried;
-        if (gradDone && (mode == NORM_G || wCarried)) return;
-        if (gradDone && mode == NORM_WG) {
-            viewW(k, sc, true);
-            partW[k] = kernels.tilePartial(sc.l0, sc.wa, sc.wb, sc.wo, n);
-            return;
-        }
-        viewG(k, sc, true);
-        if (mode == NORM_G || wCarried) {
-            // g only: a segment that is not adapted, or ||w|| partials carried from the last update.
-            partG[k] = kernels.tilePartial(sc.l1, sc.ga, sc.gb, sc.go, n);
-            return;
-        }
-        viewW(k, sc, true);
-        if (mode == NORM_WG) {
-            kernels.squaresWG(sc.l0, sc.l1, sc.wa, sc.wb, sc.wo, sc.ga, sc.gb, sc.go, n);
-        } else {
-            kernels.squaresWGU(sc.l0, sc.l1, sc.l2, sc.wa, sc.wb, sc.wo, sc.ga, sc.gb, sc.go, n, (float) lamD[seg]);
-            partU[k] = CanonicalOrder.foldLanes(sc.l2);
-        }
-        partW[k] = CanonicalOrder.foldLanes(sc.l0);
-        partG[k] = CanonicalOrder.foldLanes(sc.l1);
     }
 
     // ---- phase 2: per-segment scalars (float64, docs/CANONICAL_ORDER.md section 4) ----------
@@ -199,7 +207,7 @@ final class CpuLarsPlan extends CpuTilePlan {
                 normG[i] = Double.NaN;
                 continue;
             }
-            double sg = CanonicalOrder.segmentSum(partG, segFirstTile[i], segTiles[i], acc);
+            double sg = sums.total(partG, i);
             if (!Double.isFinite(sg)) finite = false;
             normG[i] = Math.sqrt(sg);
         }
@@ -216,14 +224,12 @@ final class CpuLarsPlan extends CpuTilePlan {
         double clamp = cfg.normClamp();
         for (int i = s0; i < s1; i++) {
             int mode = normMode[i];
-            int f = segFirstTile[i];
-            int t = segTiles[i];
             double lam = lamD[i];
             double tr = 1.0;
             if (mode == NORM_WG || mode == NORM_WGU) {
-                double wNorm = Math.sqrt(CanonicalOrder.segmentSum(partW, f, t, acc));
+                double wNorm = Math.sqrt(sums.total(partW, i));
                 normW[i] = wNorm;
-                double nNorm = mode == NORM_WGU ? Math.sqrt(CanonicalOrder.segmentSum(partU, f, t, acc)) : normG[i];
+                double nNorm = mode == NORM_WGU ? Math.sqrt(sums.total(partU, i)) : normG[i];
                 double wc = wNorm > clamp ? clamp : wNorm; // NaN stays NaN, as in the kernels
                 double nc = nNorm > clamp ? clamp : nNorm;
                 if (wc > 0 && nc > 0) {
@@ -247,24 +253,27 @@ final class CpuLarsPlan extends CpuTilePlan {
 
     // ---- phase 3: the fused update ----------------------------------------------------------
 
-    private void updateTile(int k, Scratch sc) {
-        int seg = tileSeg[k];
-        int start = tileStart[k];
-        int n = tileLength(k);
-        viewW(k, sc, true);
-        viewG(k, sc, true);
-        int vo = momentumOff[seg] + start;
-        if (cfg.placement() == LrPlacement.INSIDE) {
-            kernels.updateInside(sc.wa, sc.wb, sc.wo, sc.ga, sc.gb, sc.go, momentum[seg], vo, n, lamEff[seg], scale[seg], muF, cfg.nesterov());
-        } else {
-            kernels.updateOutside(sc.wa, sc.wb, sc.wo, sc.ga, sc.gb, sc.go, momentum[seg], vo, n,
-                    lamEff[seg], scale[seg], muF, damp1F, negLrF, first, cfg.nesterov());
+    /** The fused update of one tile; under carried norms also the new weights' partials. */
+    private final class UpdatePhase implements TileOp {
+        @Override
+        public void apply(Tile t) {
+            int seg = t.segment;
+            int n = t.length;
+            boolean inPlace = kernels.readsByteBuffers();
+            t.viewWForUpdate(inPlace);
+            t.viewG(inPlace);
+            int vo = momentumOff[seg] + t.start;
+            if (cfg.placement() == LrPlacement.INSIDE) {
+                kernels.updateInside(t.wa, t.wb, t.wo, t.ga, t.gb, t.go, momentum[seg], vo, n, lamEff[seg], scale[seg], muF, cfg.nesterov());
+            } else {
+                kernels.updateOutside(t.wa, t.wb, t.wo, t.ga, t.gb, t.go, momentum[seg], vo, n,
+                        lamEff[seg], scale[seg], muF, damp1F, negLrF, first, cfg.nesterov());
+            }
+            if (carry && normMode[seg] == NORM_WG) {
+                // The new weights' partials for the next step, from the tile still in L1 (same order).
+                partW[t.index] = sums.partialW(t);
+            }
         }
-        if (carry && normMode[seg] == NORM_WG) {
-            // The new weights' partials for the next step, from the tile still in L1 (same order).
-            partW[k] = kernels.tilePartial(sc.l0, sc.wa, sc.wb, sc.wo, n);
-        }
-        storeW(k, sc);
     }
 
     // ---- state and diagnostics --------------------------------------------------------------
@@ -296,4 +305,14 @@ final class CpuLarsPlan extends CpuTilePlan {
     @Override public double lastWeightNorm(int segment) { return normW[segment]; }
     @Override public double lastGradNorm(int segment) { return normG[segment]; }
     @Override public double lastTrustRatio(int segment) { return trust[segment]; }
+
+    @Override
+    public String variant() {
+        return tiles.describe() + ", " + kernels.name();
+    }
+
+    @Override
+    public void close() {
+        tiles.close();
+    }
 }

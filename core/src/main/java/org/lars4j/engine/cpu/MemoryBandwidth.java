@@ -16,7 +16,7 @@ import java.util.SplittableRandom;
  * pass. It answers "what does a step cost that has no norms at all" on the same machine and run.
  *
  * <p>And a read-only pass, sum(b^2) (4 bytes per element): what one plain read stream per core
- * reaches, the yardstick for a step's norm passes (see {@link TileKernels#sumOfSquaresAnyOrder}).
+ * reaches, the yardstick for a step's norm passes (see {@link SquaresKernels#sumOfSquaresAnyOrder}).
  */
 public final class MemoryBandwidth implements AutoCloseable {
     /** Slice boundaries are multiples of this many floats (one 64-byte cache line). */
@@ -55,7 +55,7 @@ public final class MemoryBandwidth implements AutoCloseable {
         copy = w -> {
             for (int i = bounds[w]; i < bounds[w + 1]; i++) a[i] = b[i];
         };
-        TileKernels kernels = TileKernels.select();
+        SquaresKernels kernels = SquaresKernels.select();
         readSums = new float[threads * ALIGN];
         read = w -> readSums[w * ALIGN] = kernels.sumOfSquaresAnyOrder(b, bounds[w], bounds[w + 1]);
         sgd = w -> {

@@ -48,7 +48,7 @@ class MemoryBandwidthTest {
         SplittableRandom r = new SplittableRandom(7);
         float[] x = new float[1000];
         for (int i = 0; i < x.length; i++) x[i] = (float) (0.5 + r.nextDouble());
-        for (TileKernels k : new TileKernels[] {ScalarTileKernels.INSTANCE, TileKernels.Provider.BEST}) {
+        for (SquaresKernels k : new SquaresKernels[] {ScalarSquaresKernels.INSTANCE, SquaresKernels.select()}) {
             // Ranges that start and end off any vector or unroll boundary, and short ones.
             for (int[] range : new int[][] {{0, 1000}, {3, 997}, {5, 12}, {0, 7}, {9, 9}}) {
                 double ref = 0;

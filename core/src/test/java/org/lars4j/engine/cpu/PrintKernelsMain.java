@@ -5,6 +5,6 @@ public final class PrintKernelsMain {
     private PrintKernelsMain() {}
 
     public static void main(String[] args) {
-        System.out.println("kernels: " + TileKernels.select().name());
+        System.out.println("kernels: " + SquaresKernels.select().name());
     }
 }

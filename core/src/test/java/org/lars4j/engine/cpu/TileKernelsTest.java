@@ -17,12 +17,13 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Both tile-kernel implementations against a literal transcription of docs/CANONICAL_ORDER.md
- * (written here, not shared with either), bit for bit, on every tile length class (partial
+ * Both implementations of each tile-kernel family (sums of squares, the LARS update, LAMB's
+ * passes) against a literal transcription of docs/CANONICAL_ORDER.md (written here, not shared
+ * with either), bit for bit, on every tile length class (partial
  * vectors, partial rounds, full tiles), odd offsets, and inputs with NaN, infinities, signed
  * zeros, subnormals and values whose squares overflow. The tests run with
  * {@code --add-modules jdk.incubator.vector} (surefire's argLine), so the Vector API kernels are
- * the ones the provider picks here. Kernels that read byte buffers ({@link TileKernels#readsByteBuffers})
+ * the ones the provider picks here. Kernels that read byte buffers ({@link SquaresKernels#readsByteBuffers})
  * are also run on direct native-order byte buffers holding the same values.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -30,24 +31,36 @@ class TileKernelsTest {
     private static final int[] LENGTHS = {1, 7, 8, 9, 15, 1000, 1023, 1024, 1025, 2047, 3071, 4095, 4096};
     private static final int[] OFFSETS = {0, 3, 13};
 
-    private TileKernels vector() {
-        TileKernels best = TileKernels.Provider.BEST;
-        assumeTrue(best instanceof VectorTileKernels, "Vector API kernels not available on this JVM/CPU");
-        return best;
+    private static void assumeVector() {
+        assumeTrue(KernelProvider.vectorUnusableReason() == null, "Vector API kernels not available on this JVM/CPU");
     }
 
-    private TileKernels[] both() {
-        return new TileKernels[] {ScalarTileKernels.INSTANCE, vector()};
+    private SquaresKernels[] both() {
+        assumeVector();
+        return new SquaresKernels[] {ScalarSquaresKernels.INSTANCE, VectorSquaresKernels.INSTANCE};
+    }
+
+    private LarsKernels[] bothLars() {
+        assumeVector();
+        return new LarsKernels[] {ScalarLarsKernels.INSTANCE, VectorLarsKernels.INSTANCE};
+    }
+
+    private LambKernels[] bothLamb() {
+        assumeVector();
+        return new LambKernels[] {ScalarLambKernels.INSTANCE, VectorLambKernels.INSTANCE};
     }
 
     @Test
     void theTestJvmGetsTheVectorKernelsWhereTheCpuAllows() {
         assertTrue(ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent(),
                 "surefire's argLine must pass --add-modules jdk.incubator.vector");
-        TileKernels best = TileKernels.Provider.BEST;
-        if (best instanceof ScalarTileKernels) {
+        if (KernelProvider.vectorUnusableReason() != null) {
             // Only a CPU without 256-bit vectors may send us to the scalar kernels here.
             assertTrue(FloatVectorWidth.bits() < 256, "scalar kernels chosen although the module is enabled");
+        } else {
+            assertSame(VectorSquaresKernels.INSTANCE, SquaresKernels.select());
+            assertSame(VectorLarsKernels.INSTANCE, LarsKernels.select());
+            assertSame(VectorLambKernels.INSTANCE, LambKernels.select());
         }
     }
 
@@ -55,21 +68,25 @@ class TileKernelsTest {
     void theVectorKernelsReadByteBuffersInPlaceOnlyWhereTheJdkCanLoadVectorsFromThem() {
         // FloatVector.fromByteBuffer exists on JDK 17-19 and is gone from JDK 20 on (memory
         // segments replace it): calling it there is a NoSuchMethodError, so the plan must copy.
-        assertEquals(Runtime.version().feature() < 20, vector().readsByteBuffers());
+        assumeVector();
+        assertEquals(Runtime.version().feature() < 20, VectorSquaresKernels.INSTANCE.readsByteBuffers());
+        assertEquals(Runtime.version().feature() < 20, VectorLarsKernels.INSTANCE.readsByteBuffers());
     }
 
     @Test
     void thePropertyChoosesAndRejectsBadValues() {
         try {
-            System.setProperty(TileKernels.PROPERTY, "scalar");
-            assertSame(ScalarTileKernels.INSTANCE, TileKernels.select());
-            System.setProperty(TileKernels.PROPERTY, "simd");
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, TileKernels::select);
-            assertTrue(e.getMessage().contains(TileKernels.PROPERTY) && e.getMessage().contains("simd"), e.getMessage());
+            System.setProperty(KernelProvider.PROPERTY, "scalar");
+            assertSame(ScalarSquaresKernels.INSTANCE, SquaresKernels.select());
+            assertSame(ScalarLarsKernels.INSTANCE, LarsKernels.select());
+            assertSame(ScalarLambKernels.INSTANCE, LambKernels.select());
+            System.setProperty(KernelProvider.PROPERTY, "simd");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, SquaresKernels::select);
+            assertTrue(e.getMessage().contains(KernelProvider.PROPERTY) && e.getMessage().contains("simd"), e.getMessage());
         } finally {
-            System.clearProperty(TileKernels.PROPERTY);
+            System.clearProperty(KernelProvider.PROPERTY);
         }
-        assertSame(TileKernels.Provider.BEST, TileKernels.select());
+        assertSame(SquaresKernels.select(), SquaresKernels.select());
     }
 
     /** Random values with a sprinkling of the edge cases, at scale {@code s}. */
@@ -128,7 +145,7 @@ class TileKernelsTest {
     @ParameterizedTest
     @ValueSource(booleans = {false, true})
     void squaresAreTheDocumentedLanes(boolean edges) {
-        for (TileKernels k : both()) {
+        for (SquaresKernels k : both()) {
             for (int n : LENGTHS) {
                 for (int off : OFFSETS) {
                     float[] x = data(n * 31L + off, off + n + 5, 1.0, edges);
@@ -212,10 +229,10 @@ class TileKernelsTest {
     }
 
     private interface Update {
-        void run(TileKernels k, float[] w, ByteBuffer wb, int ow, float[] g, ByteBuffer gb, int og, float[] v, int ov, int n);
+        void run(LarsKernels k, float[] w, ByteBuffer wb, int ow, float[] g, ByteBuffer gb, int og, float[] v, int ov, int n);
     }
 
-    /** The scalar loops of each update, element by element, as LarsKernels documents them. */
+    /** The scalar loops of each update, element by element, as ScalarLarsKernels documents them. */
     @ParameterizedTest
     @ValueSource(strings = {"inside", "inside-nesterov", "outside-first", "outside-first-nesterov", "outside", "outside-nesterov"})
     void updatesMatchTheDocumentedElementRule(String kind) {
@@ -226,7 +243,7 @@ class TileKernelsTest {
                 ? (k, w, wb, ow, g, gb, og, v, ov, n) -> k.updateInside(w, wb, ow, g, gb, og, v, ov, n, lam, scale, mu, nesterov)
                 : (k, w, wb, ow, g, gb, og, v, ov, n) ->
                         k.updateOutside(w, wb, ow, g, gb, og, v, ov, n, lam, scale, mu, damp1, negLr, first, nesterov);
-        for (TileKernels k : both()) {
+        for (LarsKernels k : bothLars()) {
             for (int n : LENGTHS) {
                 for (int[] offs : new int[][] {{0, 0, 0}, {5, 5, 5}, {3, 11, 0}}) {  // flat form and list form
                     int len = n + 16;
@@ -273,7 +290,7 @@ class TileKernelsTest {
         }
     }
 
-    /** LAMB's moments and apply passes against their element rule (LambKernels' javadoc), lane sums and stored r included. */
+    /** LAMB's moments and apply passes against their element rule (ScalarLambKernels' javadoc), lane sums and stored r included. */
     @ParameterizedTest
     @ValueSource(booleans = {false, true})
     void lambPassesMatchTheDocumentedElementRule(boolean adamW) {
@@ -289,7 +306,7 @@ class TileKernelsTest {
         c.adamW = adamW;
         float lam = 0.01f;
         float negScale = -0.003f;
-        for (TileKernels k : both()) {
+        for (LambKernels k : bothLamb()) {
             for (int n : LENGTHS) {
                 int[] offs = {3, 11, 5};   // w, g, state: the list form's independent offsets
                 int len = n + 16;
@@ -323,13 +340,13 @@ class TileKernelsTest {
                 float[] lw = new float[1024];
                 String at = k.name() + (adamW ? " adamW" : " L2") + " n=" + n;
                 float[] rOut = new float[n + 9];
-                k.lambMoments(w, offs[0], g, offs[1], m, v, offs[2], n, lam, c, lr, lw, new float[1024], new float[1024], rOut, 7);
+                k.moments(w, offs[0], g, offs[1], m, v, offs[2], n, lam, c, lr, lw, new float[1024], new float[1024], rOut, 7);
                 assertArrayEquals(bits(em), bits(m), at + " m");
                 assertArrayEquals(bits(ev), bits(v), at + " v");
                 assertArrayEquals(bits(elr), bits(lr), at + " r lanes");
                 assertArrayEquals(bits(elw), bits(lw), at + " w lanes");
                 assertArrayEquals(bits(er), bits(rOut), at + " stored r");
-                k.lambApply(w, offs[0], rOut, 7, n, negScale);
+                k.apply(w, offs[0], rOut, 7, n, negScale);
                 assertArrayEquals(bits(ew), bits(w), at + " w");
             }
         }

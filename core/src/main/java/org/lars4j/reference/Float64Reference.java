@@ -1,0 +1,126 @@
+package org.lars4j.reference;
+
+import java.util.List;
+import java.util.Map;
+import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.Rule;
+import org.lars4j.rule.lamb.LambConfig;
+import org.lars4j.rule.lars.LarsConfig;
+
+/**
+ * The float64 oracle of each rule: an independent, slow, literal transcription of docs/MATH.md
+ * (section 3 for LARS, section 4 for LAMB), used by the tests and by {@code ./lars4j verify} to
+ * measure how far an engine's float32 result is from exact arithmetic. It is not an engine and
+ * is not meant for training: plain loops, {@code double} everywhere, no canonical order, no tiles,
+ * new arrays every step, and it shares no code with the engines (it imports no
+ * {@code org.lars4j.engine} package and does not call the rule's own host code such as
+ * {@code LarsConfig.phi} or {@code Rule.fillStepValues}; it reads only the configuration's
+ * values and its learning-rate schedule). Transcendentals use {@code StrictMath}, as MATH.md
+ * prescribes for the host values, so its results are the same on every machine.
+ *
+ * <p>It keeps its own float64 trajectory of the weights and of the rule's state, so a multi-step
+ * run follows the exact-arithmetic path rather than the engine's rounded one. The per-segment
+ * flags (decay, adapt) are inputs: the caller resolves them (the tests from MATH.md's preset
+ * tables, {@code verify} from the optimizer's resolved layout). The non-finite policy is not
+ * modelled: the oracle is meant for finite inputs.
+ *
+ * <p>One entry point, {@link #of}, chooses the rule's transcription through a registry keyed by
+ * the configuration's class; a new rule adds one class here and one registry entry.
+ */
+public abstract class Float64Reference {
+
+    /** Makes a rule's reference from the configuration, the flags and the initial weights. */
+    @FunctionalInterface
+    interface Factory {
+        Float64Reference create(Rule rule, boolean[] decay, boolean[] adapt, float[][] initialWeights);
+    }
+
+    private static final Map<Class<? extends Rule>, Factory> RULES = Map.of(
+            LarsConfig.class, (r, d, a, w) -> new Float64Lars((LarsConfig) r, d, a, w),
+            LambConfig.class, (r, d, a, w) -> new Float64Lamb((LambConfig) r, d, a, w));
+
+    /**
+     * The reference of {@code rule}, starting from {@code initialWeights} (one array per segment)
+     * with per-segment flags {@code decay} and {@code adapt} as given (not resolved again).
+     *
+     * @throws IllegalArgumentException if no reference is registered for the rule's class, or the
+     *         flag arrays do not have one entry per segment
+     */
+    public static Float64Reference of(Rule rule, boolean[] decay, boolean[] adapt, float[][] initialWeights) {
+        Factory f = RULES.get(rule.getClass());
+        if (f == null) throw new IllegalArgumentException("no float64 reference for " + rule.getClass().getName());
+        if (decay.length != initialWeights.length || adapt.length != initialWeights.length) {
+            throw new IllegalArgumentException("flags for " + decay.length + "/" + adapt.length + " segments, weights for "
+                    + initialWeights.length);
+        }
+        return f.create(rule, decay.clone(), adapt.clone(), initialWeights);
+    }
+
+    /** {@link #of(Rule, boolean[], boolean[], float[][])} with the flags of a resolved layout. */
+    public static Float64Reference of(Rule rule, ParamLayout resolved, float[][] initialWeights) {
+        boolean[] decay = new boolean[resolved.size()];
+        boolean[] adapt = new boolean[resolved.size()];
+        for (int i = 0; i < resolved.size(); i++) {
+            decay[i] = resolved.segment(i).decay();
+            adapt[i] = resolved.segment(i).adapt();
+        }
+        return of(rule, decay, adapt, initialWeights);
+    }
+
+    final boolean[] decay;
+    final boolean[] adapt;
+    final double[][] w;
+    final double[] trust;
+    private long t;
+
+    Float64Reference(boolean[] decay, boolean[] adapt, float[][] initialWeights) {
+        this.decay = decay;
+        this.adapt = adapt;
+        int n = initialWeights.length;
+        w = new double[n][];
+        trust = new double[n];
+        for (int i = 0; i < n; i++) w[i] = toDouble(initialWeights[i]);
+    }
+
+    /** One step with gradients {@code grads} (one array per segment); weights and state advance in float64. */
+    public final void step(float[][] grads) {
+        if (grads.length != w.length) throw new IllegalArgumentException("gradients for " + grads.length + " segments, weights for " + w.length);
+        t++;
+        step(t, grads);
+    }
+
+    /** Step {@code t} (from 1) of the rule. */
+    abstract void step(long t, float[][] grads);
+
+    /** Steps taken. */
+    public final long stepCount() { return t; }
+
+    /** The float64 weights, one array per segment (live: they change with each step). */
+    public final double[][] weights() { return w; }
+
+    /** The trust ratio each segment used in the last step (1 where not adapted or a norm was 0). */
+    public final double[] trustRatios() { return trust; }
+
+    /** The names of the rule's state buffers, as the optimizer's {@code stateNames()} spells them. */
+    public abstract List<String> stateNames();
+
+    /**
+     * A state buffer by its optimizer name ({@code momentum_buffer}; {@code exp_avg},
+     * {@code exp_avg_sq}), one float64 array per segment (live).
+     *
+     * @throws IllegalArgumentException for a name the rule does not have
+     */
+    public abstract double[][] state(String name);
+
+    static double[] toDouble(float[] x) {
+        double[] d = new double[x.length];
+        for (int k = 0; k < x.length; k++) d[k] = x[k];
+        return d;
+    }
+
+    static double norm(double[] x) {
+        double s = 0;
+        for (double e : x) s += e * e;
+        return Math.sqrt(s);
+    }
+}
