@@ -2,7 +2,8 @@
 # The whole GPU session as ONE device call of at most 9 minutes. Run ON THE GPU MACHINE after
 # bench/gpu/prepare-carry.sh here:
 #   run(command="bash bench/gpu/run-gpu-session.sh", timeout_s=600,
-#       carry=[".carry", "core/target/classes", "core/target/test-classes", "bench/target/classes"])
+#       carry=[".carry", "core/target/classes", "core/target/test-classes", "cuda/target/classes",
+#             "cuda/target/test-classes", "bench/target/classes"])
 # In order, each stage bounded so that the later ones keep their time (SESSION_SECONDS, 540):
 #   1. rebuild the JNI library with that machine's nvcc (SASS sm_80/sm_90 + PTX);
 #   2. the CUDA conformance and graph tests (CUDA engine == Java engine, bitwise; streams, NaNs);
@@ -37,10 +38,10 @@ note() { echo "[$(($(date +%s) - start)) s] $*" | tee -a "$summary"; }
 py=${PYTHON:-python3}   # the device image's python3 holds torch and JAX; a dry run may need another
 export JAVA_HOME="$root/.carry/jre" PATH="$root/.carry/jre/bin:$PATH:/usr/local/cuda/bin"
 libs=$(ls .carry/lib/*.jar | grep -v console-standalone | tr '\n' ':')
-cp_test="core/target/classes:core/target/test-classes:$libs"
+cp_test="core/target/classes:core/target/test-classes:cuda/target/classes:cuda/target/test-classes:$libs"
 # The harness's classes alone (its uber-jar would add 7.5 MB to the carry; JMH's annotations are
 # not needed to run it), with the library rebuilt on the device below.
-cp_bench="core/target/classes:bench/target/classes:$libs"
+cp_bench="core/target/classes:cuda/target/classes:bench/target/classes:$libs"
 console=$(ls .carry/lib/junit-platform-console-standalone-*.jar)
 java_opts=(--add-modules jdk.incubator.vector)
 
@@ -70,14 +71,14 @@ fi
 # 1. Machine and native build (java.home's include/ comes from the carried headers).
 { nvidia-smi; nvcc --version; java -version; "$py" -c 'import torch; print("torch", torch.__version__)'; } >"$out/machine.txt" 2>&1
 mkdir -p .carry/jre/include && cp -r .carry/include/. .carry/jre/include/
-lib=core/target/classes/org/lars4j/engine/cuda/linux-x86_64/libjnilars4j.so
+lib=cuda/target/classes/org/lars4j/engine/cuda/linux-x86_64/libjnilars4j.so
 if command -v nvcc >/dev/null && command -v g++ >/dev/null; then
   cp "$lib" /tmp/libjnilars4j.carried.so
   rm -f "$lib"
-  if timeout "$(limit 150 390)" bash core/src/main/cpp/build-native.sh .carry/lib/javacpp-1.5.14.jar "$JAVA_HOME" \
-       core/target/classes core/target/native >>"$out/machine.txt" 2>&1; then
+  if timeout "$(limit 150 390)" bash cuda/src/main/cpp/build-native.sh .carry/lib/javacpp-1.5.14.jar "$JAVA_HOME" \
+       cuda/target/classes cuda/target/native >>"$out/machine.txt" 2>&1; then
     note "build: ok (nvcc $(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/\1/p'))"
-    { echo "--- ptxas"; cat core/target/native/ptxas-report.txt; } >>"$out/machine.txt" 2>/dev/null
+    { echo "--- ptxas"; cat cuda/target/native/ptxas-report.txt; } >>"$out/machine.txt" 2>/dev/null
   else
     cp /tmp/libjnilars4j.carried.so "$lib"
     note "build: FAILED (machine.txt); using the library carried from the dev machine"

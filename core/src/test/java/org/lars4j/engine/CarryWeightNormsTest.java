@@ -19,7 +19,8 @@ import org.lars4j.testing.TestModels;
  * Carried weight norms: with carryWeightNorms the next step uses the ||w|| partials computed by
  * the previous update pass. It must give the same bits as recomputing them, on every engine,
  * across skipped steps; it must be dropped when the weights change behind the optimizer's back
- * (weightsChanged) or arrive in other memory.
+ * (weightsChanged) or arrive in other memory. The Java engine here; the CUDA engines against it in
+ * lars4j-cuda's CarriedNormsOnNativeEnginesTest, with the helpers below.
  */
 public class CarryWeightNormsTest {
 
@@ -72,14 +73,12 @@ public class CarryWeightNormsTest {
     void carriedNormsGiveTheSameBits(LarsPreset preset) {
         List<int[]> plain = scenario(preset, Backend.CPU, false, true);
         assertSame(plain, scenario(preset, Backend.CPU, true, true), preset + " cpu, carry");
-        assertSame(plain, scenario(preset, Backend.CUDA_EMULATOR, true, true), preset + " cuda-emulator, carry");
-        assertSame(plain, scenario(preset, Backend.CUDA_EMULATOR, false, true), preset + " cuda-emulator");
     }
 
     /** Without weightsChanged() the carried (stale) norm is used: proof that the carry is active. */
     @ParameterizedTest
-    @EnumSource(value = Backend.class, names = {"CPU", "CUDA_EMULATOR"})
-    void undeclaredChangesUseTheStaleNorm(Backend backend) {
+    @EnumSource(value = Backend.class, names = {"CPU"})
+    public void undeclaredChangesUseTheStaleNorm(Backend backend) {
         List<int[]> plain = scenario(LarsPreset.PAPER, Backend.CPU, false, false);
         List<int[]> stale = scenario(LarsPreset.PAPER, backend, true, false);
         boolean differ = false;

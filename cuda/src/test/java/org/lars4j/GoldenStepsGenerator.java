@@ -19,7 +19,7 @@ import org.lars4j.GoldenSteps.Case;
 import org.lars4j.GoldenSteps.StepRecord;
 
 /**
- * Writes the golden file {@code core/src/test/resources/golden/steps.txt} that
+ * Writes the golden file {@code cuda/src/test/resources/golden/steps.txt} that
  * {@link GoldenStepsTest} holds every engine to. Disabled unless asked for.
  *
  * <h2>When to regenerate</h2>
