@@ -3,8 +3,13 @@ package org.lars4j;
 import org.lars4j.error.InvalidHyperparameterException;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.rule.NonFinitePolicy;
+import org.lars4j.rule.Rule;
+import org.lars4j.rule.Staged;
 import org.lars4j.rule.lamb.LambConfig;
 import org.lars4j.rule.lamb.LambPreset;
+import org.lars4j.rule.stage.GradientCentralization;
+import org.lars4j.rule.stage.Lookahead;
+import org.lars4j.rule.stage.Stages;
 import org.lars4j.schedule.LrSchedule;
 
 /**
@@ -40,6 +45,7 @@ public final class Lamb {
         NonFinitePolicy nonFinitePolicy = NonFinitePolicy.SKIP_STEP;
         Backend backend = Backend.AUTO;
         int threads = Runtime.getRuntime().availableProcessors();
+        Stages stages = Stages.NONE;
 
         Builder(LambPreset preset) {
             if (preset == null) throw new InvalidHyperparameterException("preset is null");
@@ -79,13 +85,31 @@ public final class Lamb {
         public Builder backend(Backend v) { this.backend = v; return this; }
         public Builder threads(int n) { this.threads = n; return this; }
 
+        /** Lookahead around the rule: slow weights synced every {@code k} applied steps with {@code alpha}. */
+        public Builder lookahead(int k, double alpha) { this.stages = stages.withLookahead(new Lookahead(k, alpha)); return this; }
+
+        /** No Lookahead (where a preset includes one). */
+        public Builder noLookahead() { this.stages = stages.withLookahead(null); return this; }
+
+        /** Gradient centralization of every segment of rank > 1 (rank > 3 with {@code convOnly}). */
+        public Builder gradientCentralization(boolean convOnly) {
+            this.stages = stages.withCentralization(new GradientCentralization(convOnly));
+            return this;
+        }
+
         public LambConfig config() {
             return new LambConfig(preset, learningRate, beta1, beta2, eps, weightDecay, biasCorrection, gradAveraging, adamWMode,
                     phiClamp, gammaLower, gammaUpper, trustClip, maxGradNorm, nvlamb, nonFinitePolicy);
         }
 
+        /** The rule with its stages: {@link #config()} alone, or wrapped in {@link Staged}. */
+        public Rule rule() {
+            Rule core = config();
+            return stages.isEmpty() ? core : new Staged(core, stages);
+        }
+
         public LayerwiseOptimizer build(ParamLayout layout) {
-            return new LayerwiseOptimizer(config(), layout, backend, threads);
+            return new LayerwiseOptimizer(rule(), layout, backend, threads);
         }
     }
 }

@@ -3,10 +3,15 @@ package org.lars4j;
 import org.lars4j.error.InvalidHyperparameterException;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.rule.NonFinitePolicy;
+import org.lars4j.rule.Rule;
+import org.lars4j.rule.Staged;
 import org.lars4j.rule.lars.LarsConfig;
 import org.lars4j.rule.lars.LarsPreset;
 import org.lars4j.rule.lars.LrPlacement;
 import org.lars4j.rule.lars.TrustRatioForm;
+import org.lars4j.rule.stage.GradientCentralization;
+import org.lars4j.rule.stage.Lookahead;
+import org.lars4j.rule.stage.Stages;
 import org.lars4j.schedule.LrSchedule;
 
 /**
@@ -53,6 +58,7 @@ public final class Lars {
         NonFinitePolicy nonFinitePolicy = NonFinitePolicy.SKIP_STEP;
         Backend backend = Backend.AUTO;
         int threads = Runtime.getRuntime().availableProcessors();
+        Stages stages = Stages.NONE;
 
         Builder(LarsPreset preset) {
             if (preset == null) throw new InvalidHyperparameterException("preset is null");
@@ -140,6 +146,18 @@ public final class Lars {
         /** Worker threads of the Java engine (default: available processors). */
         public Builder threads(int n) { this.threads = n; return this; }
 
+        /** Lookahead around the rule: slow weights synced every {@code k} applied steps with {@code alpha}. */
+        public Builder lookahead(int k, double alpha) { this.stages = stages.withLookahead(new Lookahead(k, alpha)); return this; }
+
+        /** No Lookahead (a preset's included). */
+        public Builder noLookahead() { this.stages = stages.withLookahead(null); return this; }
+
+        /** Gradient centralization of every segment of rank > 1 (rank > 3 with {@code convOnly}). */
+        public Builder gradientCentralization(boolean convOnly) {
+            this.stages = stages.withCentralization(new GradientCentralization(convOnly));
+            return this;
+        }
+
         /** The validated, immutable rule. */
         public LarsConfig config() {
             return new LarsConfig(preset, form, placement, learningRate, momentum, dampening, nesterov, weightDecay, trustCoefficient,
@@ -147,9 +165,15 @@ public final class Lars {
                     tvDelay, tvGammaMin, momentumCorrection, carryWeightNorms, nonFinitePolicy);
         }
 
+        /** The rule with its stages: {@link #config()} alone, or wrapped in {@link Staged}. */
+        public Rule rule() {
+            Rule core = config();
+            return stages.isEmpty() ? core : new Staged(core, stages);
+        }
+
         /** Plans the optimizer for {@code layout}: every table and buffer is made here, once. */
         public LayerwiseOptimizer build(ParamLayout layout) {
-            return new LayerwiseOptimizer(config(), layout, backend, threads);
+            return new LayerwiseOptimizer(rule(), layout, backend, threads);
         }
     }
 }

@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.Map;
 import org.lars4j.error.InvalidHyperparameterException;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.stage.Stages;
 import org.lars4j.schedule.LrSchedule;
 
 /**
@@ -51,4 +52,10 @@ public interface Rule {
 
     /** Every hyperparameter as text, for checkpoint metadata and logs. */
     Map<String, String> hyperparameters();
+
+    /** The rule itself, without the stages around it ({@link Staged}); engines plan this. */
+    default Rule core() { return this; }
+
+    /** The stages around the rule ({@link Stages#NONE} for a plain rule). */
+    default Stages stages() { return Stages.NONE; }
 }

@@ -27,8 +27,11 @@ public final class CpuEngine implements Engine {
 
     @Override
     public EnginePlan plan(Rule rule, ParamLayout layout, int threads) {
-        PlanFactory f = RULES.get(rule.getClass());
+        PlanFactory f = RULES.get(rule.core().getClass());
         if (f == null) throw new BackendUnavailableException("the cpu engine has no plan for optimizer '" + rule.algorithm() + "'");
-        return f.plan(rule, layout, threads);
+        if (!rule.stages().isEmpty()) {
+            throw new BackendUnavailableException("the cpu engine does not run stages around a rule yet: " + rule.stages());
+        }
+        return f.plan(rule.core(), layout, threads);
     }
 }

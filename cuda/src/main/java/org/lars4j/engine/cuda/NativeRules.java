@@ -18,8 +18,11 @@ final class NativeRules {
 
     /** The native side of {@code rule} for {@code layout}; a typed exception for a rule this engine does not run. */
     static NativeRule bind(String engine, Rule rule, ParamLayout layout) {
-        BiFunction<Rule, ParamLayout, NativeRule> f = RULES.get(rule.getClass());
+        BiFunction<Rule, ParamLayout, NativeRule> f = RULES.get(rule.core().getClass());
         if (f == null) throw new BackendUnavailableException("the " + engine + " engine has no plan for optimizer '" + rule.algorithm() + "'");
-        return f.apply(rule, layout);
+        if (!rule.stages().isEmpty()) {
+            throw new BackendUnavailableException("the " + engine + " engine does not run stages around a rule yet: " + rule.stages());
+        }
+        return f.apply(rule.core(), layout);
     }
 }
