@@ -62,10 +62,13 @@ public:
      * @param segLam    weight decay per segment, 0 where it does not apply
      * @param constants the rule's constants struct (LarsConsts, LambConsts), copied
      * @param hostStaging allocate device copies of w and g for stepHost
+     * @param gcRows    gradient centralization: rows of each segment along its output axis, 0 where
+     *                  it is not centred (null: no centralization)
+     * @param gcInner   elements per index of each centred segment's output axis
      */
     NativePlan(int kind, int rule, int numSegments, const int* segLen, const int* modes, const double* segLam,
-               const void* constants, bool hostStaging) {
-        init(kind, rule, numSegments, segLen, modes, segLam, constants, hostStaging);
+               const void* constants, bool hostStaging, const int* gcRows, const int* gcInner) {
+        init(kind, rule, numSegments, segLen, modes, segLam, constants, hostStaging, gcRows, gcInner);
     }
 
     ~NativePlan() {
@@ -275,7 +278,7 @@ private:
     template <typename T> static size_t bytes(long long n) { return static_cast<size_t>(n) * sizeof(T); }
 
     void init(int kind, int rule, int numSegments, const int* segLen, const int* modes, const double* segLam,
-              const void* constants, bool hostStaging) {
+              const void* constants, bool hostStaging, const int* gcRows, const int* gcInner) {
         int st = 0;
         backend_.reset(makeBackend(kind, &st));
         if (!backend_) { status_ = st; message_ = cudaErrorName(st); return; }
@@ -330,6 +333,7 @@ private:
             || !upload(&trust, nans.data(), numSegments) || !make(&state, rule_->stateBuffers() * total)) {
             return;
         }
+        if (!planCentring(numSegments, segLen, gcRows, gcInner)) return;
         this->segLen = lengths_.data();
         this->modes = modes;
         this->segLam = segLam;
@@ -343,6 +347,31 @@ private:
             if (!make(&devW_, total) || !make(&devG_, total)) return;
         }
         resetState();
+    }
+
+    /** Gradient centralization's device tables (none when no segment is centred). */
+    bool planCentring(int numSegments, const int* segLen, const int* gcRows, const int* gcInner) {
+        std::vector<int> rows(numSegments, 0), inner(numSegments, 1), count(numSegments, 0), base(numSegments, 0), rowSeg;
+        long long all = 0;
+        for (int s = 0; s < numSegments; s++) {
+            base[s] = static_cast<int>(all);
+            const int r = gcRows ? gcRows[s] : 0;
+            if (r <= 0) continue;
+            rows[s] = r;
+            inner[s] = gcInner[s];
+            count[s] = segLen[s] / r;
+            for (int k = 0; k < r; k++) rowSeg.push_back(s);
+            all += r;
+        }
+        if (all == 0) return true;
+        if (all > INT_MAX) {
+            fail(kOutOfHostMemory, "gradient centralization: more than 2^31 rows");
+            return false;
+        }
+        centring.rows = static_cast<int>(all);
+        return upload(&centring.segRows, rows.data(), numSegments) && upload(&centring.segInner, inner.data(), numSegments)
+               && upload(&centring.segCount, count.data(), numSegments) && upload(&centring.segRowBase, base.data(), numSegments)
+               && upload(&centring.rowSeg, rowSeg.data(), centring.rows) && make(&centring.rowMean, centring.rows);
     }
 
     bool allocBytes(void** p, size_t n) override {

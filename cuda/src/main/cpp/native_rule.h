@@ -31,6 +31,7 @@ public:
     double* normW = nullptr;        // device diagnostics [segments], NaN where not computed
     double* normG = nullptr;
     double* trust = nullptr;
+    kernels::CentringTables centring{};   // device: gradient centralization's tables (rows 0: off)
     std::string note;               // why a requested variant is not in use (empty when all are)
 
     virtual ~PlanContext() = default;

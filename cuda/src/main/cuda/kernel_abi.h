@@ -49,6 +49,22 @@ struct WalkTables {
 };
 constexpr int SEG_ITEM_MAX = 32;
 
+/**
+ * Gradient centralization's tables (device memory, built once at plan time by the host plan;
+ * primitives/gradient_centralization.cuh uses them). A segment of {@code segRows[s] > 0} rows is
+ * centred: element p of it (memory order) is in row (p / segInner[s]) % segRows[s], whose mean is
+ * rowMean[segRowBase[s] + row]. {@code rows == 0}: no segment is centred, every pointer null.
+ */
+struct CentringTables {
+    const int* segRows;      // [segments] rows along the output axis, 0 where not centred
+    const int* segInner;     // [segments] elements between consecutive indices of the output axis
+    const int* segCount;     // [segments] elements per row (the segment's length / its rows)
+    const int* segRowBase;   // [segments] the segment's first row in rowMean
+    const int* rowSeg;       // [rows] the segment of each row
+    float* rowMean;          // [rows] this step's row means, written by gc_row_means
+    int rows;                // rows of all centred segments
+};
+
 /** Where the step's tensors are: pointer tables (list form) or base + segOffset (flat form). */
 template <typename P, typename G>
 struct TensorRefs {

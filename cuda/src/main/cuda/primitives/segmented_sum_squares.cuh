@@ -34,6 +34,7 @@
 
 #include "kernel_abi.h"
 #include "launch.cuh"
+#include "primitives/gradient_centralization.cuh"
 #include "primitives/tile_walk.cuh"
 #include "simt.cuh"
 
@@ -98,14 +99,16 @@ template <typename T>
 struct SumSquaresInput {
     const T* const* table;   // null: base + segOffset[seg]
     const T* base;
+    CentringTables gc;       // a gradient under gradient centralization: the squares of g - mean (rows 0: x as it is)
 };
 
 template <typename T>
 struct SquaresOp {
     const T* x;
     SquareLanes acc;
-    __device__ __forceinline__ void vec4(int e) { acc.add4(load4(reinterpret_cast<const float*>(x) + e)); }
-    __device__ __forceinline__ void one(int e, int q) { acc.add(q, to_f32(x[e])); }
+    TileCentring gc;
+    __device__ __forceinline__ void vec4(int e) { acc.add4(gc.centre4(load4(reinterpret_cast<const float*>(x) + e), e)); }
+    __device__ __forceinline__ void one(int e, int q) { acc.add(q, gc.centre(to_f32(x[e]), e)); }
 };
 
 /** Stage 1: the partial of each tile of a work item. One block per work item. */
@@ -115,7 +118,7 @@ __global__ void sum_squares_tiles(Tiles tiles, WalkTables wk, SumSquaresInput<T>
     item_tiles(blockIdx.x, wk, [&](int k) {
         const TileDesc d = tiles.desc[k];
         const int n = tile_len(d);
-        SquaresOp<T> op{tile_ptr(d, in.table, in.base, tiles.segOffset), {}};
+        SquaresOp<T> op{tile_ptr(d, in.table, in.base, tiles.segOffset), {}, tile_centring(d, in.gc, tiles.segOffset)};
         bool vec = false;
         if constexpr (std::is_same<T, float>::value) vec = vectorLoads && n == TILE && aligned16(op.x, op.x, op.x);
         tile_lanes(n, vec, op);

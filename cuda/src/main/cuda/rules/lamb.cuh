@@ -27,6 +27,7 @@
 #include "kernel_abi.h"
 #include "launch.cuh"
 #include "native_rule.h"
+#include "primitives/gradient_centralization.cuh"
 #include "primitives/segmented_sum_squares.cuh"
 #include "primitives/tile_walk.cuh"
 #include "simt.cuh"
@@ -73,6 +74,7 @@ struct LambTables {
     float* negScale;            // [segments] -(float)(lr * tr)
     float* m;                   // exp_avg, flat at segOffset
     float* v;                   // exp_avg_sq, flat at segOffset
+    CentringTables gc;          // gradient centralization (rows 0: off); every load of g reads g - mean
 };
 
 inline namespace LARS4J_KERNEL_BUILD {
@@ -132,11 +134,12 @@ struct LambMomentsOp {
     const LambConsts& c;
     LambScalars s;
     SquareLanes ar, aw;
+    TileCentring gc;
 
     __device__ __forceinline__ void vec4(int e) {
         // 16-byte loads and stores; components x..w are lanes q = 0..3 of the scalar loop.
         const float4 w4 = load4(reinterpret_cast<const float*>(w) + e);
-        const float4 g4 = load4(reinterpret_cast<const float*>(g) + e);
+        const float4 g4 = gc.centre4(load4(reinterpret_cast<const float*>(g) + e), e);
         float4 m4 = load4(m + e);
         float4 v4 = load4(v + e);
         float4 r4;
@@ -154,7 +157,7 @@ struct LambMomentsOp {
         const float wv = to_f32(w[e]);
         float mv = m[e];
         float vv = v[e];
-        const float rv = lamb_moment<ADAMW>(wv, to_f32(g[e]), mv, vv, c, s);
+        const float rv = lamb_moment<ADAMW>(wv, gc.centre(to_f32(g[e]), e), mv, vv, c, s);
         m[e] = mv;
         v[e] = vv;
         ar.add(q, rv);
@@ -174,7 +177,7 @@ __device__ __forceinline__ void lamb_moments_tile(int k, const LambTables& t, co
     tile_ptrs(d, refs, t.tiles.segOffset, wp, gp);
     s.lam = t.lamF[d.seg];
     const bool adapt = t.adapt[d.seg] != 0;
-    LambMomentsOp<ADAMW, P, G> op{wp, gp, t.m + d.at, t.v + d.at, c, s, {}, {}};
+    LambMomentsOp<ADAMW, P, G> op{wp, gp, t.m + d.at, t.v + d.at, c, s, {}, {}, tile_centring(d, t.gc, t.tiles.segOffset)};
     bool vec = false;
     if constexpr (std::is_same<P, float>::value && std::is_same<G, float>::value) {
         vec = c.vectorLoads && n == TILE && aligned16(op.w, op.g, op.m) && aligned16(op.v, op.v, op.v);
@@ -313,6 +316,7 @@ public:
         t_.trust = ctx.trust;
         t_.m = ctx.state;
         t_.v = ctx.state + ctx.total;
+        t_.gc = ctx.centring;
         std::vector<float> lamF(ctx.segments);
         for (int s = 0; s < ctx.segments; s++) lamF[s] = static_cast<float>(ctx.segLam[s]);
         const int* adapt = nullptr;
@@ -336,9 +340,10 @@ public:
     int launch(PlanContext& ctx, const TensorRefs<float, float>& refs, void* s) override {
         Backend& b = *ctx.backend;
         const WalkTables& wk = walk_;
-        int e = 0;
-        if (c_.gradNormPass) {
-            const SumSquaresInput<float> g{refs.gTable, refs.gBase};
+        // Gradient centralization: the row means before anything reads g.
+        int e = launch_row_means(b, t_.gc, t_.tiles.segOffset, refs.gTable, refs.gBase, s);
+        if (e == 0 && c_.gradNormPass) {
+            const SumSquaresInput<float> g{refs.gTable, refs.gBase, t_.gc};
             e = segmented_sum_squares(b, t_.tiles, wk, g, c_.vectorLoads, t_.partG, t_.sumG, s);
             if (e == 0) e = kernels::launch(b, 1, s, lamb_global, t_, c_, params_, segments_);
         }

@@ -44,6 +44,7 @@
 #include "kernel_abi.h"
 #include "launch.cuh"
 #include "native_rule.h"
+#include "primitives/gradient_centralization.cuh"
 #include "primitives/segmented_sum_squares.cuh"
 #include "primitives/tile_walk.cuh"
 #include "simt.cuh"
@@ -102,6 +103,7 @@ struct LarsTables {
     float* lamF;                // [segments] float32 scalars of the update
     float* scaleF;
     float* state;               // momentum buffers, flat, at segOffset
+    CentringTables gc;          // gradient centralization (rows 0: off); every load of g reads g - mean
 };
 
 inline namespace LARS4J_KERNEL_BUILD {
@@ -149,11 +151,12 @@ struct LarsNormsOp {
     const G* __restrict__ g;
     float lam;
     SquareLanes aw, ag, au;
+    TileCentring gc;
 
     __device__ __forceinline__ void vec4(int e) {
         float4 g4{}, w4{};
         if constexpr (needG) {
-            g4 = load4(reinterpret_cast<const float*>(g) + e);
+            g4 = gc.centre4(load4(reinterpret_cast<const float*>(g) + e), e);
             ag.add4(g4);
         }
         if constexpr (needW) {
@@ -173,7 +176,7 @@ struct LarsNormsOp {
     __device__ __forceinline__ void one(int e, int q) {
         float gv = 0.f, wv = 0.f;
         if constexpr (needG) {
-            gv = to_f32(g[e]);
+            gv = gc.centre(to_f32(g[e]), e);
             ag.add(q, gv);
         }
         if constexpr (needW) {
@@ -194,7 +197,7 @@ __device__ __forceinline__ void tile_norms_of(int k, const TileDesc& d, const La
     P* wp;
     const G* gp;
     tile_ptrs(d, refs, t.tiles.segOffset, wp, gp);
-    Op op{wp, gp, Op::needU ? __double2float_rn(t.segLam[d.seg]) : 0.f, {}, {}, {}};
+    Op op{wp, gp, Op::needU ? __double2float_rn(t.segLam[d.seg]) : 0.f, {}, {}, {}, tile_centring(d, t.gc, t.tiles.segOffset)};
     bool vec = false;
     if constexpr (std::is_same<P, float>::value && std::is_same<G, float>::value) {
         // Only the arrays this pass reads need to be aligned.
@@ -369,11 +372,12 @@ struct LarsUpdateOp {
     UpdateScalars s;
     bool carry;
     SquareLanes aw;
+    TileCentring gc;
 
     __device__ __forceinline__ void vec4(int e) {
         // 16-byte loads and stores; element-wise, so the same bits.
         float4 w4 = load4(reinterpret_cast<const float*>(w) + e);
-        const float4 g4 = load4(reinterpret_cast<const float*>(g) + e);
+        const float4 g4 = gc.centre4(load4(reinterpret_cast<const float*>(g) + e), e);
         float4 v4{};
         if constexpr (readV) v4 = load4(v + e);
         update_one<FORM>(w4.x, g4.x, v4.x, s);
@@ -388,7 +392,7 @@ struct LarsUpdateOp {
     __device__ __forceinline__ void one(int e, int q) {
         float wv = to_f32(w[e]);
         float vv = readV ? v[e] : 0.f;
-        update_one<FORM>(wv, to_f32(g[e]), vv, s);
+        update_one<FORM>(wv, gc.centre(to_f32(g[e]), e), vv, s);
         v[e] = vv;
         w[e] = from_f32<P>(wv);
         aw.add(q, to_f32(w[e]));                             // the weight as stored
@@ -407,7 +411,7 @@ __device__ __forceinline__ void update_tile(int k, const LarsTables& t, const La
     s.lam = t.lamF[d.seg];                               // (float) effective weight decay
     s.scale = t.scaleF[d.seg];                           // (float)(lr*tr) INSIDE, (float) tr OUTSIDE
     const bool carry = c.carryW && tile_mode(d) == NORM_WG;   // uniform across the block
-    LarsUpdateOp<FORM, P, G> op{wp, gp, t.state + d.at, s, carry, {}};
+    LarsUpdateOp<FORM, P, G> op{wp, gp, t.state + d.at, s, carry, {}, tile_centring(d, t.gc, t.tiles.segOffset)};
     bool vec = false;
     if constexpr (std::is_same<P, float>::value && std::is_same<G, float>::value) {
         vec = c.vectorLoads && n == TILE && aligned16(op.w, op.g, op.v);
@@ -529,6 +533,7 @@ public:
         t_.normG = ctx.normG;
         t_.trust = ctx.trust;
         t_.state = ctx.state;
+        t_.gc = ctx.centring;
         c_.cooperative = 0;
         if (c_.grouped) {
             // One cooperative launch of as many blocks as fit now (never more than items).
@@ -581,6 +586,9 @@ private:
     /** One cooperative launch of the grouped step, or the three launches over the whole model. */
     int launchSequence(Backend& b, const TensorRefs<float, float>& refs, void* s) {
         const WalkTables& wk = walk_;
+        // Gradient centralization: the row means first, a launch of their own (the grouped step stays one launch after it).
+        const int gm = launch_row_means(b, t_.gc, t_.tiles.segOffset, refs.gTable, refs.gBase, s);
+        if (gm != 0) return gm;
         if (c_.cooperative > 0) return launch_cooperative(b, c_.cooperative, s, lars_step_grouped<float, float>, t_, wk, c_, refs, params_);
         int e = kernels::launch(b, wk.items, s, lars_tile_norms<float, float>, t_, wk, refs, c_.vectorLoads, params_);
         if (e == 0) e = kernels::launch(b, wk.segItems, s, lars_segment_scalars, t_, wk, c_, params_);

@@ -110,6 +110,7 @@ public final class ParamLayout {
         private final List<Entry> entries = new ArrayList<>();
         private final List<Pattern> noDecay = new ArrayList<>();
         private final List<Pattern> noAdapt = new ArrayList<>();
+        private final Map<String, Integer> outputAxes = new LinkedHashMap<>();
         private boolean excludeOneDimensional;
 
         private Builder() {}
@@ -135,6 +136,17 @@ public final class ParamLayout {
         /** Segments whose name matches (find() semantics) get adapt=false. */
         public Builder excludeFromAdaptation(String regex) {
             noAdapt.add(compile(regex, "excludeFromAdaptation"));
+            return this;
+        }
+
+        /**
+         * The output axis of the named segment ({@link Segment#outputAxis()}; 0 when not given):
+         * where a weight's memory holds its outputs along another axis than the first. Checked
+         * by {@link #build()}: the segment must exist and {@code 0 <= axis < rank}.
+         */
+        public Builder outputAxis(String name, int axis) {
+            if (name == null) throw new InvalidLayoutException("outputAxis: segment name is null");
+            outputAxes.put(name, axis);
             return this;
         }
 
@@ -188,7 +200,19 @@ public final class ParamLayout {
                     decay = !oneDim && noDecay.stream().noneMatch(p -> p.matcher(e.name).find());
                     adapt = !oneDim && noAdapt.stream().noneMatch(p -> p.matcher(e.name).find());
                 }
-                out.add(new Segment(e.name, e.shape, (int) n, decay, adapt));
+                int axis = 0;
+                Integer given = outputAxes.get(e.name);
+                if (given != null) {
+                    if (given < 0 || given >= e.shape.length) {
+                        throw new InvalidLayoutException("segment '" + e.name + "': output axis " + given + " is not an axis of shape "
+                                + java.util.Arrays.toString(e.shape) + " (0 <= axis < " + e.shape.length + ")");
+                    }
+                    axis = given;
+                }
+                out.add(new Segment(e.name, e.shape, (int) n, decay, adapt, axis));
+            }
+            for (String name : outputAxes.keySet()) {
+                if (!seen.containsKey(name)) throw new InvalidLayoutException("outputAxis: no segment named '" + name + "'");
             }
             boolean explicit = entries.stream().anyMatch(e -> e.decay != null);
             return new ParamLayout(out, explicit || !noAdapt.isEmpty() || excludeOneDimensional);

@@ -13,13 +13,15 @@ public final class Segment {
     private final int length;
     private final boolean decay;
     private final boolean adapt;
+    private final int outputAxis;
 
-    Segment(String name, int[] shape, int length, boolean decay, boolean adapt) {
+    Segment(String name, int[] shape, int length, boolean decay, boolean adapt, int outputAxis) {
         this.name = name;
         this.shape = shape;
         this.length = length;
         this.decay = decay;
         this.adapt = adapt;
+        this.outputAxis = outputAxis;
     }
 
     public String name() { return name; }
@@ -36,9 +38,17 @@ public final class Segment {
 
     public boolean adapt() { return adapt; }
 
-    /** This segment with other flags (used when an optimizer preset resolves its rules). */
+    /**
+     * The axis of the shape that indexes the layer's outputs (0 unless the layout said otherwise):
+     * gradient centralization removes the mean of each slice along it (docs/MATH.md). The shape
+     * is row-major as the bytes are stored, so an integration whose memory holds a weight
+     * transposed names the axis its outputs really are on.
+     */
+    public int outputAxis() { return outputAxis; }
+
+    /** This segment with other flags (used when an optimizer preset resolves its rules); the output axis is kept. */
     public Segment withFlags(boolean decay, boolean adapt) {
-        return new Segment(name, shape, length, decay, adapt);
+        return new Segment(name, shape, length, decay, adapt, outputAxis);
     }
 
     /** The shape as PyTorch prints it, e.g. {@code [64, 3, 7, 7]}. */

@@ -37,13 +37,13 @@ final class Float64Lamb extends Float64Reference {
     }
 
     @Override
-    void step(long t, float[][] grads) {
+    void step(long t, double[][] grads) {
         double lr = c.learningRate().at(t);
         // 0. global clip over all segments
         double clip = 1;
         if (c.maxGradNorm() > 0) {
             double total = 0;
-            for (float[] g : grads) for (float x : g) total += (double) x * x;
+            for (double[] g : grads) for (double x : g) total += x * x;
             clip = Math.max(1, Math.sqrt(total) / c.maxGradNorm());
         }
         double b1 = c.beta1();

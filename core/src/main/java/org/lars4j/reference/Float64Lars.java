@@ -37,7 +37,7 @@ final class Float64Lars extends Float64Reference {
     }
 
     @Override
-    void step(long t, float[][] grads) {
+    void step(long t, double[][] grads) {
         double lr = c.learningRate().at(t);
         // mu_eff(t) = mu * lr(t) / lr(t-1) for t > 1 and lr(t-1) > 0; otherwise mu (section 3.3)
         double mu = c.momentum();
@@ -50,7 +50,7 @@ final class Float64Lars extends Float64Reference {
         for (int i = 0; i < w.length; i++) {
             double[] wi = w[i];
             int n = wi.length;
-            double[] g = toDouble(grads[i]);
+            double[] g = grads[i];
             // 3.1: u = g + lam * w
             double lam = decay[i] ? c.weightDecay() : 0;
             double tr = 1;

@@ -3,7 +3,9 @@ package org.lars4j.reference;
 import java.util.List;
 import java.util.Map;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.layout.Segment;
 import org.lars4j.rule.Rule;
+import org.lars4j.rule.stage.GradientCentralization;
 import org.lars4j.rule.lamb.LambConfig;
 import org.lars4j.rule.lars.LarsConfig;
 
@@ -23,6 +25,10 @@ import org.lars4j.rule.lars.LarsConfig;
  * flags (decay, adapt) are inputs: the caller resolves them (the tests from MATH.md's preset
  * tables, {@code verify} from the optimizer's resolved layout). The non-finite policy is not
  * modelled: the oracle is meant for finite inputs.
+ *
+ * <p>Gradient centralization (a stage around the rule, docs/MATH.md section 12) is applied to the
+ * gradient before the rule's transcription sees it, in float64: each row's exact mean removed
+ * from the row. It needs the shapes, so only the layout form of {@link #of} takes a rule with it.
  *
  * <p>One entry point, {@link #of}, chooses the rule's transcription through a registry keyed by
  * the configuration's class; a new rule adds one class here and one registry entry.
@@ -47,6 +53,9 @@ public abstract class Float64Reference {
      *         flag arrays do not have one entry per segment
      */
     public static Float64Reference of(Rule rule, boolean[] decay, boolean[] adapt, float[][] initialWeights) {
+        if (!rule.stages().isEmpty()) {
+            throw new IllegalArgumentException("stages around a rule need the layout: use of(rule, resolvedLayout, weights)");
+        }
         Factory f = RULES.get(rule.getClass());
         if (f == null) throw new IllegalArgumentException("no float64 reference for " + rule.getClass().getName());
         if (decay.length != initialWeights.length || adapt.length != initialWeights.length) {
@@ -64,7 +73,12 @@ public abstract class Float64Reference {
             decay[i] = resolved.segment(i).decay();
             adapt[i] = resolved.segment(i).adapt();
         }
-        return of(rule, decay, adapt, initialWeights);
+        if (rule.stages().lookahead() != null) throw new IllegalArgumentException("the float64 reference does not model Lookahead");
+        Float64Reference ref = of(rule.core(), decay, adapt, initialWeights);
+        GradientCentralization gc = rule.stages().centralization();
+        if (gc != null) ref.centring = resolved.segments().toArray(new Segment[0]);
+        ref.gc = gc;
+        return ref;
     }
 
     final boolean[] decay;
@@ -72,6 +86,8 @@ public abstract class Float64Reference {
     final double[][] w;
     final double[] trust;
     private long t;
+    private GradientCentralization gc;
+    private Segment[] centring;
 
     Float64Reference(boolean[] decay, boolean[] adapt, float[][] initialWeights) {
         this.decay = decay;
@@ -86,11 +102,30 @@ public abstract class Float64Reference {
     public final void step(float[][] grads) {
         if (grads.length != w.length) throw new IllegalArgumentException("gradients for " + grads.length + " segments, weights for " + w.length);
         t++;
-        step(t, grads);
+        double[][] g = new double[grads.length][];
+        for (int i = 0; i < grads.length; i++) {
+            g[i] = toDouble(grads[i]);
+            if (gc != null && gc.rows(centring[i]) > 0) centre(g[i], centring[i].shape(), centring[i].outputAxis());
+        }
+        step(t, g);
     }
 
-    /** Step {@code t} (from 1) of the rule. */
-    abstract void step(long t, float[][] grads);
+    /** Step {@code t} (from 1) of the rule, on gradients the stages have already transformed. */
+    abstract void step(long t, double[][] grads);
+
+    /**
+     * Gradient centralization of one tensor, row-major {@code shape}: for each index o of
+     * {@code axis}, the mean of the elements whose index along the axis is o, subtracted from them.
+     */
+    static void centre(double[] g, int[] shape, int axis) {
+        int rows = shape[axis];
+        int inner = 1;
+        for (int d = axis + 1; d < shape.length; d++) inner *= shape[d];
+        double[] sum = new double[rows];
+        for (int p = 0; p < g.length; p++) sum[(p / inner) % rows] += g[p];
+        int count = g.length / rows;
+        for (int p = 0; p < g.length; p++) g[p] -= sum[(p / inner) % rows] / count;
+    }
 
     /** Steps taken. */
     public final long stepCount() { return t; }

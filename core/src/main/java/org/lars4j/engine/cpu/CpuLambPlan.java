@@ -59,19 +59,23 @@ final class CpuLambPlan implements EnginePlan {
     private final int[] rOff;
     private final LambKernels.Consts consts = new LambKernels.Consts();
 
+    private final CentredGradients centring;
     private final TileOp gradPhase = new GradNormPhase();
     private final TileOp momentsPhase = new MomentsPhase();
     private final TileOp applyPhase = new ApplyPhase();
 
-    CpuLambPlan(LambConfig cfg, ParamLayout layout, int threads) {
-        this(cfg, new LambSegments(cfg, layout), threads);
+    /** {@code centring}: gradient centralization (null: none); its means phase runs first in every step. */
+    CpuLambPlan(LambConfig cfg, ParamLayout layout, int threads, CentredGradients centring) {
+        this(cfg, new LambSegments(cfg, layout), threads, centring);
     }
 
-    private CpuLambPlan(LambConfig cfg, LambSegments seg, int threads) {
+    private CpuLambPlan(LambConfig cfg, LambSegments seg, int threads, CentredGradients centring) {
         this.cfg = cfg;
         this.seg = seg;
+        this.centring = centring;
         table = new TileTable(seg.lengths());
         tiles = new TileTraversal(table, threads);
+        tiles.centre(centring);
         sums = new SegmentedSumOfSquares(table, SquaresKernels.select());
         nSeg = table.segments;
         segLen = table.segmentLength;
@@ -120,6 +124,7 @@ final class CpuLambPlan implements EnginePlan {
         try {
             double clip = 1.0;
             Arrays.fill(normG, Double.NaN);
+            if (centring != null) tiles.forEachTile(centring.meansPhase);   // every later view of g is centred
             if (seg.gradNormPass()) {
                 tiles.forEachTile(gradPhase);
                 boolean finite = sums.totals(partG, 0, nSeg, sumG);

@@ -64,6 +64,7 @@ final class CpuLarsPlan implements EnginePlan {
     private final float[][] momentum;
     private final int[] momentumOff;
 
+    private final CentredGradients centring;
     private final TileOp normPhase = new NormPhase();
     private final TileOp updatePhase = new UpdatePhase();
 
@@ -83,14 +84,17 @@ final class CpuLarsPlan implements EnginePlan {
     private float negLrF;
     private boolean first;
 
-    CpuLarsPlan(LarsConfig cfg, ParamLayout layout, int threads) {
-        this(cfg, new LarsSegments(cfg, layout), threads);
+    /** {@code centring}: gradient centralization (null: none); its means phase runs first in every step. */
+    CpuLarsPlan(LarsConfig cfg, ParamLayout layout, int threads, CentredGradients centring) {
+        this(cfg, new LarsSegments(cfg, layout), threads, centring);
     }
 
-    private CpuLarsPlan(LarsConfig cfg, LarsSegments seg, int threads) {
+    private CpuLarsPlan(LarsConfig cfg, LarsSegments seg, int threads, CentredGradients centring) {
         this.cfg = cfg;
+        this.centring = centring;
         table = new TileTable(seg.lengths());
         tiles = new TileTraversal(table, threads);
+        tiles.centre(centring);
         sums = new SegmentedSumOfSquares(table, SquaresKernels.select());
         nSeg = table.segments;
         segLen = table.segmentLength;
@@ -124,6 +128,7 @@ final class CpuLarsPlan implements EnginePlan {
         try {
             useCarried = carry && weights.hostStep(params) && carryReady;
             carryReady = false;
+            if (centring != null) tiles.forEachTile(centring.meansPhase);   // every later view of g is centred
             int nb = tiles.blocks();
             boolean prePass = skipNonFinite && nb > 1;
             if (prePass) {

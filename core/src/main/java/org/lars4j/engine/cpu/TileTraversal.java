@@ -132,8 +132,20 @@ final class TileTraversal implements AutoCloseable {
             storeW = wa == stageW;
         }
 
-        /** Points ga/gb/go at this tile's gradients, as {@link #viewW} does for the weights. */
+        /**
+         * Points ga/gb/go at this tile's gradients, as {@link #viewW} does for the weights. A
+         * segment under gradient centralization is staged and centred ({@link CentredGradients}):
+         * what the op reads is then g - mean.
+         */
         void viewG(boolean kernelsReadByteBuffers) {
+            if (centring != null && centring.centres(segment)) {
+                g.read(segment, start, stageG, 0, length);
+                centring.centre(segment, start, stageG, length);
+                ga = stageG;
+                gb = null;
+                go = 0;
+                return;
+            }
             float[] a = g.array(segment);
             ByteBuffer b = kernelsReadByteBuffers ? nativeOrder(g.byteBuffer(segment)) : null;
             int o = g.offset(segment) + start;
@@ -146,6 +158,18 @@ final class TileTraversal implements AutoCloseable {
             gb = b;
             go = o;
         }
+
+        /** The segment's gradient array (null when it lives in a buffer), for a pass that reads whole rows. */
+        float[] gArray() { return g.array(segment); }
+
+        /** Where the segment starts in {@link #gArray()}. */
+        int gArrayOffset() { return g.offset(segment); }
+
+        /** Copies g[from .. from + n) of the tile's segment (any storage) into {@code dst}. */
+        void readG(int from, float[] dst, int n) { g.read(segment, from, dst, 0, n); }
+
+        /** This worker's gradient stage as scratch, for a pass that does not view g itself. */
+        float[] scratchG() { return stageG; }
 
         private void end() {
             if (storeW) w.write(segment, start, stageW, 0, length);
@@ -174,6 +198,9 @@ final class TileTraversal implements AutoCloseable {
     private int chunkHi;
     private boolean backwards;
     private boolean closed;
+
+    /** Gradient centralization of the plan, or null: {@link Tile#viewG} centres its segments. */
+    private CentredGradients centring;
 
     /** The step's tensors, published to the workers by WorkerPool.run. */
     private HostTensors w;
@@ -231,6 +258,9 @@ final class TileTraversal implements AutoCloseable {
         sharedQueue = claims.equals("shared");
         pool = new WorkerPool(count, "lars4j-cpu");
     }
+
+    /** Plan time: every later {@link Tile#viewG} of a centred segment reads g - mean (null: none). */
+    void centre(CentredGradients c) { centring = c; }
 
     int blocks() { return blockFirstSeg.length - 1; }
 

@@ -13,6 +13,7 @@ import org.lars4j.error.TensorMismatchException;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.rule.Rule;
 import org.lars4j.rule.StepValues;
+import org.lars4j.rule.stage.GradientCentralization;
 
 /**
  * A plan of any rule on the native engines (CUDA, or the CUDA kernels on the SIMT emulator). The
@@ -72,7 +73,7 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
 
     /** Plans {@code config} for {@code layout} on engine {@code kind}. */
     static NativeEnginePlan create(String engine, int kind, Rule config, ParamLayout layout) {
-        return new NativeEnginePlan(engine, kind, NativeRules.bind(engine, config, layout), layout);
+        return new NativeEnginePlan(engine, kind, NativeRules.bind(engine, config, layout), layout, config.stages().centralization());
     }
 
     /** {@link #GROUP_ELEMENTS_PROPERTY}, checked: a typed exception for a value that is not -1 or more. */
@@ -89,7 +90,7 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
         return n;
     }
 
-    private NativeEnginePlan(String engine, int kind, NativeRule rule, ParamLayout layout) {
+    private NativeEnginePlan(String engine, int kind, NativeRule rule, ParamLayout layout, GradientCentralization gc) {
         this.engine = engine;
         this.rule = rule;
         this.carry = rule.carriesWeights();
@@ -106,7 +107,14 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
             throw new TensorMismatchException(engine + ": models over " + ParamLayout.MAX_SEGMENT_LENGTH
                     + " parameters need device-resident tensors (stepDevice)");
         }
-        plan = new NativeLars.NativePlan(kind, rule.id(), nSeg, length, rule.modes(), rule.lambdas(), rule.constants(), true);
+        // Gradient centralization, any rule: the plan's row-means launch and the rule's kernels centre g where they load it.
+        int[] gcRows = new int[nSeg];
+        int[] gcInner = new int[nSeg];
+        for (int i = 0; gc != null && i < nSeg; i++) {
+            gcRows[i] = gc.rows(layout.segment(i));
+            gcInner[i] = GradientCentralization.inner(layout.segment(i));
+        }
+        plan = new NativeLars.NativePlan(kind, rule.id(), nSeg, length, rule.modes(), rule.lambdas(), rule.constants(), true, gcRows, gcInner);
         if (plan.status() != 0) {
             String why = plan.statusMessage();
             plan.close();

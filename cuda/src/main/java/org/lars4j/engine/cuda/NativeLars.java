@@ -190,13 +190,18 @@ public final class NativeLars {
             Loader.load();
         }
 
+        /**
+         * {@code gcRows}, {@code gcInner}: gradient centralization, per segment the rows along its
+         * output axis (0: not centred) and the elements per index of that axis.
+         */
         public NativePlan(int kind, int rule, int numSegments, int[] segLen, int[] modes, double[] segLam, Pointer constants,
-                          boolean hostStaging) {
-            allocate(kind, rule, numSegments, segLen, modes, segLam, constants, hostStaging);
+                          boolean hostStaging, int[] gcRows, int[] gcInner) {
+            allocate(kind, rule, numSegments, segLen, modes, segLam, constants, hostStaging, gcRows, gcInner);
         }
 
         private native void allocate(int kind, int rule, int numSegments, int[] segLen, int[] modes, double[] segLam,
-                                     @Cast("const void*") Pointer constants, @Cast("bool") boolean hostStaging);
+                                     @Cast("const void*") Pointer constants, @Cast("bool") boolean hostStaging,
+                                     @Cast("const int*") int[] gcRows, @Cast("const int*") int[] gcInner);
 
         public native int status();
         public native @StdString String statusMessage();

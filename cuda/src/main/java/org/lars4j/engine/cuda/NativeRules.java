@@ -20,8 +20,8 @@ final class NativeRules {
     static NativeRule bind(String engine, Rule rule, ParamLayout layout) {
         BiFunction<Rule, ParamLayout, NativeRule> f = RULES.get(rule.core().getClass());
         if (f == null) throw new BackendUnavailableException("the " + engine + " engine has no plan for optimizer '" + rule.algorithm() + "'");
-        if (!rule.stages().isEmpty()) {
-            throw new BackendUnavailableException("the " + engine + " engine does not run stages around a rule yet: " + rule.stages());
+        if (rule.stages().lookahead() != null) {
+            throw new BackendUnavailableException("the " + engine + " engine does not run Lookahead around a rule yet: " + rule.stages());
         }
         return f.apply(rule.core(), layout);
     }

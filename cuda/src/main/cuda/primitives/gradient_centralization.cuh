@@ -1,0 +1,90 @@
+// Gradient centralization (docs/MATH.md section 12, docs/CANONICAL_ORDER.md "Gradient
+// centralization"), a gradient stage of every rule, in two parts that any rule's kernels share:
+//
+//   gc_row_means   one launch before the rule's: one thread per row of every centred segment sums
+//                  the row's gradients in float64, sequentially in memory order, divides by the
+//                  row's length and rounds once to float: rowMean. One more read of g.
+//   TileCentring   where a rule's kernel loads g, g - mean (one float subtraction) for the tiles
+//                  of centred segments; a tile of a segment that is not centred has a null mean
+//                  and loads g as before (one test per element, uniform across the block).
+//
+// The same operations in the same order as the Java engine's CentredGradients, so the same bits.
+#pragma once
+
+#include "kernel_abi.h"
+#include "launch.cuh"
+#include "primitives/tile_walk.cuh"
+#include "simt.cuh"
+
+namespace lars4j {
+namespace kernels {
+inline namespace LARS4J_KERNEL_BUILD {
+
+/** The centring of one tile: where its elements' row means are. {@code mean} null: not centred. */
+struct TileCentring {
+    const float* mean;   // the segment's row means, row 0 first
+    int inner;           // elements per index of the output axis
+    int rows;
+    int q0;              // the tile's first element: its place within its index of the output axis ...
+    int row0;            // ... and its row
+
+    /** g - mean of element e of the tile (g itself where the tile is not centred). */
+    __device__ __forceinline__ float centre(float g, int e) const {
+        if (!mean) return g;
+        const int row = (row0 + (q0 + e) / inner) % rows;
+        return __fsub_rn(g, mean[row]);
+    }
+
+    /** Elements e .. e+3 of the tile. */
+    __device__ __forceinline__ float4 centre4(float4 g, int e) const {
+        if (!mean) return g;
+        g.x = centre(g.x, e);
+        g.y = centre(g.y, e + 1);
+        g.z = centre(g.z, e + 2);
+        g.w = centre(g.w, e + 3);
+        return g;
+    }
+};
+
+/** The centring of tile {@code d}. */
+__device__ __forceinline__ TileCentring tile_centring(const TileDesc& d, const CentringTables& gc, const long long* segOffset) {
+    if (gc.rows == 0) return TileCentring{nullptr, 1, 1, 0, 0};
+    const int rows = gc.segRows[d.seg];
+    if (rows == 0) return TileCentring{nullptr, 1, 1, 0, 0};
+    const int inner = gc.segInner[d.seg];
+    const int start = static_cast<int>(d.at - segOffset[d.seg]);   // within the segment: an int
+    return TileCentring{gc.rowMean + gc.segRowBase[d.seg], inner, rows, start % inner, (start / inner) % rows};
+}
+
+/** The row means of the step: thread r of the grid, row r. */
+template <typename G>
+__global__ void gc_row_means(CentringTables gc, const long long* segOffset, const G* const* gTable, const G* gBase) {
+    const int r = static_cast<int>(blockIdx.x) * THREADS + static_cast<int>(threadIdx.x);
+    if (r >= gc.rows) return;
+    const int seg = gc.rowSeg[r];
+    const int rows = gc.segRows[seg];
+    const int inner = gc.segInner[seg];
+    const int o = r - gc.segRowBase[seg];
+    const int count = gc.segCount[seg];
+    const int outer = count / inner;
+    const G* g = gTable ? gTable[seg] : gBase + segOffset[seg];
+    double acc = 0.0;
+    for (int a = 0; a < outer; a++) {
+        // the row's elements in memory order: index o of the output axis in each outer block
+        const G* x = g + (static_cast<long long>(a) * rows + o) * inner;
+        for (int j = 0; j < inner; j++) acc = __dadd_rn(acc, static_cast<double>(to_f32(x[j])));
+    }
+    gc.rowMean[r] = __double2float_rn(__ddiv_rn(acc, static_cast<double>(count)));
+}
+
+/** The row-means launch of a step, before the rule's own (nothing when no segment is centred). */
+template <typename G>
+inline int launch_row_means(Backend& b, const CentringTables& gc, const long long* segOffset, const G* const* gTable, const G* gBase,
+                            void* stream) {
+    if (gc.rows == 0) return 0;
+    return launch(b, static_cast<unsigned>((gc.rows + THREADS - 1) / THREADS), stream, gc_row_means<G>, gc, segOffset, gTable, gBase);
+}
+
+}  // inline namespace LARS4J_KERNEL_BUILD
+}  // namespace kernels
+}  // namespace lars4j
