@@ -52,10 +52,16 @@ class AllocationTest {
         TestModels.Tensors bytesG = new TestModels.Tensors(TestModels.Form.LIST_BYTES, layout, g);
         List<float[]> lw = Arrays.asList(TestModels.copy(w));
         List<float[]> lg = Arrays.asList(g);
-        for (boolean lamb : new boolean[] {false, true}) {
-            try (LayerwiseOptimizer opt = lamb
-                    ? Lamb.builder(LambPreset.APEX).learningRate(1e-3).backend(Backend.CPU).threads(2).build(layout)
-                    : Lars.builder(LarsPreset.TIMM).learningRate(0.1).weightDecay(1e-4).backend(Backend.CPU).threads(2).build(layout)) {
+        for (int variant = 0; variant < 4; variant++) {
+            boolean lamb = variant % 2 == 1;
+            boolean centred = variant >= 2;   // gradient centralization: its means and stages are plan-time buffers
+            Lamb.Builder lambB = Lamb.builder(LambPreset.APEX).learningRate(1e-3).backend(Backend.CPU).threads(2);
+            Lars.Builder larsB = Lars.builder(LarsPreset.TIMM).learningRate(0.1).weightDecay(1e-4).backend(Backend.CPU).threads(2);
+            if (centred) {
+                lambB.gradientCentralization(false);
+                larsB.gradientCentralization(false);
+            }
+            try (LayerwiseOptimizer opt = lamb ? lambB.build(layout) : larsB.build(layout)) {
                 for (int i = 0; i < 2000; i++) {               // warm-up: JIT compilation allocates
                     opt.step(flatW.flatArray, flatG.flatArray);
                     opt.step(lw, lg);
@@ -75,7 +81,7 @@ class AllocationTest {
                 long bytes = allocated(mx, ids) - before;
                 // A few hundred bytes of slack for the counters' own reads; a per-step allocation
                 // would show as 1000 steps x (at least 16 bytes).
-                assertTrue(bytes < 4096, (lamb ? "lamb" : "lars") + ": 1000 steps allocated " + bytes + " bytes");
+                assertTrue(bytes < 4096, (lamb ? "lamb" : "lars") + (centred ? " with centralization" : "") + ": 1000 steps allocated " + bytes + " bytes");
             }
         }
     }

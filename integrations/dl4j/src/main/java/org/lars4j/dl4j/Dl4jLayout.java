@@ -95,7 +95,10 @@ public final class Dl4jLayout {
             boolean divided = layer.updaterDivideByMinibatch(paramKey);
             boolean frozen = layer instanceof FrozenLayer || layer instanceof FrozenLayerWithBackprop;
             boolean weight = layer.conf().getLayer().initializer().isWeightParam(layer.conf().getLayer(), paramKey);
-            out.add(new Dl4jParam(name, view.shape(), view.ordering(), memoryShape(view.shape(), view.ordering(), weight), offset,
+            boolean depthwise = layer.conf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.DepthwiseConvolution2D
+                    || layer.conf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.SeparableConvolution2D;
+            out.add(new Dl4jParam(name, view.shape(), view.ordering(), memoryShape(view.shape(), view.ordering(), weight),
+                    weight && !depthwise ? memoryOutputAxis(view.shape(), view.ordering()) : -1, offset,
                     (int) view.length(), divided && !frozen, divided));
             expected += view.length();
         }
@@ -121,6 +124,22 @@ public final class Dl4jLayout {
         return out;
     }
 
+    /**
+     * The output axis of a weight of DL4J shape {@code shape} in {@code ordering}, as an axis of its
+     * {@link #memoryShape}; -1 for a vector. DL4J declares 2-D weights (dense, output, embedding
+     * layers) as {@code [nIn, nOut]}: outputs on axis 1; convolution kernels as
+     * {@code [nOut, nIn, kH, kW]} (3-D: {@code [nOut, nIn, kD, kH, kW]}): outputs on axis 0. The
+     * memory shape reverses an 'f' array's axes, so the dense W DL4J makes ('f') is
+     * {@code [nOut, nIn]} in memory with its outputs on axis 0, as is its 'c' convolution kernel;
+     * a 'c' dense W would have them on axis 1. Set explicitly on every weight, so that gradient
+     * centralization centres what the layer computes one output from, whatever the order.
+     */
+    static int memoryOutputAxis(long[] shape, char ordering) {
+        if (shape.length <= 1) return -1;
+        int declared = shape.length == 2 ? 1 : 0;
+        return ordering == 'f' ? shape.length - 1 - declared : declared;
+    }
+
     /** Every parameter array of the network in flat order, running statistics included. */
     public List<Dl4jParam> params() { return params; }
 
@@ -130,7 +149,11 @@ public final class Dl4jLayout {
     /** The trained parameters as a layout builder in flat order, for rules of your own. */
     public ParamLayout.Builder builder() {
         ParamLayout.Builder b = ParamLayout.builder();
-        for (Dl4jParam p : params) if (p.trained()) b.add(p.name(), p.memoryShape());
+        for (Dl4jParam p : params) {
+            if (!p.trained()) continue;
+            b.add(p.name(), p.memoryShape());
+            if (p.outputAxis() >= 0 && p.memoryShape().length > 1) b.outputAxis(p.name(), p.outputAxis());
+        }
         return b;
     }
 

@@ -12,6 +12,9 @@ import java.util.Arrays;
  * @param memoryShape the same elements as a row-major (C order) shape, which is how they lie in
  *                    memory: a dense W {@code [nIn, nOut]} in 'f' order is {@code [nOut, nIn]}
  *                    (PyTorch's Linear layout); a row vector {@code [1, n]} is {@code [n]}
+ * @param outputAxis  the axis of {@code memoryShape} that indexes the layer's outputs (what
+ *                    gradient centralization centres along), or -1 where there is none: vectors,
+ *                    and kernels whose outputs span several axes (depthwise convolutions)
  * @param offset      element offset in the flat parameter (and gradient) buffer
  * @param length      element count
  * @param trained     false for what DL4J does not train by gradients: batch-norm running
@@ -22,7 +25,7 @@ import java.util.Arrays;
  *                    {@code updaterDivideByMinibatch}): true except for batch-norm statistics,
  *                    whose "gradients" are already the updates
  */
-public record Dl4jParam(String name, long[] dl4jShape, char ordering, int[] memoryShape, long offset,
+public record Dl4jParam(String name, long[] dl4jShape, char ordering, int[] memoryShape, int outputAxis, long offset,
                         int length, boolean trained, boolean dividedByBatch) {
 
     @Override

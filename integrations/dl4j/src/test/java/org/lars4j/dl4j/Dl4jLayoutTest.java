@@ -85,6 +85,25 @@ class Dl4jLayoutTest {
         }
     }
 
+    /** Gradient centralization centres each output's slice: the dense and convolution weights name their output axis, 0 in memory. */
+    @Test
+    void denseAndConvolutionWeightsDeclareTheirOutputAxis() {
+        Dl4jLayout l = Dl4jLayout.of(Dl4jTestNets.multiLayer(null, 1));
+        ParamLayout pl = l.paramLayout();
+        for (String w : new String[] {"0_W", "3_W", "5_W"}) {
+            Dl4jParam p = l.params().stream().filter(x -> x.name().equals(w)).findFirst().orElseThrow();
+            assertEquals(0, p.outputAxis(), w);
+            Segment s = pl.segment(pl.indexOf(w));
+            assertEquals(0, s.outputAxis(), w);
+            assertEquals(s.shape()[0], w.equals("0_W") ? 4 : w.equals("3_W") ? 8 : 3, w + ": axis 0 has the layer's nOut");
+        }
+        assertEquals(-1, l.params().get(0).outputAxis(), "a bias has none");
+        assertEquals(0, Dl4jLayout.memoryOutputAxis(new long[] {16, 8}, 'f'));      // dense [nIn, nOut] 'f': [nOut, nIn] in memory
+        assertEquals(1, Dl4jLayout.memoryOutputAxis(new long[] {16, 8}, 'c'));      // the same in 'c': [nIn, nOut] in memory
+        assertEquals(0, Dl4jLayout.memoryOutputAxis(new long[] {4, 1, 3, 3}, 'c')); // convolution [nOut, nIn, kH, kW]
+        assertEquals(3, Dl4jLayout.memoryOutputAxis(new long[] {4, 1, 3, 3}, 'f'));
+    }
+
     @Test
     void memoryShapesReverseFortranOrderedWeightsAndFlattenVectors() {
         assertArrayEquals(new int[] {5, 3}, Dl4jLayout.memoryShape(new long[] {3, 5}, 'f', true));
