@@ -103,7 +103,7 @@ public final class VariantAB {
                     ? Lamb.builder(LambPreset.APEX).learningRate(1e-3).nonFinitePolicy(policy).backend(Backend.CPU).threads(threads).build(layout)
                     : Lars.builder(LarsPreset.MLPERF).learningRate(0.1).weightDecay(5e-5).carryWeightNorms(carry)
                             .nonFinitePolicy(policy).backend(Backend.CPU).threads(threads).build(layout);
-            bytesPerParam.add(lamb ? 28 : 20);
+            bytesPerParam.add(opt.config().bytesPerParameter());
             readOnlyBytes.add(lamb ? 0 : carry ? 4 : 8);
             System.out.printf("%-16s %s%n", v, opt.engineVariant());
             Runnable step;
