@@ -96,8 +96,7 @@ public final class VariantAB {
             }
             if (scalar) System.setProperty("lars4j.cpu.kernels", "scalar");
             else System.clearProperty("lars4j.cpu.kernels");
-            if (shared) System.setProperty("lars4j.cpu.claims", "shared");
-            else System.clearProperty("lars4j.cpu.claims");
+            if (shared) throw new IllegalArgumentException("variant " + v + ": +shared (one chunk queue) was removed; the part-per-worker schedule was kept (bench/HISTORY.md, worker affinity)");
             NonFinitePolicy policy = propagate ? NonFinitePolicy.PROPAGATE : NonFinitePolicy.SKIP_STEP;
             LayerwiseOptimizer opt = lamb
                     ? Lamb.builder(LambPreset.APEX).learningRate(1e-3).nonFinitePolicy(policy).backend(Backend.CPU).threads(threads).build(layout)
@@ -143,7 +142,6 @@ public final class VariantAB {
         }
         System.clearProperty("lars4j.cpu.blockElements");
         System.clearProperty("lars4j.cpu.kernels");
-        System.clearProperty("lars4j.cpu.claims");
         // Rows: the variants, then the triad, then a plain momentum-SGD step, then a plain read pass.
         double[][] perRound = new double[variants.size() + 3][rounds];
         // The triad on 32M floats per array (as in TriadBenchmark); the momentum-SGD step on arrays
