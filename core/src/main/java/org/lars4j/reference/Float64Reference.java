@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.Map;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.rule.Rule;
+import org.lars4j.rule.Staged;
 import org.lars4j.rule.lamb.LambConfig;
 import org.lars4j.rule.lars.LarsConfig;
 
@@ -25,7 +26,9 @@ import org.lars4j.rule.lars.LarsConfig;
  * modelled: the oracle is meant for finite inputs.
  *
  * <p>One entry point, {@link #of}, chooses the rule's transcription through a registry keyed by
- * the configuration's class; a new rule adds one class here and one registry entry.
+ * the configuration's class; a new rule adds one class here and one registry entry. A rule with
+ * stages around it ({@link Staged}) gets its core rule's transcription wrapped in the stages'
+ * ({@link Float64Lookahead}).
  */
 public abstract class Float64Reference {
 
@@ -47,6 +50,14 @@ public abstract class Float64Reference {
      *         flag arrays do not have one entry per segment
      */
     public static Float64Reference of(Rule rule, boolean[] decay, boolean[] adapt, float[][] initialWeights) {
+        if (rule instanceof Staged) {
+            Staged staged = (Staged) rule;
+            if (staged.stages().centralization() != null) {
+                throw new IllegalArgumentException("no float64 reference for gradient centralization yet");
+            }
+            Float64Reference inner = of(staged.core(), decay, adapt, initialWeights);
+            return staged.stages().lookahead() == null ? inner : new Float64Lookahead(staged.stages().lookahead(), inner);
+        }
         Factory f = RULES.get(rule.getClass());
         if (f == null) throw new IllegalArgumentException("no float64 reference for " + rule.getClass().getName());
         if (decay.length != initialWeights.length || adapt.length != initialWeights.length) {
@@ -72,6 +83,14 @@ public abstract class Float64Reference {
     final double[][] w;
     final double[] trust;
     private long t;
+
+    /** A stage around {@code inner}: the same flags, and the same live weights and trust ratios. */
+    Float64Reference(Float64Reference inner) {
+        decay = inner.decay;
+        adapt = inner.adapt;
+        w = inner.w;
+        trust = inner.trust;
+    }
 
     Float64Reference(boolean[] decay, boolean[] adapt, float[][] initialWeights) {
         this.decay = decay;

@@ -8,18 +8,19 @@ import org.lars4j.layout.ParamLayout;
 import org.lars4j.rule.Rule;
 import org.lars4j.rule.lamb.LambConfig;
 import org.lars4j.rule.lars.LarsConfig;
+import org.lars4j.rule.stage.Lookahead;
 
 /** The pure-Java engine: always available, multi-threaded, bitwise deterministic. */
 public final class CpuEngine implements Engine {
     /** How this engine plans a rule (the registry below). */
     private interface PlanFactory {
-        EnginePlan plan(Rule rule, ParamLayout layout, int threads);
+        EnginePlan plan(Rule rule, Lookahead lookahead, ParamLayout layout, int threads);
     }
 
     /** The rules this engine runs, by configuration class: the one place a new rule is added here. */
     private static final Map<Class<? extends Rule>, PlanFactory> RULES = Map.of(
-            LarsConfig.class, (rule, layout, threads) -> new CpuLarsPlan((LarsConfig) rule, layout, threads),
-            LambConfig.class, (rule, layout, threads) -> new CpuLambPlan((LambConfig) rule, layout, threads));
+            LarsConfig.class, (rule, la, layout, threads) -> new CpuLarsPlan((LarsConfig) rule, la, layout, threads),
+            LambConfig.class, (rule, la, layout, threads) -> new CpuLambPlan((LambConfig) rule, la, layout, threads));
 
     @Override public String name() { return "cpu"; }
 
@@ -29,9 +30,10 @@ public final class CpuEngine implements Engine {
     public EnginePlan plan(Rule rule, ParamLayout layout, int threads) {
         PlanFactory f = RULES.get(rule.core().getClass());
         if (f == null) throw new BackendUnavailableException("the cpu engine has no plan for optimizer '" + rule.algorithm() + "'");
-        if (!rule.stages().isEmpty()) {
-            throw new BackendUnavailableException("the cpu engine does not run stages around a rule yet: " + rule.stages());
+        // Lookahead runs inside the rule's weight-writing phase; gradient centralization is not implemented yet.
+        if (rule.stages().centralization() != null) {
+            throw new BackendUnavailableException("the cpu engine does not run gradient centralization yet: " + rule.stages());
         }
-        return f.plan(rule.core(), layout, threads);
+        return f.plan(rule.core(), rule.stages().lookahead(), layout, threads);
     }
 }
