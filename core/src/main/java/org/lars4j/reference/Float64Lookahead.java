@@ -5,7 +5,7 @@ import java.util.List;
 import org.lars4j.rule.stage.Lookahead;
 
 /**
- * Lookahead (docs/MATH.md section 12) around any rule's float64 reference, as the paper's
+ * Lookahead (docs/MATH.md, "Lookahead") around any rule's float64 reference, as the paper's
  * Algorithm 1 says: the slow weights are a copy of the weights taken at step 1, before the rule
  * runs; after every k-th step, {@code phi = phi + alpha * (w - phi)} and {@code w = phi}. State:
  * the rule's, then {@code lookahead_slow}.

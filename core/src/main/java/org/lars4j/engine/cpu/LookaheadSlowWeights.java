@@ -6,7 +6,7 @@ import org.lars4j.rule.StepValues;
 import org.lars4j.rule.stage.Lookahead;
 
 /**
- * Lookahead's slow weights on the Java engine (docs/MATH.md section 12, docs/CANONICAL_ORDER.md
+ * Lookahead's slow weights on the Java engine (docs/MATH.md and docs/CANONICAL_ORDER.md,
  * "Lookahead"), fused into a rule's weight-writing {@code TileOp}: the op calls
  * {@link #beforeUpdate} on its tile before the rule writes w and {@link #afterUpdate} after, so
  * the copy (first step) and the sync (every k-th applied step) touch the tile while it is still

@@ -34,7 +34,7 @@ import org.lars4j.testing.TestModels.Form;
 import org.lars4j.testing.TestModels.Tensors;
 
 /**
- * Lookahead around the rules on the Java engine (docs/MATH.md section 12): against the float64
+ * Lookahead around the rules on the Java engine (docs/MATH.md, "Lookahead"): against the float64
  * reference (the paper's Algorithm 1 around each rule's transcription) over several k cycles
  * under a changing learning rate, and the contract's edges bit for bit: the copy taken before
  * step 1's update, a skipped step not counted, k = 1, alpha = 1, resetState, checkpoints, storage
