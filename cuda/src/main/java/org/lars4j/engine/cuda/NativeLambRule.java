@@ -39,7 +39,8 @@ final class NativeLambRule extends NativeRule {
     @Override
     Pointer stepValues(StepValues v, boolean first, boolean weightsAsLeft) {
         LambStepValues s = (LambStepValues) v;
-        return values.lr(s.learningRate()).bc1(s.biasCorrection1()).bc2(s.biasCorrection2());
+        return values.lr(s.learningRate()).bc1(s.biasCorrection1()).bc2(s.biasCorrection2())
+                .rect(s.rectification()).momentumOnly(flag(s.momentumOnly()));
     }
 
     @Override String launches(NativeLars.NativePlan plan) { return "LAMB launches"; }

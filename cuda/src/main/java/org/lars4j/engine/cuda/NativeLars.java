@@ -178,6 +178,8 @@ public final class NativeLars {
         public native double lr(); public native LambStepValues lr(double v);
         public native double bc1(); public native LambStepValues bc1(double v);
         public native double bc2(); public native LambStepValues bc2(double v);
+        public native double rect(); public native LambStepValues rect(double v);
+        public native int momentumOnly(); public native LambStepValues momentumOnly(int v);
     }
 
     /**
