@@ -268,6 +268,26 @@ public:
         return kOk;
     }
 
+    /**
+     * The tile table the kernels read, copied back from the device: tile k starts at element
+     * {@code at[k]} of the flat form, belongs to segment {@code seg[k]} and holds {@code len[k]}
+     * elements. The Java engine's TileTable is its mirror; a test compares the two.
+     */
+    int readTileTable(long long* at, int* seg, int* len) {
+        if (status_ != kOk) return status_;
+        std::vector<kernels::TileDesc> tile(static_cast<size_t>(PlanContext::tiles));
+        if (!check(backend_->copy(tile.data(), tileTable.desc, bytes<kernels::TileDesc>(PlanContext::tiles), kDeviceToHost, own_))
+            || !check(backend_->sync(own_))) {
+            return status_;
+        }
+        for (size_t k = 0; k < tile.size(); k++) {
+            at[k] = tile[k].at;
+            seg[k] = tile[k].seg;
+            len[k] = tile[k].info & kernels::TILE_LEN_MASK;
+        }
+        return kOk;
+    }
+
     /** What the last failure was: the error's name and, on the emulator, its detail. */
     std::string lastError() const { return message_; }
 

@@ -24,7 +24,7 @@ import org.lars4j.rule.lars.TrustRatioForm;
 import org.lars4j.schedule.LrSchedule;
 
 /**
- * The fixed set of optimizer runs behind the golden file {@code golden/steps.txt} (issue 16,
+ * The fixed set of optimizer runs behind the golden file {@code golden/steps.txt} (the architecture change,
  * "not one result bit may change"): the configurations ({@link #cases()}), the model and its
  * seeded data, how one run is recorded, and the file format. {@link GoldenStepsGenerator}
  * writes the file, {@link GoldenStepsTest} compares every engine against it.

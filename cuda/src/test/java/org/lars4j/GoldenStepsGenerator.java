@@ -41,8 +41,8 @@ import org.lars4j.GoldenSteps.StepRecord;
  * every storage form of a configuration gives the same bits, and records the result once.
  *
  * <h2>History</h2>
- * The file in the repository was recorded at commit {@code de79524} (issue 16: "before you
- * start, record the outputs"), the last commit before the engine changes of issue 16's day, by
+ * The file in the repository was recorded at commit {@code de79524} ("before you start, record
+ * the outputs"), the last commit before the architecture change touched the engines, by
  * copying {@code GoldenSteps.java} and this class into a worktree of that commit. The API there
  * had no byte-buffer steps, so this class, which must compile against that API, runs the
  * {@code FLAT_BYTES}/{@code LIST_BYTES} cases as their float[] twins: their recorded bits are

@@ -22,7 +22,7 @@ import org.lars4j.rule.lamb.LambPreset;
 import org.lars4j.rule.lars.LarsPreset;
 
 /**
- * Issue 16's guard rail: every configuration of {@link GoldenSteps#cases()} gives, bit for bit,
+ * The refactoring guard rail: every configuration of {@link GoldenSteps#cases()} gives, bit for bit,
  * the weights, state, norms and counters recorded in {@code golden/steps.txt} from the code of
  * commit de79524, before the engine changes. A mismatch names the configuration and storage
  * form, the engine, the first differing step and its first differing tensor. Never regenerate

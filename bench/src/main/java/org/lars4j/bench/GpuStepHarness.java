@@ -97,7 +97,7 @@ public final class GpuStepHarness {
                         double[] us = opt.timeDeviceSteps(wd, gd, warmup, reps, batch, graphs);
                         Arrays.sort(us);
                         double median = us[us.length / 2];
-                        int bytes = lamb ? 28 : 20;
+                        int bytes = opt.config().bytesPerParameter();
                         double gbps = bytes * (double) n / (median * 1e-6) / 1e9;
                         String name = optimizer + (graphs ? " graph" : "");
                         System.out.printf("%-12s %-18s %,12d %9d %12.1f %10d %10.1f %7.3f%n", model, name, n, layout.size(), median, bytes,

@@ -56,7 +56,7 @@ public class LarsStepBenchmark {
     @Param({"lars", "lamb"})
     public String optimizer;
 
-    /** LARS only: carry ||w|| from each update to the next step (issue 6 variant (b); same bits). */
+    /** LARS only: carry ||w|| from each update to the next step (same bits; saves the norm pass its read of w). */
     @Param({"false"})
     public boolean carry;
 

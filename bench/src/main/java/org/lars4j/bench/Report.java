@@ -15,6 +15,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.lars4j.Lamb;
+import org.lars4j.Lars;
+import org.lars4j.rule.lamb.LambPreset;
+import org.lars4j.rule.lars.LarsPreset;
 
 /**
  * Reads a JMH JSON result file ({@code -rf json}) and prints, for every
@@ -34,10 +38,9 @@ import java.util.Map;
  * the file. GB/s are decimal (10^9 bytes per second), as STREAM's MB/s are 10^6.
  */
 public final class Report {
-    /** Bytes a LARS step must move per parameter: read w, g, v; write w, v. */
-    static final int STEP_BYTES = 20;
-    /** LAMB reads w, g, m, v and writes w, m, v. */
-    static final int LAMB_STEP_BYTES = 28;
+    /** Bytes a step must move per parameter: each rule's own count (Rule.bytesPerParameter). */
+    static final int STEP_BYTES = Lars.builder(LarsPreset.PAPER).learningRate(0.1).config().bytesPerParameter();
+    static final int LAMB_STEP_BYTES = Lamb.builder(LambPreset.APEX).learningRate(1e-3).config().bytesPerParameter();
     /** STREAM's count for triad (read b, c; write a), ignoring write-allocate traffic. */
     static final int TRIAD_BYTES = 12;
     /** STREAM's count for copy (read b; write a). */

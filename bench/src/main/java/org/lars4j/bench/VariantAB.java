@@ -96,14 +96,13 @@ public final class VariantAB {
             }
             if (scalar) System.setProperty("lars4j.cpu.kernels", "scalar");
             else System.clearProperty("lars4j.cpu.kernels");
-            if (shared) System.setProperty("lars4j.cpu.claims", "shared");
-            else System.clearProperty("lars4j.cpu.claims");
+            if (shared) throw new IllegalArgumentException("variant " + v + ": +shared (one chunk queue) was removed; the part-per-worker schedule was kept (bench/HISTORY.md, worker affinity)");
             NonFinitePolicy policy = propagate ? NonFinitePolicy.PROPAGATE : NonFinitePolicy.SKIP_STEP;
             LayerwiseOptimizer opt = lamb
                     ? Lamb.builder(LambPreset.APEX).learningRate(1e-3).nonFinitePolicy(policy).backend(Backend.CPU).threads(threads).build(layout)
                     : Lars.builder(LarsPreset.MLPERF).learningRate(0.1).weightDecay(5e-5).carryWeightNorms(carry)
                             .nonFinitePolicy(policy).backend(Backend.CPU).threads(threads).build(layout);
-            bytesPerParam.add(lamb ? 28 : 20);
+            bytesPerParam.add(opt.config().bytesPerParameter());
             readOnlyBytes.add(lamb ? 0 : carry ? 4 : 8);
             System.out.printf("%-16s %s%n", v, opt.engineVariant());
             Runnable step;
@@ -143,7 +142,6 @@ public final class VariantAB {
         }
         System.clearProperty("lars4j.cpu.blockElements");
         System.clearProperty("lars4j.cpu.kernels");
-        System.clearProperty("lars4j.cpu.claims");
         // Rows: the variants, then the triad, then a plain momentum-SGD step, then a plain read pass.
         double[][] perRound = new double[variants.size() + 3][rounds];
         // The triad on 32M floats per array (as in TriadBenchmark); the momentum-SGD step on arrays

@@ -77,7 +77,7 @@ final class BenchCommand implements Callable<Integer> {
         try (LayerwiseOptimizer opt = options.build(layout, null)) {
             Backend engine = Backend.parse(opt.engineName());
             boolean device = engine == Backend.CUDA;
-            int bytesPerParam = opt.config().algorithm().equals("lamb") ? 28 : 20;
+            int bytesPerParam = opt.config().bytesPerParameter();
             int threads = options.threads != null ? options.threads : Runtime.getRuntime().availableProcessors();
 
             progress("measuring the floor ...");

@@ -2,11 +2,15 @@ package org.lars4j.tool;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.BiConsumer;
+import java.util.function.Consumer;
 import org.lars4j.Backend;
+import org.lars4j.Lamb;
 import org.lars4j.Lars;
 import org.lars4j.LayerwiseOptimizer;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.rule.lars.LarsPreset;
+import org.lars4j.rule.stage.Lookahead;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -39,6 +43,14 @@ final class OptimizerOptions {
     @Option(names = "--tv-lambda", description = "tvlars: lambda (default: 0.001)") Double tvLambda;
     @Option(names = "--tv-delay", description = "tvlars: delay d_e (default: -1)") Double tvDelay;
     @Option(names = "--tv-gamma-min", description = "tvlars: gamma_min (default: 0)") Double tvGammaMin;
+
+    @Option(names = "--lookahead-k", paramLabel = "N", description = "Lookahead around the rule: sync the slow weights every N applied steps "
+            + "(default: none; lamb ranger-lars: 6)") Integer lookaheadK;
+    @Option(names = "--lookahead-alpha", paramLabel = "F", description = "Lookahead: how far the slow weights move at a sync, in (0, 1] "
+            + "(default: 0.5)") Double lookaheadAlpha;
+    @Option(names = "--gradient-centralization", description = "centre each output row of the gradient of every tensor of rank > 1 "
+            + "(default: off)") boolean gradientCentralization;
+    @Option(names = "--gc-conv-only", description = "with --gradient-centralization: only tensors of rank > 3 (default: off)") boolean gcConvOnly;
 
     @Option(names = "--exclude-from-weight-decay", paramLabel = "REGEX", description = "Java regex, find() on the tensor name; repeatable (default: none)")
     List<String> excludeFromWeightDecay = new ArrayList<>();
@@ -75,8 +87,8 @@ final class OptimizerOptions {
         try {
             backend();
             applyRules(ParamLayout.builder());
-            if (optimizer.equals("lars")) larsBuilder(Backend.CPU).config();
-            else if (optimizer.equals("lamb")) LambOptions.builder(this, Backend.CPU).config();
+            if (optimizer.equals("lars")) larsBuilder(Backend.CPU).rule();
+            else if (optimizer.equals("lamb")) lambBuilder(Backend.CPU).rule();
             else throw new IllegalArgumentException("unknown optimizer '" + optimizer + "' (expected lars or lamb)");
         } catch (IllegalArgumentException e) {
             throw usage(e.getMessage());
@@ -96,8 +108,30 @@ final class OptimizerOptions {
     LayerwiseOptimizer build(ParamLayout layout, Backend backendOverride) {
         validate();
         Backend be = backendOverride != null ? backendOverride : backend();
-        if (optimizer.equals("lamb")) return LambOptions.builder(this, be).build(layout);
+        if (optimizer.equals("lamb")) return lambBuilder(be).build(layout);
         return larsBuilder(be).build(layout);
+    }
+
+    private Lamb.Builder lambBuilder(Backend be) {
+        Lamb.Builder b = LambOptions.builder(this, be);
+        stages(b::lookahead, b::gradientCentralization, b.rule().stages().lookahead());
+        return b;
+    }
+
+    /**
+     * The stages the flags ask for, applied through the builder's methods: Lookahead from
+     * --lookahead-k/--lookahead-alpha (alpha alone changes a preset's Lookahead, or needs -k),
+     * gradient centralization from --gradient-centralization/--gc-conv-only.
+     */
+    private void stages(BiConsumer<Integer, Double> lookahead, Consumer<Boolean> centralization, Lookahead presets) {
+        if (lookaheadK != null || lookaheadAlpha != null) {
+            if (lookaheadK == null && presets == null) throw new IllegalArgumentException("--lookahead-alpha needs --lookahead-k");
+            int k = lookaheadK != null ? lookaheadK : presets.k();
+            double alpha = lookaheadAlpha != null ? lookaheadAlpha : presets != null ? presets.alpha() : 0.5;
+            lookahead.accept(k, alpha);
+        }
+        if (gcConvOnly && !gradientCentralization) throw new IllegalArgumentException("--gc-conv-only needs --gradient-centralization");
+        if (gradientCentralization) centralization.accept(gcConvOnly);
     }
 
     private Lars.Builder larsBuilder(Backend be) {
@@ -120,6 +154,7 @@ final class OptimizerOptions {
                     tvDelay != null ? tvDelay : base.tvDelay(), tvGammaMin != null ? tvGammaMin : base.tvGammaMin());
         }
         if (threads != null) b.threads(threads);
+        stages(b::lookahead, b::gradientCentralization, b.rule().stages().lookahead());
         return b;
     }
 }

@@ -52,13 +52,6 @@ final class TileTraversal implements AutoCloseable {
     }
 
     /**
-     * System property: {@code parts} (default: each worker its own part first, see the class
-     * comment) or {@code shared} (one queue, first come first served: the pre-affinity schedule,
-     * kept for A/B measurements).
-     */
-    static final String CLAIMS_PROPERTY = "lars4j.cpu.claims";
-
-    /**
      * The element math of one phase on one tile: a rule implements it once per phase (an object
      * made with its plan, so a step allocates nothing). {@code apply} runs on a worker thread, on
      * any tile in any order; it must write only what belongs to its tile.
@@ -162,7 +155,6 @@ final class TileTraversal implements AutoCloseable {
     private final Tile[] workers;
     private final WorkerPool pool;
     /** True: one shared queue of chunks instead of one part per worker. */
-    private final boolean sharedQueue;
     /** Claim counter of each worker's part, {@link #CLAIM_STRIDE} ints apart (a cache line each). */
     private final AtomicIntegerArray claimed;
     private static final int CLAIM_STRIDE = 16;
@@ -224,11 +216,6 @@ final class TileTraversal implements AutoCloseable {
         workers = new Tile[count];
         for (int i = 0; i < count; i++) workers[i] = new Tile();
         claimed = new AtomicIntegerArray(count * CLAIM_STRIDE);
-        String claims = System.getProperty(CLAIMS_PROPERTY, "parts");
-        if (!claims.equals("parts") && !claims.equals("shared")) {
-            throw new IllegalArgumentException(CLAIMS_PROPERTY + " must be parts or shared, got " + claims);
-        }
-        sharedQueue = claims.equals("shared");
         pool = new WorkerPool(count, "lars4j-cpu");
     }
 
@@ -243,7 +230,7 @@ final class TileTraversal implements AutoCloseable {
     /** Blocks, threads and schedule, for {@code engineVariant()}. */
     String describe() {
         return (blockElements == 0 ? "whole-model passes" : "blocks of " + blockElements + " elements (" + blocks() + " blocks)")
-                + ", " + workers.length + " thread(s)" + (sharedQueue ? " (one shared chunk queue)" : "");
+                + ", " + workers.length + " thread(s)";
     }
 
     /** The tensors of the step about to run; {@link #unbind} when it is over. */
@@ -293,9 +280,9 @@ final class TileTraversal implements AutoCloseable {
     private void claimTiles(int worker) {
         Tile tile = workers[worker];
         TileOp f = op;
-        int parts = sharedQueue ? 1 : workers.length;
+        int parts = workers.length;
         long count = chunkHi - chunkLo;
-        for (int p = 0, part = sharedQueue ? 0 : worker; p < parts; p++, part = part + 1 == parts ? 0 : part + 1) {
+        for (int p = 0, part = worker; p < parts; p++, part = part + 1 == parts ? 0 : part + 1) {
             int first = chunkLo + (int) (count * part / parts);
             int n = chunkLo + (int) (count * (part + 1) / parts) - first;
             int slot = part * CLAIM_STRIDE;

@@ -266,6 +266,25 @@ final class NativeEnginePlan implements EnginePlan, DeviceStepper {
     @Override public double lastGradNorm(int segment) { refreshDiagnostics(); return normG[segment]; }
     @Override public double lastTrustRatio(int segment) { refreshDiagnostics(); return trust[segment]; }
 
+    /**
+     * The tile table the kernels read, as {@code {at, seg, len}} per tile (at: the tile's first
+     * element in the flat form). For the test that holds it against the Java engine's mirror.
+     */
+    long[][] tileTable() {
+        int n = plan.tiles();
+        long[] at = new long[n];
+        int[] seg = new int[n];
+        int[] len = new int[n];
+        check("readTileTable", plan.readTileTable(at, seg, len));
+        long[][] out = new long[3][n];
+        out[0] = at;
+        for (int k = 0; k < n; k++) {
+            out[1][k] = seg[k];
+            out[2][k] = len[k];
+        }
+        return out;
+    }
+
     @Override
     public void close() {
         if (!closed) {

@@ -224,5 +224,6 @@ public final class NativeLars {
         public native int writeState(int buffer, int seg, float[] src);
         public native int resetState();
         public native int readDiagnostics(double[] normW, double[] normG, double[] trust);
+        public native int readTileTable(long[] at, int[] seg, int[] len);
     }
 }
