@@ -18,6 +18,10 @@
 // (stages/lookahead.cuh), the apply pass also copies or syncs the slow weights, per element, on
 // the steps that do.
 //
+// Rectified LAMB (docs/MATH.md section 4.4) changes only r: its rectification term is folded into
+// m's divisor on the host side of the step values, and its momentum-only phase (a per-step flag,
+// uniform across a launch) drops the v term.
+//
 // Recomputing r in the apply pass costs the same traffic as writing it to scratch and reading it
 // back (docs/BYTES.md), and needs no scratch memory. Every operation is an explicit correctly
 // rounded intrinsic.
@@ -56,11 +60,14 @@ struct LambStepValues {
     double lr, bc1, bc2;   // bias corrections 1 - beta^t
     int lookaheadCopy;     // Lookahead: this step copies w into the slow weights (step 1 of the state)
     int lookaheadSync;     // Lookahead: this step syncs (t % k == 0)
+    double rect;           // rectified LAMB's rectification term; 1 without rectification and while momentum only
+    int momentumOnly;      // rectified LAMB while rho_t <= 5: r = m' / bc1
 };
 
 /** LAMB per-step values in device memory; clip and skip are written by lamb_global. */
 struct LambStepParams {
-    double lr, bc1, bc2;
+    double lr, bc1, bc2, rect;
+    int momentumOnly;
     float clip;
     int skip;
     int lookahead;   // LA_* bits of this step (stages/lookahead.cuh)
@@ -106,18 +113,22 @@ __global__ void lamb_global(LambTables t, LambConsts c, LambStepParams* params, 
     params->clip = __double2float_rn(clip);
 }
 
-/** r from the new moments (shared by the moments and apply passes: same operations, same bits). */
-template <bool ADAMW>
-__device__ __forceinline__ float lamb_r(float mn, float vn, float wv, float lam, const LambConsts& c, float bc1, float bc2) {
-    float r = __fdiv_rn(__fdiv_rn(mn, bc1), __fadd_rn(__fsqrt_rn(__fdiv_rn(vn, bc2)), c.eps));
-    if constexpr (ADAMW) r = __fmaf_rn(lam, wv, r);          // decoupled weight decay
-    return r;
-}
-
 /** The per-step scalars of the moments and apply passes. */
 struct LambScalars {
-    float lam, clip, bc1, bc2;
+    float lam, clip;
+    float bc1;          // m's divisor: (float) ((1 - beta1^t) / rect), rect = 1 unless rectified
+    float bc2;
+    int momentumOnly;   // uniform across the launch
 };
+
+/** r from the new moments (shared by the moments and apply passes: same operations, same bits). */
+template <bool ADAMW>
+__device__ __forceinline__ float lamb_r(float mn, float vn, float wv, const LambConsts& c, const LambScalars& s) {
+    float r = __fdiv_rn(mn, s.bc1);                                                    // mh (rectified: rect * mh)
+    if (!s.momentumOnly) r = __fdiv_rn(r, __fadd_rn(__fsqrt_rn(__fdiv_rn(vn, s.bc2)), c.eps));
+    if constexpr (ADAMW) r = __fmaf_rn(s.lam, wv, r);        // decoupled weight decay
+    return r;
+}
 
 /** The moments of one element: m, v updated in place; returns r. */
 template <bool ADAMW>
@@ -128,7 +139,7 @@ __device__ __forceinline__ float lamb_moment(float wv, float gv, float& m, float
     const float vn = __fmaf_rn(c.b2, v, __fmul_rn(c.omb2, __fmul_rn(gs, gs)));  // v' = b2 v + (1-b2) g^2
     m = mn;
     v = vn;
-    return lamb_r<ADAMW>(mn, vn, wv, s.lam, c, s.bc1, s.bc2);
+    return lamb_r<ADAMW>(mn, vn, wv, c, s);
 }
 
 /** The element math of the moments pass; lane i = 4*thread + q accumulates r^2 and w^2 over rounds r = 0..3 in order. */
@@ -202,8 +213,9 @@ __device__ __forceinline__ LambScalars lamb_scalars(const LambStepParams& p) {
     LambScalars s;
     s.lam = 0.f;
     s.clip = p.clip;
-    s.bc1 = __double2float_rn(p.bc1);
+    s.bc1 = __double2float_rn(__ddiv_rn(p.bc1, p.rect));     // the rectification folded into m's divisor; exact for rect = 1
     s.bc2 = __double2float_rn(p.bc2);
+    s.momentumOnly = p.momentumOnly;
     return s;
 }
 
@@ -269,10 +281,10 @@ struct LambApplyOp {
         const float4 m4 = load4(m + e);
         const float4 v4 = load4(v + e);
         float4 s4 = Slow::before4(w4, slow, e);
-        w4.x = __fmaf_rn(negScale, lamb_r<ADAMW>(m4.x, v4.x, w4.x, s.lam, c, s.bc1, s.bc2), w4.x);
-        w4.y = __fmaf_rn(negScale, lamb_r<ADAMW>(m4.y, v4.y, w4.y, s.lam, c, s.bc1, s.bc2), w4.y);
-        w4.z = __fmaf_rn(negScale, lamb_r<ADAMW>(m4.z, v4.z, w4.z, s.lam, c, s.bc1, s.bc2), w4.z);
-        w4.w = __fmaf_rn(negScale, lamb_r<ADAMW>(m4.w, v4.w, w4.w, s.lam, c, s.bc1, s.bc2), w4.w);
+        w4.x = __fmaf_rn(negScale, lamb_r<ADAMW>(m4.x, v4.x, w4.x, c, s), w4.x);
+        w4.y = __fmaf_rn(negScale, lamb_r<ADAMW>(m4.y, v4.y, w4.y, c, s), w4.y);
+        w4.z = __fmaf_rn(negScale, lamb_r<ADAMW>(m4.z, v4.z, w4.z, c, s), w4.z);
+        w4.w = __fmaf_rn(negScale, lamb_r<ADAMW>(m4.w, v4.w, w4.w, c, s), w4.w);
         Slow::after4(w4, s4, c.lookaheadAlpha);
         store4(reinterpret_cast<float*>(w) + e, w4);
         if constexpr (Slow::writes) store4(slow + e, s4);
@@ -281,7 +293,7 @@ struct LambApplyOp {
     __device__ __forceinline__ void one(int e) {
         const float wv = to_f32(w[e]);
         float sv = Slow::before(wv, slow, e);
-        const float rv = lamb_r<ADAMW>(m[e], v[e], wv, s.lam, c, s.bc1, s.bc2);
+        const float rv = lamb_r<ADAMW>(m[e], v[e], wv, c, s);
         float wn = __fmaf_rn(negScale, rv, wv);
         Slow::after(wn, sv, c.lookaheadAlpha);
         w[e] = from_f32<P>(wn);
@@ -367,7 +379,7 @@ public:
 
     int writeParams(PlanContext& ctx, const void* values, void* stream) override {
         const LambStepValues& v = *static_cast<const LambStepValues*>(values);
-        const LambStepParams p{v.lr, v.bc1, v.bc2, 1.0f, 0, lookahead_bits(v.lookaheadCopy, v.lookaheadSync)};
+        const LambStepParams p{v.lr, v.bc1, v.bc2, v.rect, v.momentumOnly, 1.0f, 0, lookahead_bits(v.lookaheadCopy, v.lookaheadSync)};
         return ctx.backend->copy(params_, &p, sizeof p, kHostToDevice, stream);
     }
 

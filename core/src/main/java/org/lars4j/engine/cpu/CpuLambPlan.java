@@ -144,7 +144,9 @@ final class CpuLambPlan implements EnginePlan {
                 }
             }
             consts.clip = (float) clip;
-            consts.bc1 = (float) sc.biasCorrection1();
+            // (1 - beta1^t) / rect: the rectification rides on m's divisor (exact with rect = 1).
+            consts.bc1 = (float) sc.momentDivisor();
+            consts.momentumOnly = sc.momentumOnly();
             consts.bc2 = (float) sc.biasCorrection2();
             double lr = sc.learningRate();
             if (slow != null) slow.startStep(sc);

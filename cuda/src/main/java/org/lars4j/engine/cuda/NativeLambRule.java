@@ -43,6 +43,7 @@ final class NativeLambRule extends NativeRule {
     Pointer stepValues(StepValues v, boolean first, boolean weightsAsLeft) {
         LambStepValues s = (LambStepValues) v;
         return values.lr(s.learningRate()).bc1(s.biasCorrection1()).bc2(s.biasCorrection2())
+                .rect(s.rectification()).momentumOnly(flag(s.momentumOnly()))
                 .lookaheadCopy(lookaheadCopy(first)).lookaheadSync(lookaheadSync(v));
     }
 

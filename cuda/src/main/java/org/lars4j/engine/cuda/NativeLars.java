@@ -186,6 +186,8 @@ public final class NativeLars {
         public native double bc2(); public native LambStepValues bc2(double v);
         public native int lookaheadCopy(); public native LambStepValues lookaheadCopy(int v);
         public native int lookaheadSync(); public native LambStepValues lookaheadSync(int v);
+        public native double rect(); public native LambStepValues rect(double v);
+        public native int momentumOnly(); public native LambStepValues momentumOnly(int v);
     }
 
     /**
