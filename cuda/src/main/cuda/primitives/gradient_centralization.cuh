@@ -1,4 +1,4 @@
-// Gradient centralization (docs/MATH.md section 12, docs/CANONICAL_ORDER.md "Gradient
+// Gradient centralization (docs/MATH.md section 13, docs/CANONICAL_ORDER.md "Gradient
 // centralization"), a gradient stage of every rule, in two parts that any rule's kernels share:
 //
 //   gc_row_means   one launch before the rule's: one thread per row of every centred segment sums

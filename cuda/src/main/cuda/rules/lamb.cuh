@@ -14,7 +14,13 @@
 // Blocks walk work items and segment items (primitives/tile_walk.cuh: several small tiles or
 // segments per block). Full, 16-byte aligned fp32 tiles use float4 loads and stores:
 // element-wise, and the moments pass keeps the canonical lanes, so the same bits. The decay mode
-// (AdamW or L2) is a template parameter chosen once per block.
+// (AdamW or L2) is a template parameter chosen once per block. With Lookahead around the rule
+// (stages/lookahead.cuh), the apply pass also copies or syncs the slow weights, per element, on
+// the steps that do.
+//
+// Rectified LAMB (docs/MATH.md section 4.4) changes only r: its rectification term is folded into
+// m's divisor on the host side of the step values, and its momentum-only phase (a per-step flag,
+// uniform across a launch) drops the v term.
 //
 // Recomputing r in the apply pass costs the same traffic as writing it to scratch and reading it
 // back (docs/BYTES.md), and needs no scratch memory. Every operation is an explicit correctly
@@ -31,6 +37,7 @@
 #include "primitives/segmented_sum_squares.cuh"
 #include "primitives/tile_walk.cuh"
 #include "simt.cuh"
+#include "stages/lookahead.cuh"
 
 namespace lars4j {
 namespace kernels {
@@ -45,18 +52,26 @@ struct LambConsts {
     int adamW, phiClamp, trustClip, skipNonFinite, clipOn;
     int vectorLoads;    // float4 loads and stores on full, 16-byte aligned fp32 tiles (same bits)
     int gradNormPass;   // the gradient-norm pass runs (a global clip, or the non-finite check)
+    int lookahead;      // Lookahead around the rule: a third state buffer, the slow weights
+    float lookaheadAlpha;   // (float) alpha
 };
 
 /** LAMB step values, filled by Java each step (host memory). */
 struct LambStepValues {
     double lr, bc1, bc2;   // bias corrections 1 - beta^t
+    int lookaheadCopy;     // Lookahead: this step copies w into the slow weights (step 1 of the state)
+    int lookaheadSync;     // Lookahead: this step syncs (t % k == 0)
+    double rect;           // rectified LAMB's rectification term; 1 without rectification and while momentum only
+    int momentumOnly;      // rectified LAMB while rho_t <= 5: r = m' / bc1
 };
 
 /** LAMB per-step values in device memory; clip and skip are written by lamb_global. */
 struct LambStepParams {
-    double lr, bc1, bc2;
+    double lr, bc1, bc2, rect;
+    int momentumOnly;
     float clip;
     int skip;
+    int lookahead;   // LA_* bits of this step (stages/lookahead.cuh)
 };
 
 /** LAMB device tables and scratch. */
@@ -74,6 +89,7 @@ struct LambTables {
     float* negScale;            // [segments] -(float)(lr * tr)
     float* m;                   // exp_avg, flat at segOffset
     float* v;                   // exp_avg_sq, flat at segOffset
+    float* slow;                // Lookahead's slow weights, flat at segOffset (null without Lookahead)
     CentringTables gc;          // gradient centralization (rows 0: off); every load of g reads g - mean
 };
 
@@ -99,18 +115,22 @@ __global__ void lamb_global(LambTables t, LambConsts c, LambStepParams* params, 
     params->clip = __double2float_rn(clip);
 }
 
-/** r from the new moments (shared by the moments and apply passes: same operations, same bits). */
-template <bool ADAMW>
-__device__ __forceinline__ float lamb_r(float mn, float vn, float wv, float lam, const LambConsts& c, float bc1, float bc2) {
-    float r = __fdiv_rn(__fdiv_rn(mn, bc1), __fadd_rn(__fsqrt_rn(__fdiv_rn(vn, bc2)), c.eps));
-    if constexpr (ADAMW) r = __fmaf_rn(lam, wv, r);          // decoupled weight decay
-    return r;
-}
-
 /** The per-step scalars of the moments and apply passes. */
 struct LambScalars {
-    float lam, clip, bc1, bc2;
+    float lam, clip;
+    float bc1;          // m's divisor: (float) ((1 - beta1^t) / rect), rect = 1 unless rectified
+    float bc2;
+    int momentumOnly;   // uniform across the launch
 };
+
+/** r from the new moments (shared by the moments and apply passes: same operations, same bits). */
+template <bool ADAMW>
+__device__ __forceinline__ float lamb_r(float mn, float vn, float wv, const LambConsts& c, const LambScalars& s) {
+    float r = __fdiv_rn(mn, s.bc1);                                                    // mh (rectified: rect * mh)
+    if (!s.momentumOnly) r = __fdiv_rn(r, __fadd_rn(__fsqrt_rn(__fdiv_rn(vn, s.bc2)), c.eps));
+    if constexpr (ADAMW) r = __fmaf_rn(s.lam, wv, r);        // decoupled weight decay
+    return r;
+}
 
 /** The moments of one element: m, v updated in place; returns r. */
 template <bool ADAMW>
@@ -121,7 +141,7 @@ __device__ __forceinline__ float lamb_moment(float wv, float gv, float& m, float
     const float vn = __fmaf_rn(c.b2, v, __fmul_rn(c.omb2, __fmul_rn(gs, gs)));  // v' = b2 v + (1-b2) g^2
     m = mn;
     v = vn;
-    return lamb_r<ADAMW>(mn, vn, wv, s.lam, c, s.bc1, s.bc2);
+    return lamb_r<ADAMW>(mn, vn, wv, c, s);
 }
 
 /** The element math of the moments pass; lane i = 4*thread + q accumulates r^2 and w^2 over rounds r = 0..3 in order. */
@@ -196,8 +216,9 @@ __device__ __forceinline__ LambScalars lamb_scalars(const LambStepParams& p) {
     LambScalars s;
     s.lam = 0.f;
     s.clip = p.clip;
-    s.bc1 = __double2float_rn(p.bc1);
+    s.bc1 = __double2float_rn(__ddiv_rn(p.bc1, p.rect));     // the rectification folded into m's divisor; exact for rect = 1
     s.bc2 = __double2float_rn(p.bc2);
+    s.momentumOnly = p.momentumOnly;
     return s;
 }
 
@@ -243,12 +264,17 @@ __global__ void lamb_segment_scalars(LambTables t, WalkTables wk, LambConsts c, 
     });
 }
 
-/** The element math of the apply pass: w' = fma(-(float)(lr tr), r, w), r recomputed from the stored m', v'. */
-template <bool ADAMW, typename P>
+/**
+ * The element math of the apply pass: w' = fma(-(float)(lr tr), r, w), r recomputed from the
+ * stored m', v'. {@code LA}: what the step does to Lookahead's slow weights (0 without it).
+ */
+template <bool ADAMW, int LA, typename P>
 struct LambApplyOp {
+    using Slow = LookaheadStep<LA>;
     P* __restrict__ w;
     const float* __restrict__ m;
     const float* __restrict__ v;
+    float* __restrict__ slow;   // the tile's slow weights (null without Lookahead)
     const LambConsts& c;
     LambScalars s;
     float negScale;
@@ -257,33 +283,53 @@ struct LambApplyOp {
         float4 w4 = load4(reinterpret_cast<const float*>(w) + e);
         const float4 m4 = load4(m + e);
         const float4 v4 = load4(v + e);
-        w4.x = __fmaf_rn(negScale, lamb_r<ADAMW>(m4.x, v4.x, w4.x, s.lam, c, s.bc1, s.bc2), w4.x);
-        w4.y = __fmaf_rn(negScale, lamb_r<ADAMW>(m4.y, v4.y, w4.y, s.lam, c, s.bc1, s.bc2), w4.y);
-        w4.z = __fmaf_rn(negScale, lamb_r<ADAMW>(m4.z, v4.z, w4.z, s.lam, c, s.bc1, s.bc2), w4.z);
-        w4.w = __fmaf_rn(negScale, lamb_r<ADAMW>(m4.w, v4.w, w4.w, s.lam, c, s.bc1, s.bc2), w4.w);
+        float4 s4 = Slow::before4(w4, slow, e);
+        w4.x = __fmaf_rn(negScale, lamb_r<ADAMW>(m4.x, v4.x, w4.x, c, s), w4.x);
+        w4.y = __fmaf_rn(negScale, lamb_r<ADAMW>(m4.y, v4.y, w4.y, c, s), w4.y);
+        w4.z = __fmaf_rn(negScale, lamb_r<ADAMW>(m4.z, v4.z, w4.z, c, s), w4.z);
+        w4.w = __fmaf_rn(negScale, lamb_r<ADAMW>(m4.w, v4.w, w4.w, c, s), w4.w);
+        Slow::after4(w4, s4, c.lookaheadAlpha);
         store4(reinterpret_cast<float*>(w) + e, w4);
+        if constexpr (Slow::writes) store4(slow + e, s4);
     }
 
     __device__ __forceinline__ void one(int e) {
         const float wv = to_f32(w[e]);
-        const float rv = lamb_r<ADAMW>(m[e], v[e], wv, s.lam, c, s.bc1, s.bc2);
-        w[e] = from_f32<P>(__fmaf_rn(negScale, rv, wv));
+        float sv = Slow::before(wv, slow, e);
+        const float rv = lamb_r<ADAMW>(m[e], v[e], wv, c, s);
+        float wn = __fmaf_rn(negScale, rv, wv);
+        Slow::after(wn, sv, c.lookaheadAlpha);
+        w[e] = from_f32<P>(wn);
+        if constexpr (Slow::writes) slow[e] = sv;
     }
 };
 
 /** Kernel 6's body for tile {@code k}. */
-template <bool ADAMW, typename P, typename G>
+template <bool ADAMW, int LA, typename P, typename G>
 __device__ __forceinline__ void lamb_apply_tile(int k, const LambTables& t, const LambConsts& c, const TensorRefs<P, G>& refs,
                                                 LambScalars s) {
     const TileDesc d = t.tiles.desc[k];
     const int n = tile_len(d);
     s.lam = t.lamF[d.seg];
-    LambApplyOp<ADAMW, P> op{tile_ptr(d, refs.wTable, refs.wBase, t.tiles.segOffset), t.m + d.at, t.v + d.at, c, s, t.negScale[d.seg]};
+    LambApplyOp<ADAMW, LA, P> op{tile_ptr(d, refs.wTable, refs.wBase, t.tiles.segOffset), t.m + d.at, t.v + d.at,
+                                 LA != 0 ? t.slow + d.at : nullptr, c, s, t.negScale[d.seg]};
     bool vec = false;
     if constexpr (std::is_same<P, float>::value) {
-        vec = c.vectorLoads && n == TILE && aligned16(op.w, op.m, op.v);
+        vec = c.vectorLoads && n == TILE && aligned16(op.w, op.m, op.v) && (LA == 0 || aligned16(op.slow, op.slow, op.slow));
     }
     tile_strided(n, vec, op);
+}
+
+/** {@link lamb_apply_tile} with the step's Lookahead bits as a template parameter. */
+template <bool ADAMW, typename P, typename G>
+__device__ __forceinline__ void lamb_apply_tile(int k, const LambTables& t, const LambConsts& c, const TensorRefs<P, G>& refs,
+                                                const LambScalars& s, int lookahead) {
+    switch (lookahead) {
+        case 0: lamb_apply_tile<ADAMW, 0>(k, t, c, refs, s); break;
+        case LA_COPY: lamb_apply_tile<ADAMW, LA_COPY>(k, t, c, refs, s); break;
+        case LA_SYNC: lamb_apply_tile<ADAMW, LA_SYNC>(k, t, c, refs, s); break;
+        default: lamb_apply_tile<ADAMW, LA_COPY | LA_SYNC>(k, t, c, refs, s); break;
+    }
 }
 
 /** Kernel 6: the apply pass. One block per work item. */
@@ -293,19 +339,22 @@ __global__ void lamb_apply(LambTables t, WalkTables wk, LambConsts c, TensorRefs
     if (p.skip) return;
     const LambScalars s = lamb_scalars(p);
     item_tiles(blockIdx.x, wk, [&](int k) {
-        if (c.adamW) lamb_apply_tile<true>(k, t, c, refs, s);
-        else lamb_apply_tile<false>(k, t, c, refs, s);
+        if (c.adamW) lamb_apply_tile<true>(k, t, c, refs, s, p.lookahead);
+        else lamb_apply_tile<false>(k, t, c, refs, s, p.lookahead);
     });
 }
 
 // ---- the rule on the host ------------------------------------------------------------------
 
-/** LAMB for the host plan: two state buffers (exp_avg, exp_avg_sq), three or six launches. */
+/**
+ * LAMB for the host plan: two state buffers (exp_avg, exp_avg_sq), three with Lookahead (then
+ * the slow weights); three or six launches.
+ */
 class LambRule final : public NativeRule {
 public:
     void setConstants(const void* constants) override { c_ = *static_cast<const LambConsts*>(constants); }
 
-    int stateBuffers() const override { return 2; }
+    int stateBuffers() const override { return c_.lookahead ? 3 : 2; }
 
     bool plan(PlanContext& ctx) override {
         t_.tiles = ctx.tileTable;
@@ -316,6 +365,7 @@ public:
         t_.trust = ctx.trust;
         t_.m = ctx.state;
         t_.v = ctx.state + ctx.total;
+        t_.slow = c_.lookahead ? ctx.state + 2 * ctx.total : nullptr;
         t_.gc = ctx.centring;
         std::vector<float> lamF(ctx.segments);
         for (int s = 0; s < ctx.segments; s++) lamF[s] = static_cast<float>(ctx.segLam[s]);
@@ -333,7 +383,7 @@ public:
 
     int writeParams(PlanContext& ctx, const void* values, void* stream) override {
         const LambStepValues& v = *static_cast<const LambStepValues*>(values);
-        const LambStepParams p{v.lr, v.bc1, v.bc2, 1.0f, 0};
+        const LambStepParams p{v.lr, v.bc1, v.bc2, v.rect, v.momentumOnly, 1.0f, 0, lookahead_bits(v.lookaheadCopy, v.lookaheadSync)};
         return ctx.backend->copy(params_, &p, sizeof p, kHostToDevice, stream);
     }
 

@@ -34,7 +34,8 @@
 // stores: the same operations in the same order, so the same bits. What changes per step only
 // (the update's form, the first step) is a template parameter chosen once per work item, so the
 // element loops carry no per-step branch. Templated on the parameter and gradient element
-// types; instantiated for float.
+// types; instantiated for float. With Lookahead around the rule (stages/lookahead.cuh), the
+// update also copies or syncs the slow weights, per element, on the steps that do.
 #pragma once
 
 #include <algorithm>
@@ -48,6 +49,7 @@
 #include "primitives/segmented_sum_squares.cuh"
 #include "primitives/tile_walk.cuh"
 #include "simt.cuh"
+#include "stages/lookahead.cuh"
 
 namespace lars4j {
 namespace kernels {
@@ -72,6 +74,8 @@ struct LarsConsts {
     int cooperative;   // set by the plan: 0 = three launches over the whole model, else the grid of the one grouped launch
     int grouped;       // request: the grouped step as one cooperative launch where the device allows
     long long groupElements;   // request: elements per group (-1: from the device's L2, 0: one group)
+    int lookahead;             // Lookahead around the rule: a second state buffer, the slow weights
+    float lookaheadAlpha;      // (float) alpha
 };
 
 /** LARS step values, filled by Java each step (host memory). */
@@ -79,6 +83,8 @@ struct LarsStepValues {
     double lr, mu, phi;
     int first;           // first step of the momentum buffers (PyTorch's buffer-initialisation rule)
     int weightsAsLeft;   // the caller's weights are those the last step left (carried weight norms)
+    int lookaheadCopy;   // Lookahead: this step copies w into the slow weights (step 1 of the state)
+    int lookaheadSync;   // Lookahead: this step syncs (t % k == 0)
 };
 
 /** Per-step values in device memory (so that a captured graph reads fresh ones). */
@@ -87,6 +93,7 @@ struct LarsStepParams {
     int first;
     int skip;         // set by the scalars phase when a gradient is not finite; reset by each step's values
     int useCarriedW;  // carried weight norms: partW already holds ||w||^2 partials of these weights
+    int lookahead;    // LA_* bits of this step (stages/lookahead.cuh)
 };
 
 /** Device tables built once at plan time, plus per-step scratch. */
@@ -103,6 +110,7 @@ struct LarsTables {
     float* lamF;                // [segments] float32 scalars of the update
     float* scaleF;
     float* state;               // momentum buffers, flat, at segOffset
+    float* slow;                // Lookahead's slow weights, flat, at segOffset (null without Lookahead)
     CentringTables gc;          // gradient centralization (rows 0: off); every load of g reads g - mean
 };
 
@@ -361,14 +369,18 @@ __device__ __forceinline__ UpdateScalars step_scalars(const LarsConsts& c, const
 /**
  * The element math of the fused update. Both paths give thread j the elements 4j + q + 1024 r:
  * the canonical lanes, so that carried weight norms accumulate the new weights' squares in the
- * canonical order.
+ * canonical order. {@code LA}: what the step does to Lookahead's slow weights (0 without it);
+ * the carried partials are those of the weights as stored, after a sync.
  */
-template <int FORM, typename P, typename G>
+template <int FORM, int LA, typename P, typename G>
 struct LarsUpdateOp {
     static constexpr bool readV = (FORM & UPD_FIRST) == 0;   // the first step's buffer starts as d
+    using Slow = LookaheadStep<LA>;
     P* __restrict__ w;                                       // the caller's w and g never alias lars4j's v
     const G* __restrict__ g;
     float* __restrict__ v;
+    float* __restrict__ slow;                                // the tile's slow weights (null without Lookahead)
+    float alpha;
     UpdateScalars s;
     bool carry;
     SquareLanes aw;
@@ -380,27 +392,33 @@ struct LarsUpdateOp {
         const float4 g4 = gc.centre4(load4(reinterpret_cast<const float*>(g) + e), e);
         float4 v4{};
         if constexpr (readV) v4 = load4(v + e);
+        float4 s4 = Slow::before4(w4, slow, e);
         update_one<FORM>(w4.x, g4.x, v4.x, s);
         update_one<FORM>(w4.y, g4.y, v4.y, s);
         update_one<FORM>(w4.z, g4.z, v4.z, s);
         update_one<FORM>(w4.w, g4.w, v4.w, s);
+        Slow::after4(w4, s4, alpha);
         store4(reinterpret_cast<float*>(w) + e, w4);
         store4(v + e, v4);
+        if constexpr (Slow::writes) store4(slow + e, s4);
         if (carry) aw.add4(w4);
     }
 
     __device__ __forceinline__ void one(int e, int q) {
         float wv = to_f32(w[e]);
         float vv = readV ? v[e] : 0.f;
+        float sv = Slow::before(wv, slow, e);
         update_one<FORM>(wv, gc.centre(to_f32(g[e]), e), vv, s);
+        Slow::after(wv, sv, alpha);
         v[e] = vv;
         w[e] = from_f32<P>(wv);
+        if constexpr (Slow::writes) slow[e] = sv;
         aw.add(q, to_f32(w[e]));                             // the weight as stored
     }
 };
 
 /** The fused update of tile {@code k} (docs/CANONICAL_ORDER.md section 5), by the whole block. */
-template <int FORM, typename P, typename G>
+template <int FORM, int LA, typename P, typename G>
 __device__ __forceinline__ void update_tile(int k, const LarsTables& t, const LarsConsts& c, const TensorRefs<P, G>& refs,
                                             UpdateScalars s) {
     const TileDesc d = t.tiles.desc[k];
@@ -411,10 +429,11 @@ __device__ __forceinline__ void update_tile(int k, const LarsTables& t, const La
     s.lam = t.lamF[d.seg];                               // (float) effective weight decay
     s.scale = t.scaleF[d.seg];                           // (float)(lr*tr) INSIDE, (float) tr OUTSIDE
     const bool carry = c.carryW && tile_mode(d) == NORM_WG;   // uniform across the block
-    LarsUpdateOp<FORM, P, G> op{wp, gp, t.state + d.at, s, carry, {}, tile_centring(d, t.gc, t.tiles.segOffset)};
+    LarsUpdateOp<FORM, LA, P, G> op{wp, gp, t.state + d.at, LA != 0 ? t.slow + d.at : nullptr, c.lookaheadAlpha, s, carry, {},
+                                    tile_centring(d, t.gc, t.tiles.segOffset)};
     bool vec = false;
     if constexpr (std::is_same<P, float>::value && std::is_same<G, float>::value) {
-        vec = c.vectorLoads && n == TILE && aligned16(op.w, op.g, op.v);
+        vec = c.vectorLoads && n == TILE && aligned16(op.w, op.g, op.v) && (LA == 0 || aligned16(op.slow, op.slow, op.slow));
     }
     tile_lanes(n, vec, op);
     if (carry) {
@@ -424,10 +443,22 @@ __device__ __forceinline__ void update_tile(int k, const LarsTables& t, const La
     }
 }
 
-template <int FORM, typename P, typename G>
+template <int FORM, int LA, typename P, typename G>
 __device__ __forceinline__ void update_tiles(int i, const WalkTables& wk, const LarsTables& t, const LarsConsts& c,
                                              const TensorRefs<P, G>& refs, const UpdateScalars& s) {
-    item_tiles(i, wk, [&](int k) { update_tile<FORM>(k, t, c, refs, s); });
+    item_tiles(i, wk, [&](int k) { update_tile<FORM, LA>(k, t, c, refs, s); });
+}
+
+/** {@link update_tiles} with the step's Lookahead bits as a template parameter. */
+template <int FORM, typename P, typename G>
+__device__ __forceinline__ void update_tiles(int i, const WalkTables& wk, const LarsTables& t, const LarsConsts& c,
+                                             const TensorRefs<P, G>& refs, const UpdateScalars& s, int lookahead) {
+    switch (lookahead) {
+        case 0: update_tiles<FORM, 0>(i, wk, t, c, refs, s); break;
+        case LA_COPY: update_tiles<FORM, LA_COPY>(i, wk, t, c, refs, s); break;
+        case LA_SYNC: update_tiles<FORM, LA_SYNC>(i, wk, t, c, refs, s); break;
+        default: update_tiles<FORM, LA_COPY | LA_SYNC>(i, wk, t, c, refs, s); break;
+    }
 }
 
 /**
@@ -441,12 +472,12 @@ __device__ __forceinline__ void item_update(int i, const LarsTables& t, const Wa
     if (p.skip) return;                                  // uniform: read after the scalars phase ended
     const UpdateScalars s = step_scalars(c, p);
     switch (update_form(c, p)) {
-        case 0: update_tiles<0>(i, wk, t, c, refs, s); break;
-        case UPD_INSIDE: update_tiles<UPD_INSIDE>(i, wk, t, c, refs, s); break;
-        case UPD_NESTEROV: update_tiles<UPD_NESTEROV>(i, wk, t, c, refs, s); break;
-        case UPD_INSIDE | UPD_NESTEROV: update_tiles<UPD_INSIDE | UPD_NESTEROV>(i, wk, t, c, refs, s); break;
-        case UPD_FIRST: update_tiles<UPD_FIRST>(i, wk, t, c, refs, s); break;
-        default: update_tiles<UPD_FIRST | UPD_NESTEROV>(i, wk, t, c, refs, s); break;
+        case 0: update_tiles<0>(i, wk, t, c, refs, s, p.lookahead); break;
+        case UPD_INSIDE: update_tiles<UPD_INSIDE>(i, wk, t, c, refs, s, p.lookahead); break;
+        case UPD_NESTEROV: update_tiles<UPD_NESTEROV>(i, wk, t, c, refs, s, p.lookahead); break;
+        case UPD_INSIDE | UPD_NESTEROV: update_tiles<UPD_INSIDE | UPD_NESTEROV>(i, wk, t, c, refs, s, p.lookahead); break;
+        case UPD_FIRST: update_tiles<UPD_FIRST>(i, wk, t, c, refs, s, p.lookahead); break;
+        default: update_tiles<UPD_FIRST | UPD_NESTEROV>(i, wk, t, c, refs, s, p.lookahead); break;
     }
 }
 
@@ -507,7 +538,7 @@ __global__ void lars_step_grouped(LarsTables t, WalkTables wk, LarsConsts c, Ten
 // ---- the rule on the host ------------------------------------------------------------------
 
 /**
- * LARS for the host plan: one state buffer (momentum); its launch sequence is the grouped step
+ * LARS for the host plan: one state buffer (momentum), two with Lookahead (then the slow weights); its launch sequence is the grouped step
  * where a cooperative grid was planned, else the three launches. A cooperative grid the device
  * refuses later (MPS, or a device smaller than the one planned for) falls back to three launches
  * for good, noted once.
@@ -516,7 +547,7 @@ class LarsRule final : public NativeRule {
 public:
     void setConstants(const void* constants) override { c_ = *static_cast<const LarsConsts*>(constants); }
 
-    int stateBuffers() const override { return 1; }
+    int stateBuffers() const override { return c_.lookahead ? 2 : 1; }
 
     long long groupElements(Backend& backend) override {
         if (c_.groupElements >= 0) return c_.groupElements;
@@ -533,6 +564,7 @@ public:
         t_.normG = ctx.normG;
         t_.trust = ctx.trust;
         t_.state = ctx.state;
+        t_.slow = c_.lookahead ? ctx.state + ctx.total : nullptr;
         t_.gc = ctx.centring;
         c_.cooperative = 0;
         if (c_.grouped) {
@@ -558,7 +590,7 @@ public:
         // partW holds the weights' partials after any step (computed by the norm pass or carried
         // by the update), valid while the caller says the weights are as left.
         const int useCarried = c_.carryW && carryReady_ && v.weightsAsLeft;
-        const LarsStepParams p{v.lr, v.mu, v.phi, v.first, 0, useCarried};
+        const LarsStepParams p{v.lr, v.mu, v.phi, v.first, 0, useCarried, lookahead_bits(v.lookaheadCopy, v.lookaheadSync)};
         const int e = ctx.backend->copy(params_, &p, sizeof p, kHostToDevice, stream);
         if (e == 0) carryReady_ = c_.carryW != 0;
         return e;

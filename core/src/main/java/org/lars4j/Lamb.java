@@ -36,6 +36,7 @@ public final class Lamb {
         boolean biasCorrection = true;
         boolean gradAveraging = true;
         boolean adamWMode = true;
+        boolean rectify;
         boolean phiClamp;
         double gammaLower = 0;
         double gammaUpper = Double.POSITIVE_INFINITY;
@@ -54,6 +55,14 @@ public final class Lamb {
                 maxGradNorm = 1.0;
                 weightDecay = 0.01;
             }
+            if (preset == LambPreset.RANGER_LARS) {
+                // over9000's RangerLars: Ralamb's eps, its weight-norm clamp to [0, 10], and
+                // Lookahead's defaults; weightDecay 0 and no global clip, as there.
+                rectify = true;
+                eps = 1e-8;
+                phiClamp(0, 10);
+                lookahead(6, 0.5);
+            }
         }
 
         public Builder learningRate(LrSchedule schedule) { this.learningRate = schedule; return this; }
@@ -68,6 +77,11 @@ public final class Lamb {
         public Builder gradAveraging(boolean v) { this.gradAveraging = v; return this; }
         /** Decoupled weight decay added to r (default); off: L2, lam*w added to g before m and v. */
         public Builder adamWMode(boolean v) { this.adamWMode = v; return this; }
+        /**
+         * RAdam's rectification of the direction (default off; on with RANGER_LARS): momentum only
+         * while rho_t <= 5, then the Adam direction scaled by the rectification term. Needs gradAveraging.
+         */
+        public Builder rectify(boolean v) { this.rectify = v; return this; }
         /** phi(W) = clamp(W, lower, upper) instead of the identity. */
         public Builder phiClamp(double lower, double upper) {
             this.phiClamp = true;
@@ -99,7 +113,7 @@ public final class Lamb {
 
         public LambConfig config() {
             return new LambConfig(preset, learningRate, beta1, beta2, eps, weightDecay, biasCorrection, gradAveraging, adamWMode,
-                    phiClamp, gammaLower, gammaUpper, trustClip, maxGradNorm, nvlamb, nonFinitePolicy);
+                    rectify, phiClamp, gammaLower, gammaUpper, trustClip, maxGradNorm, nvlamb, nonFinitePolicy);
         }
 
         /** The rule with its stages: {@link #config()} alone, or wrapped in {@link Staged}. */

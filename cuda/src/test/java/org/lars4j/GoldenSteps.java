@@ -248,6 +248,13 @@ final class GoldenSteps {
     static final LrSchedule LAMB_LR = LrSchedule.linearWarmup(0.01, 2).then(2, LrSchedule.cosine(0.01, 0.001, 3));
 
     static final int STEPS = 4;
+
+    /**
+     * The LAMB presets with recorded bits. RANGER_LARS is Lookahead around rectified LAMB: it is
+     * recorded once the engines run Lookahead (they refuse stages until then); its rectified
+     * LAMB is held bitwise across engines by EngineConformanceTest meanwhile.
+     */
+    static final List<LambPreset> LAMB_PRESETS = List.of(LambPreset.PAPER, LambPreset.OPTAX, LambPreset.APEX);
     /** Runs with a bad gradient take 5 calls, the third one bad. */
     static final int STEPS_WITH_BAD = 5;
     static final int BAD_AT = 3;
@@ -300,9 +307,9 @@ final class GoldenSteps {
         configs.add(lars(LarsPreset.PAPER, "wd.carryWeightNorms.skip", wd(b -> b.carryWeightNorms(true))).skip());
         configs.add(lars(LarsPreset.MLPERF, "wd.momentumCorrection.skip", wd(b -> b.momentumCorrection(true))).skip());
 
-        for (LambPreset p : LambPreset.values()) configs.add(lamb(p, "defaults", b -> b));
-        for (LambPreset p : LambPreset.values()) configs.add(lamb(p, "wd", lambWd()));
-        for (LambPreset p : LambPreset.values()) configs.add(lamb(p, "wd.rules", lambWd()).withRules());
+        for (LambPreset p : LAMB_PRESETS) configs.add(lamb(p, "defaults", b -> b));
+        for (LambPreset p : LAMB_PRESETS) configs.add(lamb(p, "wd", lambWd()));
+        for (LambPreset p : LAMB_PRESETS) configs.add(lamb(p, "wd.rules", lambWd()).withRules());
         configs.add(lamb(LambPreset.PAPER, "wd.noBiasCorrection", lambWd(b -> b.biasCorrection(false))));
         configs.add(lamb(LambPreset.PAPER, "wd.noGradAveraging", lambWd(b -> b.gradAveraging(false))));
         configs.add(lamb(LambPreset.PAPER, "wd.l2", lambWd(b -> b.adamWMode(false))));

@@ -6,7 +6,8 @@ import org.lars4j.rule.lamb.LambConfig;
 /**
  * docs/MATH.md section 4.1 (LAMB) in float64, line by line: the global gradient clip, the
  * moments, the bias-corrected direction with AdamW or L2 decay, the trust ratio with the
- * optional phi clamp and LAMBC clip, the update. State: {@code exp_avg} (m), {@code exp_avg_sq} (v).
+ * optional phi clamp and LAMBC clip, the update; section 4.4's rectification (RAdam) of the
+ * direction when the configuration rectifies. State: {@code exp_avg} (m), {@code exp_avg_sq} (v).
  */
 final class Float64Lamb extends Float64Reference {
     private final LambConfig c;
@@ -51,6 +52,15 @@ final class Float64Lamb extends Float64Reference {
         double b3 = c.gradAveraging() ? 1 - b1 : 1;
         double bc1 = c.biasCorrection() ? 1 - StrictMath.pow(b1, t) : 1;
         double bc2 = c.biasCorrection() ? 1 - StrictMath.pow(b2, t) : 1;
+        // 2'. rectified LAMB (section 4.4): RAdam's rho_t and rectification term, or the momentum-only phase
+        boolean momentumOnly = false;
+        double rect = 1;
+        if (c.rectify()) {
+            double rhoInf = 2 / (1 - b2) - 1;
+            double rhoT = rhoInf - 2 * t * StrictMath.pow(b2, t) / (1 - StrictMath.pow(b2, t));
+            if (rhoT > 5) rect = StrictMath.sqrt((rhoT - 4) * (rhoT - 2) * rhoInf / ((rhoInf - 4) * (rhoInf - 2) * rhoT));
+            else momentumOnly = true;
+        }
         for (int i = 0; i < w.length; i++) {
             double[] wi = w[i];
             int n = wi.length;
@@ -63,7 +73,9 @@ final class Float64Lamb extends Float64Reference {
                 m[i][k] = b1 * m[i][k] + b3 * g;
                 v[i][k] = b2 * v[i][k] + (1 - b2) * g * g;
                 // 2. direction (AdamW mode adds the decay after the normalisation)
-                r[k] = (m[i][k] / bc1) / (Math.sqrt(v[i][k] / bc2) + c.eps());
+                double mh = m[i][k] / bc1;
+                double vh = v[i][k] / bc2;
+                r[k] = momentumOnly ? mh : rect * mh / (Math.sqrt(vh) + c.eps());
                 if (c.adamWMode()) r[k] += lam * wi[k];
             }
             // 3. trust ratio

@@ -5,6 +5,7 @@ import java.util.Map;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.layout.Segment;
 import org.lars4j.rule.Rule;
+import org.lars4j.rule.Staged;
 import org.lars4j.rule.stage.GradientCentralization;
 import org.lars4j.rule.lamb.LambConfig;
 import org.lars4j.rule.lars.LarsConfig;
@@ -26,12 +27,14 @@ import org.lars4j.rule.lars.LarsConfig;
  * tables, {@code verify} from the optimizer's resolved layout). The non-finite policy is not
  * modelled: the oracle is meant for finite inputs.
  *
- * <p>Gradient centralization (a stage around the rule, docs/MATH.md section 12) is applied to the
+ * <p>Gradient centralization (a stage around the rule, docs/MATH.md section 13) is applied to the
  * gradient before the rule's transcription sees it, in float64: each row's exact mean removed
  * from the row. It needs the shapes, so only the layout form of {@link #of} takes a rule with it.
  *
  * <p>One entry point, {@link #of}, chooses the rule's transcription through a registry keyed by
- * the configuration's class; a new rule adds one class here and one registry entry.
+ * the configuration's class; a new rule adds one class here and one registry entry. A rule with
+ * stages around it ({@link Staged}) gets its core rule's transcription wrapped in the stages'
+ * ({@link Float64Lookahead}).
  */
 public abstract class Float64Reference {
 
@@ -53,8 +56,13 @@ public abstract class Float64Reference {
      *         flag arrays do not have one entry per segment
      */
     public static Float64Reference of(Rule rule, boolean[] decay, boolean[] adapt, float[][] initialWeights) {
-        if (!rule.stages().isEmpty()) {
-            throw new IllegalArgumentException("stages around a rule need the layout: use of(rule, resolvedLayout, weights)");
+        if (rule instanceof Staged) {
+            Staged staged = (Staged) rule;
+            if (staged.stages().centralization() != null) {
+                throw new IllegalArgumentException("gradient centralization needs the shapes: use of(rule, resolvedLayout, weights)");
+            }
+            Float64Reference inner = of(staged.core(), decay, adapt, initialWeights);
+            return staged.stages().lookahead() == null ? inner : new Float64Lookahead(staged.stages().lookahead(), inner);
         }
         Factory f = RULES.get(rule.getClass());
         if (f == null) throw new IllegalArgumentException("no float64 reference for " + rule.getClass().getName());
@@ -73,9 +81,11 @@ public abstract class Float64Reference {
             decay[i] = resolved.segment(i).decay();
             adapt[i] = resolved.segment(i).adapt();
         }
-        if (rule.stages().lookahead() != null) throw new IllegalArgumentException("the float64 reference does not model Lookahead");
-        Float64Reference ref = of(rule.core(), decay, adapt, initialWeights);
         GradientCentralization gc = rule.stages().centralization();
+        Rule rest = gc == null || rule.stages().lookahead() == null ? (gc == null ? rule : rule.core())
+                : new Staged(rule.core(), rule.stages().withCentralization(null));
+        // The centring is the outermost stage: the gradient is centred before Lookahead's rule sees it.
+        Float64Reference ref = of(rest, decay, adapt, initialWeights);
         if (gc != null) ref.centring = resolved.segments().toArray(new Segment[0]);
         ref.gc = gc;
         return ref;
@@ -88,6 +98,14 @@ public abstract class Float64Reference {
     private long t;
     private GradientCentralization gc;
     private Segment[] centring;
+
+    /** A stage around {@code inner}: the same flags, and the same live weights and trust ratios. */
+    Float64Reference(Float64Reference inner) {
+        decay = inner.decay;
+        adapt = inner.adapt;
+        w = inner.w;
+        trust = inner.trust;
+    }
 
     Float64Reference(boolean[] decay, boolean[] adapt, float[][] initialWeights) {
         this.decay = decay;

@@ -23,6 +23,7 @@ final class LambOptions {
         if (o.beta2 != null) b.beta2(o.beta2);
         if (o.maxGradNorm != null) b.maxGradNorm(o.maxGradNorm);
         if (o.noBiasCorrection) b.biasCorrection(false);
+        if (o.rectify) b.rectify(true);
         if (o.threads != null) b.threads(o.threads);
         return b;
     }

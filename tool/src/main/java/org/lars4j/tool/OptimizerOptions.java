@@ -21,7 +21,7 @@ final class OptimizerOptions {
     @Option(names = "--optimizer", defaultValue = "lars", description = "lars or lamb (default: ${DEFAULT-VALUE})")
     String optimizer;
 
-    @Option(names = "--preset", description = "lars: paper mlperf optax timm larc-clip larc-scale tvlars (default: timm); lamb: paper optax apex (default: paper)")
+    @Option(names = "--preset", description = "lars: paper mlperf optax timm larc-clip larc-scale tvlars (default: timm); lamb: paper optax apex ranger-lars (default: paper)")
     String preset;
 
     @Option(names = "--lr", description = "learning rate, constant (default: 0.1 for lars, 0.001 for lamb)")
@@ -38,6 +38,7 @@ final class OptimizerOptions {
     @Option(names = "--beta2", description = "lamb: beta2 (default: 0.999)") Double beta2;
     @Option(names = "--max-grad-norm", description = "lamb: global gradient clip, 0 = none (default: the preset's: apex 1.0, else 0)") Double maxGradNorm;
     @Option(names = "--no-bias-correction", description = "lamb: turn bias correction off (default: on)") boolean noBiasCorrection;
+    @Option(names = "--rectify", description = "lamb: RAdam's rectification of the direction (default: the preset's, on for ranger-lars)") boolean rectify;
     @Option(names = "--tv-alpha", description = "tvlars: alpha (default: 0.1)") Double tvAlpha;
     @Option(names = "--tv-lambda", description = "tvlars: lambda (default: 0.001)") Double tvLambda;
     @Option(names = "--tv-delay", description = "tvlars: delay d_e (default: -1)") Double tvDelay;
@@ -138,6 +139,7 @@ final class OptimizerOptions {
             if (lambOnly[1] != null) throw new IllegalArgumentException(lambOnly[0] + " applies only to --optimizer lamb");
         }
         if (noBiasCorrection) throw new IllegalArgumentException("--no-bias-correction applies only to --optimizer lamb");
+        if (rectify) throw new IllegalArgumentException("--rectify applies only to --optimizer lamb");
         LarsPreset p = LarsPreset.parse(preset == null ? "timm" : preset);
         Lars.Builder b = Lars.builder(p).learningRate(lr == null ? 0.1 : lr).backend(be);
         if (momentum != null) b.momentum(momentum);

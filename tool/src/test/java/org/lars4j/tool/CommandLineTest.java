@@ -23,6 +23,7 @@ import org.lars4j.io.OptimizerCheckpoint;
 import org.lars4j.io.SafetensorsFile;
 import org.lars4j.io.SafetensorsWriter;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.Rule;
 import org.lars4j.rule.lars.LarsPreset;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
@@ -53,6 +54,22 @@ class CommandLineTest {
         if (!more.contains("--threads")) args.addAll(List.of("--threads", "1"));
         args.addAll(more);
         return ToolTest.run(args.toArray(new String[0]));
+    }
+
+    @Test
+    void lambTakesTheRangerLarsPresetAndRectify() throws IOException {
+        OptimizerOptions o = new OptimizerOptions();
+        o.optimizer = "lamb";
+        o.preset = "ranger-lars";
+        Rule rangerLars = LambOptions.builder(o, Backend.CPU).rule();
+        assertEquals("ranger-lars", rangerLars.preset());
+        assertEquals("true", rangerLars.hyperparameters().get("rectify"));
+        assertEquals("6", rangerLars.hyperparameters().get("lookahead_k"));
+        Object[] rectified = step("--optimizer", "lamb", "--preset", "paper", "--rectify");
+        assertEquals(0, rectified[0], err(rectified));
+        Object[] lars = step("--rectify");
+        assertEquals(2, lars[0], err(lars));
+        assertTrue(err(lars).contains("--rectify applies only to --optimizer lamb"), err(lars));
     }
 
     @Test

@@ -10,6 +10,7 @@ import org.lars4j.rule.StepValues;
 import org.lars4j.rule.lamb.LambConfig;
 import org.lars4j.rule.lamb.LambSegments;
 import org.lars4j.rule.lamb.LambStepValues;
+import org.lars4j.rule.stage.Lookahead;
 
 /**
  * LAMB planned on the Java engine. A step is five phases (the CUDA plan has the same passes):
@@ -32,6 +33,8 @@ import org.lars4j.rule.lamb.LambStepValues;
  * apply pass instead; both give the same r, bit for bit. Phases 1-2 stay whole-model: the global
  * norm and the skip decision come before any write. Blocks change which tiles run when, never
  * what a tile computes.
+ * With Lookahead around the rule, its copy and sync run inside the apply phase, tile by tile
+ * ({@link LookaheadSlowWeights}).
  */
 final class CpuLambPlan implements EnginePlan {
     private final LambConfig cfg;
@@ -58,18 +61,27 @@ final class CpuLambPlan implements EnginePlan {
     /** Where segment i's r starts in rBlock: its offset inside its block. */
     private final int[] rOff;
     private final LambKernels.Consts consts = new LambKernels.Consts();
+    /** Lookahead's slow weights (state buffer 2), or null without Lookahead. */
+    private final LookaheadSlowWeights slow;
 
     private final CentredGradients centring;
     private final TileOp gradPhase = new GradNormPhase();
     private final TileOp momentsPhase = new MomentsPhase();
     private final TileOp applyPhase = new ApplyPhase();
 
-    /** {@code centring}: gradient centralization (null: none); its means phase runs first in every step. */
-    CpuLambPlan(LambConfig cfg, ParamLayout layout, int threads, CentredGradients centring) {
-        this(cfg, new LambSegments(cfg, layout), threads, centring);
+    CpuLambPlan(LambConfig cfg, ParamLayout layout, int threads) {
+        this(cfg, null, layout, threads, null);
     }
 
-    private CpuLambPlan(LambConfig cfg, LambSegments seg, int threads, CentredGradients centring) {
+    /**
+     * The rule with its stages: Lookahead ({@code lookahead} null: none) and gradient
+     * centralization ({@code centring} null: none; its means phase runs first in every step).
+     */
+    CpuLambPlan(LambConfig cfg, Lookahead lookahead, ParamLayout layout, int threads, CentredGradients centring) {
+        this(cfg, lookahead, new LambSegments(cfg, layout), threads, centring);
+    }
+
+    private CpuLambPlan(LambConfig cfg, Lookahead lookahead, LambSegments seg, int threads, CentredGradients centring) {
         this.cfg = cfg;
         this.seg = seg;
         this.centring = centring;
@@ -115,6 +127,7 @@ final class CpuLambPlan implements EnginePlan {
         consts.omb2 = (float) (1.0 - cfg.beta2());
         consts.eps = (float) cfg.eps();
         consts.adamW = cfg.adamWMode();
+        slow = LookaheadSlowWeights.of(lookahead, segLen);
     }
 
     @Override
@@ -138,9 +151,12 @@ final class CpuLambPlan implements EnginePlan {
                 }
             }
             consts.clip = (float) clip;
-            consts.bc1 = (float) sc.biasCorrection1();
+            // (1 - beta1^t) / rect: the rectification rides on m's divisor (exact with rect = 1).
+            consts.bc1 = (float) sc.momentDivisor();
+            consts.momentumOnly = sc.momentumOnly();
             consts.bc2 = (float) sc.biasCorrection2();
             double lr = sc.learningRate();
+            if (slow != null) slow.startStep(sc);
             int nb = tiles.blocks();
             for (int i = 0; i < nb; i++) {
                 // After a gradient pass the last blocks' g is what the cache still holds: start there.
@@ -209,30 +225,36 @@ final class CpuLambPlan implements EnginePlan {
         public void apply(Tile t) {
             int s = t.segment;
             t.viewWForUpdate(false);
+            if (slow != null) slow.beforeUpdate(t);   // w as the moments pass read it: not yet written
             kernels.apply(t.wa, t.wo, rBlock, rOff[s] + t.start, t.length, negScale[s]);
+            if (slow != null) slow.afterUpdate(t);
         }
     }
 
     @Override
     public void readState(int buffer, int segment, float[] dst) {
-        System.arraycopy(buffer(buffer)[segment], 0, dst, 0, segLen[segment]);
+        if (buffer == 2 && slow != null) slow.read(segment, dst);
+        else System.arraycopy(buffer(buffer)[segment], 0, dst, 0, segLen[segment]);
     }
 
     @Override
     public void writeState(int buffer, int segment, float[] src) {
-        System.arraycopy(src, 0, buffer(buffer)[segment], 0, segLen[segment]);
+        if (buffer == 2 && slow != null) slow.write(segment, src);
+        else System.arraycopy(src, 0, buffer(buffer)[segment], 0, segLen[segment]);
     }
 
     private float[][] buffer(int b) {
         if (b == 0) return m;
         if (b == 1) return v;
-        throw new IndexOutOfBoundsException("LAMB has two state buffers (exp_avg, exp_avg_sq), asked for #" + b);
+        throw new IndexOutOfBoundsException(slow == null ? "LAMB has two state buffers (exp_avg, exp_avg_sq), asked for #" + b
+                : "LAMB with Lookahead has three state buffers (exp_avg, exp_avg_sq, lookahead_slow), asked for #" + b);
     }
 
     @Override
     public void resetState() {
         for (float[] x : m) Arrays.fill(x, 0f);
         for (float[] x : v) Arrays.fill(x, 0f);
+        if (slow != null) slow.reset();
     }
 
     @Override public double lastWeightNorm(int segment) { return normW[segment]; }

@@ -18,6 +18,7 @@ import org.lars4j.rule.lars.LarsSegments;
 import org.lars4j.rule.lars.LarsStepValues;
 import org.lars4j.rule.lars.LrPlacement;
 import org.lars4j.rule.lars.TrustRatioForm;
+import org.lars4j.rule.stage.Lookahead;
 
 /**
  * The LARS family planned on the Java engine. A step is three phases:
@@ -39,6 +40,9 @@ import org.lars4j.rule.lars.TrustRatioForm;
  * Threads claim chunks of whole tiles; a tile's result does not depend on which thread computed
  * it or in which block order, and totals are formed serially, so results are the same bits for
  * any thread count and any block size.
+ * With Lookahead around the rule, its copy and sync run inside the update phase, tile by tile
+ * ({@link LookaheadSlowWeights}); the carried weight partials are those of the weights as stored,
+ * after a sync.
  */
 final class CpuLarsPlan implements EnginePlan {
     private final LarsConfig cfg;
@@ -63,6 +67,8 @@ final class CpuLarsPlan implements EnginePlan {
     // flat form's w, g and v share one index and the update loop vectorises), else one per segment.
     private final float[][] momentum;
     private final int[] momentumOff;
+    /** Lookahead's slow weights (state buffer 1), or null without Lookahead. */
+    private final LookaheadSlowWeights slow;
 
     private final CentredGradients centring;
     private final TileOp normPhase = new NormPhase();
@@ -84,12 +90,19 @@ final class CpuLarsPlan implements EnginePlan {
     private float negLrF;
     private boolean first;
 
-    /** {@code centring}: gradient centralization (null: none); its means phase runs first in every step. */
-    CpuLarsPlan(LarsConfig cfg, ParamLayout layout, int threads, CentredGradients centring) {
-        this(cfg, new LarsSegments(cfg, layout), threads, centring);
+    CpuLarsPlan(LarsConfig cfg, ParamLayout layout, int threads) {
+        this(cfg, null, layout, threads, null);
     }
 
-    private CpuLarsPlan(LarsConfig cfg, LarsSegments seg, int threads, CentredGradients centring) {
+    /**
+     * The rule with its stages: Lookahead ({@code lookahead} null: none) and gradient
+     * centralization ({@code centring} null: none; its means phase runs first in every step).
+     */
+    CpuLarsPlan(LarsConfig cfg, Lookahead lookahead, ParamLayout layout, int threads, CentredGradients centring) {
+        this(cfg, lookahead, new LarsSegments(cfg, layout), threads, centring);
+    }
+
+    private CpuLarsPlan(LarsConfig cfg, Lookahead lookahead, LarsSegments seg, int threads, CentredGradients centring) {
         this.cfg = cfg;
         this.centring = centring;
         table = new TileTable(seg.lengths());
@@ -119,6 +132,7 @@ final class CpuLarsPlan implements EnginePlan {
         trust = new double[nSeg];
         lamEff = new float[nSeg];
         scale = new float[nSeg];
+        slow = LookaheadSlowWeights.of(lookahead, segLen);
     }
 
     @Override
@@ -145,6 +159,7 @@ final class CpuLarsPlan implements EnginePlan {
             damp1F = (float) (1.0 - cfg.dampening());
             negLrF = -(float) sc.learningRate();
             first = sc.firstStep();
+            if (slow != null) slow.startStep(sc);
             gradDone = prePass;
             for (int i = 0; i < nb; i++) {
                 int b = prePass ? nb - 1 - i : i;
@@ -268,12 +283,14 @@ final class CpuLarsPlan implements EnginePlan {
             t.viewWForUpdate(inPlace);
             t.viewG(inPlace);
             int vo = momentumOff[seg] + t.start;
+            if (slow != null) slow.beforeUpdate(t);
             if (cfg.placement() == LrPlacement.INSIDE) {
                 kernels.updateInside(t.wa, t.wb, t.wo, t.ga, t.gb, t.go, momentum[seg], vo, n, lamEff[seg], scale[seg], muF, cfg.nesterov());
             } else {
                 kernels.updateOutside(t.wa, t.wb, t.wo, t.ga, t.gb, t.go, momentum[seg], vo, n,
                         lamEff[seg], scale[seg], muF, damp1F, negLrF, first, cfg.nesterov());
             }
+            if (slow != null) slow.afterUpdate(t);
             if (carry && normMode[seg] == NORM_WG) {
                 // The new weights' partials for the next step, from the tile still in L1 (same order).
                 partW[t.index] = sums.partialW(t);
@@ -286,25 +303,30 @@ final class CpuLarsPlan implements EnginePlan {
     @Override
     public void readState(int buffer, int segment, float[] dst) {
         checkBuffer(buffer);
-        System.arraycopy(momentum[segment], momentumOff[segment], dst, 0, segLen[segment]);
+        if (buffer == 1) slow.read(segment, dst);
+        else System.arraycopy(momentum[segment], momentumOff[segment], dst, 0, segLen[segment]);
     }
 
     @Override
     public void writeState(int buffer, int segment, float[] src) {
         checkBuffer(buffer);
-        System.arraycopy(src, 0, momentum[segment], momentumOff[segment], segLen[segment]);
+        if (buffer == 1) slow.write(segment, src);
+        else System.arraycopy(src, 0, momentum[segment], momentumOff[segment], segLen[segment]);
     }
 
     @Override
     public void resetState() {
         weights.changed();
         for (int i = 0; i < nSeg; i++) Arrays.fill(momentum[i], momentumOff[i], momentumOff[i] + segLen[i], 0f);
+        if (slow != null) slow.reset();
     }
 
     @Override public void weightsChanged() { weights.changed(); }
 
-    private static void checkBuffer(int buffer) {
-        if (buffer != 0) throw new IndexOutOfBoundsException("LARS has one state buffer (momentum_buffer), asked for #" + buffer);
+    private void checkBuffer(int buffer) {
+        if (buffer == 0 || (buffer == 1 && slow != null)) return;
+        throw new IndexOutOfBoundsException(slow == null ? "LARS has one state buffer (momentum_buffer), asked for #" + buffer
+                : "LARS with Lookahead has two state buffers (momentum_buffer, lookahead_slow), asked for #" + buffer);
     }
 
     @Override public double lastWeightNorm(int segment) { return normW[segment]; }

@@ -11,8 +11,11 @@ interface LambKernels {
     /** Float constants of one step (rounded once from float64 on the host). */
     final class Consts {
         float clip;         // c = max(1, G / maxGradNorm), 1 without a clip; gs = g / c
-        float b1, b3, b2, omb2, bc1, bc2, eps;
+        float b1, b3, b2, omb2, eps;
+        float bc1;          // m's divisor: (1 - beta1^t) / rect (rect = 1 unless rectified), or 1 / rect without bias correction
+        float bc2;          // 1 - beta2^t, or 1
         boolean adamW;
+        boolean momentumOnly;   // rectified LAMB's first steps: r = m' / bc1, no v term
     }
 
     /** Short description for {@code engineVariant()}. */

@@ -25,7 +25,9 @@ final class ScalarLambKernels implements LambKernels {
      * gs = adamW ? gs : fma(lam, w, gs)         // L2 mode: decay folded into the gradient
      * m' = fma(b1, m, b3 * gs)                  // b3 = 1 - b1 (grad averaging) or 1
      * v' = fma(b2, v, omb2 * (gs * gs))         // omb2 = 1 - b2
-     * r  = (m' / bc1) / (sqrt(v' / bc2) + eps)  // bc = 1 - beta^t, or 1 without bias correction
+     * r  = (m' / bc1) / (sqrt(v' / bc2) + eps)  // bc = 1 - beta^t, or 1 without bias correction;
+     *                                           // rectified: bc1 = (1 - beta1^t) / rect
+     * r  = momentumOnly ? m' / bc1 : r          // rectified LAMB while rho_t <= 5 (bc1 = 1 - beta1^t)
      * r  = adamW ? fma(lam, w, r) : r           // decoupled weight decay
      * lanes: lr += r*r, lw += w*w (fma)         // used only for adapted segments
      * rOut[or + e] = r                          // for the apply pass of the same block
@@ -39,6 +41,7 @@ final class ScalarLambKernels implements LambKernels {
                         Consts c, float[] lr, float[] lw, float[] tmpM, float[] tmpV, float[] rOut, int or) {
         final float clip = c.clip, b1 = c.b1, b3 = c.b3, b2 = c.b2, omb2 = c.omb2, bc1 = c.bc1, bc2 = c.bc2, eps = c.eps;
         final boolean adamW = c.adamW;
+        final boolean momentumOnly = c.momentumOnly;
         for (int base = 0; base < n; base += LANES) {
             final int lim = Math.min(LANES, n - base);
             final int wo = ow + base;
@@ -69,6 +72,10 @@ final class ScalarLambKernels implements LambKernels {
                     tmpV[i] = vn / bc2;
                 }
             }
+            if (momentumOnly) {
+                momentumOnlyDirection(w, wo, lim, lam, adamW, lr, lw, tmpM, rOut, ro);
+                continue;
+            }
             for (int i = 0; i < lim; i++) tmpV[i] = (float) Math.sqrt(tmpV[i]);
             if (adamW) {
                 for (int i = 0; i < lim; i++) {
@@ -87,6 +94,18 @@ final class ScalarLambKernels implements LambKernels {
                     lw[i] = Math.fma(wv, wv, lw[i]);
                 }
             }
+        }
+    }
+
+    /** Rectified LAMB's momentum-only phase: {@code r = mh} (in tmpM), then the decay and the lanes as in the Adam phase. */
+    private static void momentumOnlyDirection(float[] w, int wo, int lim, float lam, boolean adamW, float[] lr, float[] lw,
+                                              float[] tmpM, float[] rOut, int ro) {
+        for (int i = 0; i < lim; i++) {
+            float wv = w[wo + i];
+            float r = adamW ? Math.fma(lam, wv, tmpM[i]) : tmpM[i];
+            rOut[ro + i] = r;
+            lr[i] = Math.fma(r, r, lr[i]);
+            lw[i] = Math.fma(wv, wv, lw[i]);
         }
     }
 

@@ -39,6 +39,7 @@ final class VectorLambKernels implements LambKernels {
         FloatVector eps = FloatVector.broadcast(S, c.eps);
         FloatVector lamV = FloatVector.broadcast(S, lam);
         boolean adamW = c.adamW;
+        boolean momentumOnly = c.momentumOnly;
         for (int base = 0; base < n; base += LANES) {
             int lim = Math.min(LANES, n - base);
             int wo = ow + base;
@@ -54,7 +55,8 @@ final class VectorLambKernels implements LambKernels {
                 FloatVector vn = b2.fma(FloatVector.fromArray(S, v, so + i), omb2.mul(gs.mul(gs))); // v' = b2*v + (1-b2)*gs^2
                 mn.intoArray(m, so + i);
                 vn.intoArray(v, so + i);
-                FloatVector r = mn.div(bc1).div(vn.div(bc2).sqrt().add(eps));                // (m'/bc1) / (sqrt(v'/bc2) + eps)
+                FloatVector r = mn.div(bc1);                                                 // mh = m'/bc1
+                if (!momentumOnly) r = r.div(vn.div(bc2).sqrt().add(eps));                   // mh / (sqrt(v'/bc2) + eps)
                 if (adamW) r = lamV.fma(wv, r);                                              // AdamW: r + lam*w
                 r.intoArray(rOut, ro + i);                                                   // for the apply pass
                 r.fma(r, FloatVector.fromArray(S, lr, i)).intoArray(lr, i);                   // lane += r^2
@@ -69,7 +71,8 @@ final class VectorLambKernels implements LambKernels {
                 float vn = Math.fma(c.b2, v[so + i], c.omb2 * (gs * gs));
                 m[so + i] = mn;
                 v[so + i] = vn;
-                float r = (mn / c.bc1) / ((float) Math.sqrt(vn / c.bc2) + c.eps);
+                float r = mn / c.bc1;
+                if (!momentumOnly) r = r / ((float) Math.sqrt(vn / c.bc2) + c.eps);
                 if (adamW) r = Math.fma(lam, wv, r);
                 rOut[ro + i] = r;
                 lr[i] = Math.fma(r, r, lr[i]);

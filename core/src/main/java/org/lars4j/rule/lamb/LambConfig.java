@@ -20,6 +20,7 @@ import org.lars4j.schedule.LrSchedule;
  * @param biasCorrection divide m and v by {@code 1 - beta^t}
  * @param gradAveraging  {@code m = b1 m + (1 - b1) g}; off: {@code m = b1 m + g}
  * @param adamWMode      decoupled weight decay added to r; off: L2, {@code lam * w} added to g before m and v
+ * @param rectify        RAdam's rectification of the direction (docs/MATH.md section 4.4); needs gradAveraging
  * @param phiClamp       {@code phi(W) = clamp(W, gammaLower, gammaUpper)} instead of the identity
  * @param trustClip      LAMBC: {@code tr = min(tr, 1)}
  * @param maxGradNorm    apex: {@code g /= max(1, ||g||_global / maxGradNorm)}; 0 disables
@@ -27,7 +28,7 @@ import org.lars4j.schedule.LrSchedule;
  */
 public record LambConfig(LambPreset presetEnum, LrSchedule learningRate, double beta1, double beta2, double eps,
                          double weightDecay, boolean biasCorrection, boolean gradAveraging, boolean adamWMode,
-                         boolean phiClamp, double gammaLower, double gammaUpper, boolean trustClip, double maxGradNorm,
+                         boolean rectify, boolean phiClamp, double gammaLower, double gammaUpper, boolean trustClip, double maxGradNorm,
                          boolean nvlamb, NonFinitePolicy nonFinitePolicy) implements Rule {
 
     /** Validates every value; a bad one is named in an {@link InvalidHyperparameterException}. */
@@ -47,6 +48,11 @@ public record LambConfig(LambPreset presetEnum, LrSchedule learningRate, double 
         // The upper bound may be +infinity (no clamp); the lower one is a float32 in the kernels.
         if (phiClamp) Hyperparameters.nonNegative("phiClamp lower", gammaLower);
         if (nonFinitePolicy == null) throw new InvalidHyperparameterException("nonFinitePolicy is null");
+        // RAdam's moments are both averages: its mh estimates E[g], which the momentum-only phase
+        // steps along as it is. m = b1 m + g would make those steps 1/(1 - b1) times larger.
+        if (rectify && !gradAveraging) {
+            throw new InvalidHyperparameterException("rectify needs gradAveraging on (RAdam's m is an exponential average), got gradAveraging false");
+        }
     }
 
     private static void unit(String name, double v) {
@@ -76,7 +82,8 @@ public record LambConfig(LambPreset presetEnum, LrSchedule learningRate, double 
 
     /**
      * Step values: lr, and the bias corrections {@code 1 - beta1^t}, {@code 1 - beta2^t}
-     * (StrictMath.pow, host side; 1 when bias correction is off).
+     * (StrictMath.pow, host side; 1 when bias correction is off); with {@code rectify}, RAdam's
+     * rho_t and rectification term (docs/MATH.md section 4.4), in float64 with StrictMath.
      */
     @Override
     public void fillStepValues(long t, StepValues values) {
@@ -84,8 +91,24 @@ public record LambConfig(LambPreset presetEnum, LrSchedule learningRate, double 
         double lr = Hyperparameters.learningRate(learningRate, t);
         double bc1 = biasCorrection ? 1.0 - StrictMath.pow(beta1, t) : 1.0;
         double bc2 = biasCorrection ? 1.0 - StrictMath.pow(beta2, t) : 1.0;
-        out.set(t, lr, bc1, bc2);
+        if (!rectify) {
+            out.set(t, lr, bc1, bc2);
+            return;
+        }
+        double rhoInf = 2.0 / (1.0 - beta2) - 1.0;
+        double beta2t = StrictMath.pow(beta2, t);
+        // rho_t does not depend on the bias-correction option: it describes v's average, not mh or vh.
+        double rho = rhoInf - 2.0 * t * beta2t / (1.0 - beta2t);
+        if (rho > RECTIFY_THRESHOLD) {
+            double rect = StrictMath.sqrt((rho - 4.0) * (rho - 2.0) * rhoInf / ((rhoInf - 4.0) * (rhoInf - 2.0) * rho));
+            out.set(t, lr, bc1, bc2, rho, rect, false);
+        } else {
+            out.set(t, lr, bc1, bc2, rho, 1.0, true);
+        }
     }
+
+    /** rho_t above which the direction is rectified; at or below, momentum only (PyTorch's {@code RAdam}). */
+    public static final double RECTIFY_THRESHOLD = 5.0;
 
     @Override
     public Map<String, String> hyperparameters() {
@@ -99,6 +122,7 @@ public record LambConfig(LambPreset presetEnum, LrSchedule learningRate, double 
         m.put("bias_correction", Boolean.toString(biasCorrection));
         m.put("grad_averaging", Boolean.toString(gradAveraging));
         m.put("adam_w_mode", Boolean.toString(adamWMode));
+        m.put("rectify", Boolean.toString(rectify));
         m.put("phi_clamp", phiClamp ? "[" + gammaLower + ", " + gammaUpper + "]" : "identity");
         m.put("trust_clip", Boolean.toString(trustClip));
         m.put("max_grad_norm", Double.toString(maxGradNorm));

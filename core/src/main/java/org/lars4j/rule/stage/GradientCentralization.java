@@ -3,7 +3,7 @@ package org.lars4j.rule.stage;
 import org.lars4j.layout.Segment;
 
 /**
- * Gradient centralization (Yong et al. 2020; docs/MATH.md section 12): before the rule reads a
+ * Gradient centralization (Yong et al. 2020; docs/MATH.md section 13): before the rule reads a
  * gradient, each row along the segment's output axis ({@code Segment.outputAxis()}) has its mean
  * removed, the mean computed in float64 in a fixed order and rounded once. Segments of rank 1 are
  * never centred; with {@code convOnly}, only segments of rank 4 and more. A gradient stage:

@@ -52,16 +52,23 @@ class AllocationTest {
         TestModels.Tensors bytesG = new TestModels.Tensors(TestModels.Form.LIST_BYTES, layout, g);
         List<float[]> lw = Arrays.asList(TestModels.copy(w));
         List<float[]> lg = Arrays.asList(g);
-        for (int variant = 0; variant < 4; variant++) {
+        // Each rule alone, then with Lookahead around it (k = 3: copies, syncs and plain steps all run),
+        // then with gradient centralization (its row means and centred tiles use plan-time buffers).
+        for (int variant = 0; variant < 6; variant++) {
             boolean lamb = variant % 2 == 1;
-            boolean centred = variant >= 2;   // gradient centralization: its means and stages are plan-time buffers
-            Lamb.Builder lambB = Lamb.builder(LambPreset.APEX).learningRate(1e-3).backend(Backend.CPU).threads(2);
-            Lars.Builder larsB = Lars.builder(LarsPreset.TIMM).learningRate(0.1).weightDecay(1e-4).backend(Backend.CPU).threads(2);
-            if (centred) {
-                lambB.gradientCentralization(false);
-                larsB.gradientCentralization(false);
+            boolean lookahead = variant / 2 == 1;
+            boolean centred = variant / 2 == 2;
+            Lamb.Builder lb = Lamb.builder(LambPreset.APEX).learningRate(1e-3).backend(Backend.CPU).threads(2);
+            Lars.Builder rb = Lars.builder(LarsPreset.TIMM).learningRate(0.1).weightDecay(1e-4).backend(Backend.CPU).threads(2);
+            if (lookahead) {
+                lb.lookahead(3, 0.6);
+                rb.lookahead(3, 0.6);
             }
-            try (LayerwiseOptimizer opt = lamb ? lambB.build(layout) : larsB.build(layout)) {
+            if (centred) {
+                lb.gradientCentralization(false);
+                rb.gradientCentralization(false);
+            }
+            try (LayerwiseOptimizer opt = lamb ? lb.build(layout) : rb.build(layout)) {
                 for (int i = 0; i < 2000; i++) {               // warm-up: JIT compilation allocates
                     opt.step(flatW.flatArray, flatG.flatArray);
                     opt.step(lw, lg);
@@ -81,7 +88,8 @@ class AllocationTest {
                 long bytes = allocated(mx, ids) - before;
                 // A few hundred bytes of slack for the counters' own reads; a per-step allocation
                 // would show as 1000 steps x (at least 16 bytes).
-                assertTrue(bytes < 4096, (lamb ? "lamb" : "lars") + (centred ? " with centralization" : "") + ": 1000 steps allocated " + bytes + " bytes");
+                assertTrue(bytes < 4096, (lamb ? "lamb" : "lars") + (lookahead ? " with lookahead" : "") + (centred ? " with centralization" : "")
+                        + ": 1000 steps allocated " + bytes + " bytes");
             }
         }
     }

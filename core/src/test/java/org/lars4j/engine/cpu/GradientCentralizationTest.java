@@ -80,6 +80,7 @@ class GradientCentralizationTest {
         double lr = lrFor(preset);
         Lars.Builder b = Lars.builder(preset).learningRate(lr).weightDecay(WD).backend(Backend.CPU).threads(2)
                 .gradientCentralization(convOnly);
+        if (convOnly) b.lookahead(2, 0.5);   // with a weight stage too: the reference nests them the same way
         Rule rule = b.rule();
         try (LayerwiseOptimizer opt = b.build(layout)) {
             Float64Reference ref = Float64Reference.of(rule, opt.layout(), w0);

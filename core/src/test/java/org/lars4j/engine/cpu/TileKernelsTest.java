@@ -14,6 +14,7 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -290,10 +291,13 @@ class TileKernelsTest {
         }
     }
 
-    /** LAMB's moments and apply passes against their element rule (ScalarLambKernels' javadoc), lane sums and stored r included. */
+    /**
+     * LAMB's moments and apply passes against their element rule (ScalarLambKernels' javadoc),
+     * lane sums and stored r included; also in rectified LAMB's momentum-only phase (r = m'/bc1).
+     */
     @ParameterizedTest
-    @ValueSource(booleans = {false, true})
-    void lambPassesMatchTheDocumentedElementRule(boolean adamW) {
+    @CsvSource({"false, false", "true, false", "false, true", "true, true"})
+    void lambPassesMatchTheDocumentedElementRule(boolean adamW, boolean momentumOnly) {
         LambKernels.Consts c = new LambKernels.Consts();
         c.clip = 1.7f;
         c.b1 = 0.9f;
@@ -304,6 +308,7 @@ class TileKernelsTest {
         c.bc2 = 0.00299f;
         c.eps = 1e-6f;
         c.adamW = adamW;
+        c.momentumOnly = momentumOnly;
         float lam = 0.01f;
         float negScale = -0.003f;
         for (LambKernels k : bothLamb()) {
@@ -329,7 +334,7 @@ class TileKernelsTest {
                     float vn = Math.fma(c.b2, ev[offs[2] + e], c.omb2 * (gs * gs));
                     em[offs[2] + e] = mn;
                     ev[offs[2] + e] = vn;
-                    float r = (mn / c.bc1) / ((float) Math.sqrt(vn / c.bc2) + c.eps);
+                    float r = momentumOnly ? mn / c.bc1 : (mn / c.bc1) / ((float) Math.sqrt(vn / c.bc2) + c.eps);
                     if (adamW) r = Math.fma(lam, wv, r);
                     elr[e % 1024] = Math.fma(r, r, elr[e % 1024]);
                     elw[e % 1024] = Math.fma(wv, wv, elw[e % 1024]);
@@ -338,7 +343,7 @@ class TileKernelsTest {
                 }
                 float[] lr = new float[1024];
                 float[] lw = new float[1024];
-                String at = k.name() + (adamW ? " adamW" : " L2") + " n=" + n;
+                String at = k.name() + (adamW ? " adamW" : " L2") + (momentumOnly ? " momentum only" : "") + " n=" + n;
                 float[] rOut = new float[n + 9];
                 k.moments(w, offs[0], g, offs[1], m, v, offs[2], n, lam, c, lr, lw, new float[1024], new float[1024], rOut, 7);
                 assertArrayEquals(bits(em), bits(m), at + " m");

@@ -7,6 +7,7 @@ import org.lars4j.rule.StepValues;
 import org.lars4j.rule.lamb.LambConfig;
 import org.lars4j.rule.lamb.LambSegments;
 import org.lars4j.rule.lamb.LambStepValues;
+import org.lars4j.rule.stage.Lookahead;
 
 /**
  * LAMB on the native engines: {@code LambConsts} and {@code LambStepValues} of
@@ -17,7 +18,8 @@ final class NativeLambRule extends NativeRule {
     private final NativeLars.LambConsts constants = new NativeLars.LambConsts();
     private final NativeLars.LambStepValues values = new NativeLars.LambStepValues();
 
-    NativeLambRule(LambConfig c, ParamLayout layout) {
+    NativeLambRule(LambConfig c, Lookahead lookahead, ParamLayout layout) {
+        super(lookahead);
         segments = new LambSegments(c, layout);
         constants.b1((float) c.beta1()).b2((float) c.beta2()).eps((float) c.eps())
                 .b3((float) (c.gradAveraging() ? 1.0 - c.beta1() : 1.0)).omb2((float) (1.0 - c.beta2()))
@@ -28,7 +30,8 @@ final class NativeLambRule extends NativeRule {
                 .skipNonFinite(flag(c.nonFinitePolicy() == NonFinitePolicy.SKIP_STEP))
                 .clipOn(flag(c.maxGradNorm() > 0))
                 .gradNormPass(flag(segments.gradNormPass()))
-                .vectorLoads(flag(NativeEnginePlan.VECTOR_LOADS));
+                .vectorLoads(flag(NativeEnginePlan.VECTOR_LOADS))
+                .lookahead(lookaheadOn()).lookaheadAlpha(lookaheadAlpha());
     }
 
     @Override int id() { return NativeLars.ruleLamb(); }
@@ -39,7 +42,9 @@ final class NativeLambRule extends NativeRule {
     @Override
     Pointer stepValues(StepValues v, boolean first, boolean weightsAsLeft) {
         LambStepValues s = (LambStepValues) v;
-        return values.lr(s.learningRate()).bc1(s.biasCorrection1()).bc2(s.biasCorrection2());
+        return values.lr(s.learningRate()).bc1(s.biasCorrection1()).bc2(s.biasCorrection2())
+                .rect(s.rectification()).momentumOnly(flag(s.momentumOnly()))
+                .lookaheadCopy(lookaheadCopy(first)).lookaheadSync(lookaheadSync(v));
     }
 
     @Override String launches(NativeLars.NativePlan plan) { return "LAMB launches"; }

@@ -110,6 +110,8 @@ public final class NativeLars {
         public native int carryW(); public native LarsConsts carryW(int v);
         public native int grouped(); public native LarsConsts grouped(int v);
         public native long groupElements(); public native LarsConsts groupElements(long v);
+        public native int lookahead(); public native LarsConsts lookahead(int v);
+        public native float lookaheadAlpha(); public native LarsConsts lookaheadAlpha(float v);
     }
 
     /** LARS's values of one step (src/main/cuda/rules/lars.cuh), refilled each step. */
@@ -130,6 +132,8 @@ public final class NativeLars {
         public native double phi(); public native LarsStepValues phi(double v);
         public native int first(); public native LarsStepValues first(int v);
         public native int weightsAsLeft(); public native LarsStepValues weightsAsLeft(int v);
+        public native int lookaheadCopy(); public native LarsStepValues lookaheadCopy(int v);
+        public native int lookaheadSync(); public native LarsStepValues lookaheadSync(int v);
     }
 
     /** LAMB's constants (src/main/cuda/rules/lamb.cuh), filled once at plan time. */
@@ -160,6 +164,8 @@ public final class NativeLars {
         public native int clipOn(); public native LambConsts clipOn(int v);
         public native int vectorLoads(); public native LambConsts vectorLoads(int v);
         public native int gradNormPass(); public native LambConsts gradNormPass(int v);
+        public native int lookahead(); public native LambConsts lookahead(int v);
+        public native float lookaheadAlpha(); public native LambConsts lookaheadAlpha(float v);
     }
 
     /** LAMB's values of one step (src/main/cuda/rules/lamb.cuh), refilled each step. */
@@ -178,6 +184,10 @@ public final class NativeLars {
         public native double lr(); public native LambStepValues lr(double v);
         public native double bc1(); public native LambStepValues bc1(double v);
         public native double bc2(); public native LambStepValues bc2(double v);
+        public native int lookaheadCopy(); public native LambStepValues lookaheadCopy(int v);
+        public native int lookaheadSync(); public native LambStepValues lookaheadSync(int v);
+        public native double rect(); public native LambStepValues rect(double v);
+        public native int momentumOnly(); public native LambStepValues momentumOnly(int v);
     }
 
     /**

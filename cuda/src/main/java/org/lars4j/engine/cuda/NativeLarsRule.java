@@ -9,6 +9,7 @@ import org.lars4j.rule.lars.LarsSegments;
 import org.lars4j.rule.lars.LarsStepValues;
 import org.lars4j.rule.lars.LrPlacement;
 import org.lars4j.rule.lars.TrustRatioForm;
+import org.lars4j.rule.stage.Lookahead;
 
 /** LARS on the native engines: {@code LarsConsts} and {@code LarsStepValues} of src/main/cuda/rules/lars.cuh. */
 final class NativeLarsRule extends NativeRule {
@@ -17,7 +18,8 @@ final class NativeLarsRule extends NativeRule {
     private final NativeLars.LarsConsts constants = new NativeLars.LarsConsts();
     private final NativeLars.LarsStepValues values = new NativeLars.LarsStepValues();
 
-    NativeLarsRule(LarsConfig c, ParamLayout layout) {
+    NativeLarsRule(LarsConfig c, Lookahead lookahead, ParamLayout layout) {
+        super(lookahead);
         config = c;
         segments = new LarsSegments(c, layout);
         constants.eta(c.trustCoefficient()).eps(c.eps()).normClamp(c.normClamp()).dampening(c.dampening())
@@ -30,7 +32,8 @@ final class NativeLarsRule extends NativeRule {
                 .vectorLoads(flag(NativeEnginePlan.VECTOR_LOADS))
                 .carryW(flag(c.carryWeightNorms()))
                 .grouped(flag(Boolean.parseBoolean(System.getProperty(NativeEnginePlan.COOPERATIVE_PROPERTY, "true"))))
-                .groupElements(NativeEnginePlan.groupElements());
+                .groupElements(NativeEnginePlan.groupElements())
+                .lookahead(lookaheadOn()).lookaheadAlpha(lookaheadAlpha());
     }
 
     @Override int id() { return NativeLars.ruleLars(); }
@@ -42,7 +45,8 @@ final class NativeLarsRule extends NativeRule {
     @Override
     Pointer stepValues(StepValues v, boolean first, boolean weightsAsLeft) {
         LarsStepValues s = (LarsStepValues) v;
-        return values.lr(s.learningRate()).mu(s.momentum()).phi(s.phi()).first(flag(first)).weightsAsLeft(flag(weightsAsLeft));
+        return values.lr(s.learningRate()).mu(s.momentum()).phi(s.phi()).first(flag(first)).weightsAsLeft(flag(weightsAsLeft))
+                .lookaheadCopy(lookaheadCopy(first)).lookaheadSync(lookaheadSync(v));
     }
 
     @Override
