@@ -22,7 +22,12 @@ import picocli.CommandLine.Option;
 @Command(name = "verify", mixinStandardHelpOptions = true,
         description = "Run one random problem on every available engine; report bitwise identity and the distance from float64.")
 final class VerifyCommand implements Callable<Integer> {
-    @Option(names = "--steps", defaultValue = "3", description = "steps (default: ${DEFAULT-VALUE})")
+    /**
+     * Enough steps for every phase of every rule to be compared: two Lookahead syncs at the usual
+     * k = 6, and rectified LAMB's rectified phase (from step 6 at beta2 = 0.999).
+     */
+    @Option(names = "--steps", defaultValue = "13", description = "steps (default: ${DEFAULT-VALUE}: two syncs of a Lookahead with k = 6, "
+            + "rectified LAMB past its momentum-only phase)")
     int steps;
 
     @Option(names = "--seed", defaultValue = "1", description = "random seed (default: ${DEFAULT-VALUE})")
