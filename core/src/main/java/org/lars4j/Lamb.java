@@ -91,8 +91,20 @@ public final class Lamb {
         }
         /** LAMBC: tr = min(tr, 1). */
         public Builder trustClip(boolean v) { this.trustClip = v; return this; }
-        /** apex: g /= max(1, ||g||_global / maxGradNorm); 0 disables. */
+        /**
+         * apex: g /= max(1, ||g||_global / maxGradNorm); 0 disables. The global gradient clip stage
+         * of every rule ({@link #gradientClip}), kept in LambConfig as apex's hyperparameter.
+         */
         public Builder maxGradNorm(double v) { this.maxGradNorm = v; return this; }
+
+        /** The global gradient-norm clip stage (docs/MATH.md section 14); for LAMB the same as {@link #maxGradNorm}. */
+        public Builder gradientClip(double maxNorm) {
+            new org.lars4j.rule.stage.GlobalGradientClip(maxNorm);   // validated as for any rule
+            return maxGradNorm(maxNorm);
+        }
+
+        /** No global gradient clip (apex's preset has one). */
+        public Builder noGradientClip() { return maxGradNorm(0); }
         /** apex nvlamb: adapt every segment, also those without weight decay. */
         public Builder nvlamb(boolean v) { this.nvlamb = v; return this; }
         public Builder nonFinitePolicy(NonFinitePolicy v) { this.nonFinitePolicy = v; return this; }

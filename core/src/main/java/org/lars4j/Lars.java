@@ -11,6 +11,7 @@ import org.lars4j.rule.lars.LrPlacement;
 import org.lars4j.rule.lars.TrustRatioForm;
 import org.lars4j.rule.stage.GradientCentralization;
 import org.lars4j.rule.stage.Lookahead;
+import org.lars4j.rule.stage.GlobalGradientClip;
 import org.lars4j.rule.stage.Stages;
 import org.lars4j.schedule.LrSchedule;
 
@@ -145,6 +146,12 @@ public final class Lars {
         public Builder backend(Backend v) { this.backend = v; return this; }
         /** Worker threads of the Java engine (default: available processors). */
         public Builder threads(int n) { this.threads = n; return this; }
+
+        /** The global gradient-norm clip: g' = g / max(1, ||g||_global / maxNorm) before the rule reads g (docs/MATH.md section 14). */
+        public Builder gradientClip(double maxNorm) { this.stages = stages.withClip(new GlobalGradientClip(maxNorm)); return this; }
+
+        /** No global gradient clip. */
+        public Builder noGradientClip() { this.stages = stages.withClip(null); return this; }
 
         /** Lookahead around the rule: slow weights synced every {@code k} applied steps with {@code alpha}. */
         public Builder lookahead(int k, double alpha) { this.stages = stages.withLookahead(new Lookahead(k, alpha)); return this; }

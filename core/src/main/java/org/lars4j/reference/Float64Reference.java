@@ -6,7 +6,9 @@ import org.lars4j.layout.ParamLayout;
 import org.lars4j.layout.Segment;
 import org.lars4j.rule.Rule;
 import org.lars4j.rule.Staged;
+import org.lars4j.rule.stage.GlobalGradientClip;
 import org.lars4j.rule.stage.GradientCentralization;
+import org.lars4j.rule.stage.Stages;
 import org.lars4j.rule.lamb.LambConfig;
 import org.lars4j.rule.lars.LarsConfig;
 
@@ -30,6 +32,10 @@ import org.lars4j.rule.lars.LarsConfig;
  * <p>Gradient centralization (a stage around the rule, docs/MATH.md section 13) is applied to the
  * gradient before the rule's transcription sees it, in float64: each row's exact mean removed
  * from the row. It needs the shapes, so only the layout form of {@link #of} takes a rule with it.
+ *
+ * <p>The global gradient clip (a stage, docs/MATH.md section 14) divides every segment's
+ * gradient by {@code max(1, ||g|| / maxNorm)}, the norm over all segments in float64, after the
+ * centring and before the rule.
  *
  * <p>One entry point, {@link #of}, chooses the rule's transcription through a registry keyed by
  * the configuration's class; a new rule adds one class here and one registry entry. A rule with
@@ -62,7 +68,9 @@ public abstract class Float64Reference {
                 throw new IllegalArgumentException("gradient centralization needs the shapes: use of(rule, resolvedLayout, weights)");
             }
             Float64Reference inner = of(staged.core(), decay, adapt, initialWeights);
-            return staged.stages().lookahead() == null ? inner : new Float64Lookahead(staged.stages().lookahead(), inner);
+            Float64Reference outer = staged.stages().lookahead() == null ? inner : new Float64Lookahead(staged.stages().lookahead(), inner);
+            outer.clip = staged.stages().clip();
+            return outer;
         }
         Factory f = RULES.get(rule.getClass());
         if (f == null) throw new IllegalArgumentException("no float64 reference for " + rule.getClass().getName());
@@ -82,8 +90,8 @@ public abstract class Float64Reference {
             adapt[i] = resolved.segment(i).adapt();
         }
         GradientCentralization gc = rule.stages().centralization();
-        Rule rest = gc == null || rule.stages().lookahead() == null ? (gc == null ? rule : rule.core())
-                : new Staged(rule.core(), rule.stages().withCentralization(null));
+        Stages others = rule.stages().withCentralization(null);
+        Rule rest = gc == null ? rule : others.isEmpty() ? rule.core() : new Staged(rule.core(), others);
         // The centring is the outermost stage: the gradient is centred before Lookahead's rule sees it.
         Float64Reference ref = of(rest, decay, adapt, initialWeights);
         if (gc != null) ref.centring = resolved.segments().toArray(new Segment[0]);
@@ -98,6 +106,8 @@ public abstract class Float64Reference {
     private long t;
     private GradientCentralization gc;
     private Segment[] centring;
+    /** The global gradient clip stage (LAMB's own maxGradNorm is in its transcription), or null. */
+    private GlobalGradientClip clip;
 
     /** A stage around {@code inner}: the same flags, and the same live weights and trust ratios. */
     Float64Reference(Float64Reference inner) {
@@ -124,6 +134,13 @@ public abstract class Float64Reference {
         for (int i = 0; i < grads.length; i++) {
             g[i] = toDouble(grads[i]);
             if (gc != null && gc.rows(centring[i]) > 0) centre(g[i], centring[i].shape(), centring[i].outputAxis());
+        }
+        // The clip after the centring (its norm is of the centred gradient), before the rule.
+        if (clip != null) {
+            double total = 0;
+            for (double[] gi : g) for (double x : gi) total += x * x;
+            double c = Math.max(1, Math.sqrt(total) / clip.maxNorm());
+            for (double[] gi : g) for (int k = 0; k < gi.length; k++) gi[k] /= c;
         }
         step(t, g);
     }

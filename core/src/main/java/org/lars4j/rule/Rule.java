@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.Map;
 import org.lars4j.error.InvalidHyperparameterException;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.stage.GlobalGradientClip;
 import org.lars4j.rule.stage.Stages;
 import org.lars4j.schedule.LrSchedule;
 
@@ -58,4 +59,11 @@ public interface Rule {
 
     /** The stages around the rule ({@link Stages#NONE} for a plain rule). */
     default Stages stages() { return Stages.NONE; }
+
+    /**
+     * The global gradient clip the engines run as a stage around {@link #core()}, or null: the
+     * stages' clip, or one the rule's own configuration asks for (LAMB's {@code maxGradNorm},
+     * kept as the builder's input of the same stage).
+     */
+    default GlobalGradientClip gradientClip() { return stages().clip(); }
 }

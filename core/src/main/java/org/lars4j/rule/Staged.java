@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import org.lars4j.error.InvalidHyperparameterException;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.stage.GlobalGradientClip;
 import org.lars4j.rule.stage.Lookahead;
 import org.lars4j.rule.stage.Stages;
 import org.lars4j.schedule.LrSchedule;
@@ -19,7 +20,13 @@ public record Staged(Rule rule, Stages stages) implements Rule {
     public Staged {
         if (rule == null || stages == null) throw new InvalidHyperparameterException("rule and stages must not be null");
         if (rule instanceof Staged) throw new InvalidHyperparameterException("stages are given once, around the rule itself");
+        if (stages.clip() != null && rule.gradientClip() != null) {
+            throw new InvalidHyperparameterException("the global gradient clip is given twice (the rule's own and a stage's)");
+        }
     }
+
+    /** The stages' clip, or the rule's own (LAMB's maxGradNorm). */
+    @Override public GlobalGradientClip gradientClip() { return stages.clip() != null ? stages.clip() : rule.gradientClip(); }
 
     @Override public Rule core() { return rule; }
     @Override public String algorithm() { return rule.algorithm(); }
@@ -49,6 +56,7 @@ public record Staged(Rule rule, Stages stages) implements Rule {
         if (stages.centralization() != null) {
             m.put("gradient_centralization", stages.centralization().convOnly() ? "conv-only" : "all");
         }
+        if (stages.clip() != null) m.put("gradient_clip", Double.toString(stages.clip().maxNorm()));
         if (stages.lookahead() != null) {
             m.put("lookahead_k", Integer.toString(stages.lookahead().k()));
             m.put("lookahead_alpha", Double.toString(stages.lookahead().alpha()));

@@ -8,19 +8,20 @@ import org.lars4j.layout.ParamLayout;
 import org.lars4j.rule.Rule;
 import org.lars4j.rule.lamb.LambConfig;
 import org.lars4j.rule.lars.LarsConfig;
+import org.lars4j.rule.stage.GlobalGradientClip;
 import org.lars4j.rule.stage.Lookahead;
 
 /** The pure-Java engine: always available, multi-threaded, bitwise deterministic. */
 public final class CpuEngine implements Engine {
     /** How this engine plans a rule (the registry below). */
     private interface PlanFactory {
-        EnginePlan plan(Rule rule, Lookahead lookahead, ParamLayout layout, int threads, CentredGradients centring);
+        EnginePlan plan(Rule rule, Lookahead lookahead, GlobalGradientClip clip, ParamLayout layout, int threads, CentredGradients centring);
     }
 
     /** The rules this engine runs, by configuration class: the one place a new rule is added here. */
     private static final Map<Class<? extends Rule>, PlanFactory> RULES = Map.of(
-            LarsConfig.class, (rule, la, layout, threads, gc) -> new CpuLarsPlan((LarsConfig) rule, la, layout, threads, gc),
-            LambConfig.class, (rule, la, layout, threads, gc) -> new CpuLambPlan((LambConfig) rule, la, layout, threads, gc));
+            LarsConfig.class, (rule, la, clip, layout, threads, gc) -> new CpuLarsPlan((LarsConfig) rule, la, clip, layout, threads, gc),
+            LambConfig.class, (rule, la, clip, layout, threads, gc) -> new CpuLambPlan((LambConfig) rule, la, clip, layout, threads, gc));
 
     @Override public String name() { return "cpu"; }
 
@@ -31,7 +32,8 @@ public final class CpuEngine implements Engine {
         PlanFactory f = RULES.get(rule.core().getClass());
         if (f == null) throw new BackendUnavailableException("the cpu engine has no plan for optimizer '" + rule.algorithm() + "'");
         // Lookahead runs inside the rule's weight-writing phase; gradient centralization is the same for
-        // every rule: the traversal centres g where the rule views it.
-        return f.plan(rule.core(), rule.stages().lookahead(), layout, threads, CentredGradients.of(rule.stages().centralization(), layout));
+        // every rule: the traversal centres g where the rule views it. The global gradient clip (a
+        // stage's, or LAMB's maxGradNorm) is each plan's gradient pass and the factor g is read through.
+        return f.plan(rule.core(), rule.stages().lookahead(), rule.gradientClip(), layout, threads, CentredGradients.of(rule.stages().centralization(), layout));
     }
 }

@@ -10,6 +10,7 @@ import org.lars4j.rule.StepValues;
 import org.lars4j.rule.lamb.LambConfig;
 import org.lars4j.rule.lamb.LambSegments;
 import org.lars4j.rule.lamb.LambStepValues;
+import org.lars4j.rule.stage.GlobalGradientClip;
 import org.lars4j.rule.stage.Lookahead;
 
 /**
@@ -65,25 +66,32 @@ final class CpuLambPlan implements EnginePlan {
     private final LookaheadSlowWeights slow;
 
     private final CentredGradients centring;
+    /** The global gradient clip stage (LAMB's maxGradNorm, or a stage's), or null. */
+    private final GlobalGradientClip clip;
+    private final boolean gradNormPass;
     private final TileOp gradPhase = new GradNormPhase();
     private final TileOp momentsPhase = new MomentsPhase();
     private final TileOp applyPhase = new ApplyPhase();
 
     CpuLambPlan(LambConfig cfg, ParamLayout layout, int threads) {
-        this(cfg, null, layout, threads, null);
+        this(cfg, null, cfg.gradientClip(), layout, threads, null);
     }
 
     /**
      * The rule with its stages: Lookahead ({@code lookahead} null: none) and gradient
      * centralization ({@code centring} null: none; its means phase runs first in every step).
      */
-    CpuLambPlan(LambConfig cfg, Lookahead lookahead, ParamLayout layout, int threads, CentredGradients centring) {
-        this(cfg, lookahead, new LambSegments(cfg, layout), threads, centring);
+    CpuLambPlan(LambConfig cfg, Lookahead lookahead, GlobalGradientClip clip, ParamLayout layout, int threads,
+                CentredGradients centring) {
+        this(cfg, lookahead, clip, new LambSegments(cfg, layout), threads, centring);
     }
 
-    private CpuLambPlan(LambConfig cfg, Lookahead lookahead, LambSegments seg, int threads, CentredGradients centring) {
+    private CpuLambPlan(LambConfig cfg, Lookahead lookahead, GlobalGradientClip clip, LambSegments seg, int threads,
+                        CentredGradients centring) {
         this.cfg = cfg;
         this.seg = seg;
+        this.clip = clip;
+        gradNormPass = seg.gradNormPass() || clip != null;
         this.centring = centring;
         table = new TileTable(seg.lengths());
         tiles = new TileTraversal(table, threads);
@@ -135,22 +143,20 @@ final class CpuLambPlan implements EnginePlan {
         LambStepValues sc = (LambStepValues) values;
         tiles.bind(params, grads);
         try {
-            double clip = 1.0;
+            double factor = 1.0;
             Arrays.fill(normG, Double.NaN);
             if (centring != null) tiles.forEachTile(centring.meansPhase);   // every later view of g is centred
-            if (seg.gradNormPass()) {
+            if (gradNormPass) {
                 tiles.forEachTile(gradPhase);
                 boolean finite = sums.totals(partG, 0, nSeg, sumG);
                 for (int i = 0; i < nSeg; i++) normG[i] = Math.sqrt(sumG[i]);
                 double global = Math.sqrt(sums.sumOfTotals(sumG, nSeg));
                 if (!Double.isFinite(global)) finite = false;
                 if (!finite && skipNonFinite) return false;
-                if (cfg.maxGradNorm() > 0) {
-                    double x = global / cfg.maxGradNorm();
-                    clip = x > 1.0 ? x : 1.0;
-                }
+                if (clip != null) factor = clip.factor(global);
             }
-            consts.clip = (float) clip;
+            // The clip stage fused into the moments pass: its kernels read g / (float) factor (1: exact).
+            consts.clip = (float) factor;
             // (1 - beta1^t) / rect: the rectification rides on m's divisor (exact with rect = 1).
             consts.bc1 = (float) sc.momentDivisor();
             consts.momentumOnly = sc.momentumOnly();
@@ -160,7 +166,7 @@ final class CpuLambPlan implements EnginePlan {
             int nb = tiles.blocks();
             for (int i = 0; i < nb; i++) {
                 // After a gradient pass the last blocks' g is what the cache still holds: start there.
-                int b = seg.gradNormPass() ? nb - 1 - i : i;
+                int b = gradNormPass ? nb - 1 - i : i;
                 tiles.forEachTileOfBlock(b, false, momentsPhase);
                 trustRatios(tiles.blockStart(b), tiles.blockEnd(b), lr);
                 tiles.forEachTileOfBlock(b, true, applyPhase);

@@ -18,6 +18,7 @@ import org.lars4j.rule.lars.LarsSegments;
 import org.lars4j.rule.lars.LarsStepValues;
 import org.lars4j.rule.lars.LrPlacement;
 import org.lars4j.rule.lars.TrustRatioForm;
+import org.lars4j.rule.stage.GlobalGradientClip;
 import org.lars4j.rule.stage.Lookahead;
 
 /**
@@ -40,6 +41,9 @@ import org.lars4j.rule.stage.Lookahead;
  * Threads claim chunks of whole tiles; a tile's result does not depend on which thread computed
  * it or in which block order, and totals are formed serially, so results are the same bits for
  * any thread count and any block size.
+ * With the global gradient clip (a stage), every step starts with the gradient-only pass over the
+ * whole model (the clip factor needs every segment's sum(g^2) before any update); the later
+ * passes read g / factor ({@link TileTraversal#clipBy}) and ||g'|| is ||g|| / factor in float64.
  * With Lookahead around the rule, its copy and sync run inside the update phase, tile by tile
  * ({@link LookaheadSlowWeights}); the carried weight partials are those of the weights as stored,
  * after a sync.
@@ -71,6 +75,10 @@ final class CpuLarsPlan implements EnginePlan {
     private final LookaheadSlowWeights slow;
 
     private final CentredGradients centring;
+    /** The global gradient clip stage, or null; with it, every step starts with the gradient pre-pass. */
+    private final GlobalGradientClip clip;
+    /** Float64 sum(g^2) per segment from the pre-pass, for the clip's global norm. */
+    private final double[] sumG;
     private final TileOp normPhase = new NormPhase();
     private final TileOp updatePhase = new UpdatePhase();
 
@@ -91,19 +99,22 @@ final class CpuLarsPlan implements EnginePlan {
     private boolean first;
 
     CpuLarsPlan(LarsConfig cfg, ParamLayout layout, int threads) {
-        this(cfg, null, layout, threads, null);
+        this(cfg, null, null, layout, threads, null);
     }
 
     /**
      * The rule with its stages: Lookahead ({@code lookahead} null: none) and gradient
      * centralization ({@code centring} null: none; its means phase runs first in every step).
      */
-    CpuLarsPlan(LarsConfig cfg, Lookahead lookahead, ParamLayout layout, int threads, CentredGradients centring) {
-        this(cfg, lookahead, new LarsSegments(cfg, layout), threads, centring);
+    CpuLarsPlan(LarsConfig cfg, Lookahead lookahead, GlobalGradientClip clip, ParamLayout layout, int threads,
+                CentredGradients centring) {
+        this(cfg, lookahead, clip, new LarsSegments(cfg, layout, clip != null), threads, centring);
     }
 
-    private CpuLarsPlan(LarsConfig cfg, Lookahead lookahead, LarsSegments seg, int threads, CentredGradients centring) {
+    private CpuLarsPlan(LarsConfig cfg, Lookahead lookahead, GlobalGradientClip clip, LarsSegments seg, int threads,
+                        CentredGradients centring) {
         this.cfg = cfg;
+        this.clip = clip;
         this.centring = centring;
         table = new TileTable(seg.lengths());
         tiles = new TileTraversal(table, threads);
@@ -129,6 +140,7 @@ final class CpuLarsPlan implements EnginePlan {
         partU = new float[table.tiles()];
         normW = new double[nSeg];
         normG = new double[nSeg];
+        sumG = new double[nSeg];
         trust = new double[nSeg];
         lamEff = new float[nSeg];
         scale = new float[nSeg];
@@ -144,16 +156,24 @@ final class CpuLarsPlan implements EnginePlan {
             carryReady = false;
             if (centring != null) tiles.forEachTile(centring.meansPhase);   // every later view of g is centred
             int nb = tiles.blocks();
-            boolean prePass = skipNonFinite && nb > 1;
+            boolean prePass = (skipNonFinite && nb > 1) || clip != null;
             if (prePass) {
                 gradOnly = true;
                 tiles.forEachTile(normPhase);
                 gradOnly = false;
-                if (!gradNorms(0, nSeg)) {
+                boolean finite = gradNorms(0, nSeg);
+                float factor = 1f;
+                if (clip != null) {
+                    double global = Math.sqrt(sums.sumOfTotals(sumG, nSeg));
+                    if (!Double.isFinite(global)) finite = false;
+                    factor = (float) clip.factor(global);
+                }
+                if (!finite && skipNonFinite) {
                     carryReady = useCarried; // weights untouched: carried partials still hold
                     weights.stepDone();
                     return false;
                 }
+                if (clip != null) clipNorms(factor);
             }
             muF = (float) sc.momentum();
             damp1F = (float) (1.0 - cfg.dampening());
@@ -179,6 +199,7 @@ final class CpuLarsPlan implements EnginePlan {
             return true;
         } finally {
             gradOnly = false;
+            tiles.clipBy(1f);
             tiles.unbind();
         }
     }
@@ -228,10 +249,22 @@ final class CpuLarsPlan implements EnginePlan {
                 continue;
             }
             double sg = sums.total(partG, i);
+            sumG[i] = sg;
             if (!Double.isFinite(sg)) finite = false;
             normG[i] = Math.sqrt(sg);
         }
         return finite;
+    }
+
+    /**
+     * The clip stage after the pre-pass: every later view of g is g / factor (the traversal
+     * divides where the norm and update passes read g), and ||g'|| of each segment is its
+     * pre-pass norm divided in float64 by the same float factor, so g is not read again for it.
+     */
+    private void clipNorms(float factor) {
+        tiles.clipBy(factor);
+        if (factor == 1f) return;
+        for (int i = 0; i < nSeg; i++) normG[i] = normG[i] / (double) factor;
     }
 
     /** Trust ratio and the update's float scalars of segments [s0, s1); normG must be there. */

@@ -128,12 +128,19 @@ final class TileTraversal implements AutoCloseable {
         /**
          * Points ga/gb/go at this tile's gradients, as {@link #viewW} does for the weights. A
          * segment under gradient centralization is staged and centred ({@link CentredGradients}):
-         * what the op reads is then g - mean.
+         * what the op reads is then g - mean; under a clip factor other than 1 ({@link #clipBy})
+         * every tile is staged and divided by it, after the centring.
          */
         void viewG(boolean kernelsReadByteBuffers) {
-            if (centring != null && centring.centres(segment)) {
+            boolean centred = centring != null && centring.centres(segment);
+            if (centred || clipDivisor != 1f) {
                 g.read(segment, start, stageG, 0, length);
-                centring.centre(segment, start, stageG, length);
+                if (centred) centring.centre(segment, start, stageG, length);
+                if (clipDivisor != 1f) {
+                    // The global gradient clip: one float division per element, after the centring.
+                    final float c = clipDivisor;
+                    for (int k = 0; k < length; k++) stageG[k] = stageG[k] / c;
+                }
                 ga = stageG;
                 gb = null;
                 go = 0;
@@ -245,6 +252,12 @@ final class TileTraversal implements AutoCloseable {
         claimed = new AtomicIntegerArray(count * CLAIM_STRIDE);
         pool = new WorkerPool(count, "lars4j-cpu");
     }
+
+    /** The clip factor later views of g are divided by (1: none), set by a plan between phases. */
+    private float clipDivisor = 1f;
+
+    /** Between phases: every later {@link Tile#viewG} reads g / {@code factor} (1: g as it is). */
+    void clipBy(float factor) { clipDivisor = factor; }
 
     /** Plan time: every later {@link Tile#viewG} of a centred segment reads g - mean (null: none). */
     void centre(CentredGradients c) { centring = c; }

@@ -10,6 +10,7 @@ import org.lars4j.rule.Hyperparameters;
 import org.lars4j.rule.NonFinitePolicy;
 import org.lars4j.rule.Rule;
 import org.lars4j.rule.StepValues;
+import org.lars4j.rule.stage.GlobalGradientClip;
 import org.lars4j.schedule.LrSchedule;
 
 /**
@@ -23,7 +24,8 @@ import org.lars4j.schedule.LrSchedule;
  * @param rectify        RAdam's rectification of the direction (docs/MATH.md section 4.4); needs gradAveraging
  * @param phiClamp       {@code phi(W) = clamp(W, gammaLower, gammaUpper)} instead of the identity
  * @param trustClip      LAMBC: {@code tr = min(tr, 1)}
- * @param maxGradNorm    apex: {@code g /= max(1, ||g||_global / maxGradNorm)}; 0 disables
+ * @param maxGradNorm    apex: {@code g /= max(1, ||g||_global / maxGradNorm)}; 0 disables. The engines run it as the
+ *                       {@link GlobalGradientClip} stage ({@link #gradientClip()}), the clip of every rule
  * @param nvlamb         apex nvlamb: adapt every segment, also those without weight decay
  */
 public record LambConfig(LambPreset presetEnum, LrSchedule learningRate, double beta1, double beta2, double eps,
@@ -75,6 +77,9 @@ public record LambConfig(LambPreset presetEnum, LrSchedule learningRate, double 
         }
         return layout.withFlags(decay, adapt);
     }
+
+    /** The global gradient clip {@code maxGradNorm} asks for (null when 0): the engines run it as every rule's clip stage. */
+    @Override public GlobalGradientClip gradientClip() { return maxGradNorm > 0 ? new GlobalGradientClip(maxGradNorm) : null; }
 
     @Override public List<String> stateNames() { return List.of("exp_avg", "exp_avg_sq"); }
 

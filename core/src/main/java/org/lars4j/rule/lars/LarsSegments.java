@@ -23,11 +23,19 @@ public final class LarsSegments {
     private final double[] lambda;
 
     public LarsSegments(LarsConfig cfg, ParamLayout layout) {
+        this(cfg, layout, false);
+    }
+
+    /**
+     * With {@code globalClip}, every segment's sum(g^2) is needed (the global norm of the clip
+     * stage), so a segment that is not adapted computes NORM_G whatever the non-finite policy.
+     */
+    public LarsSegments(LarsConfig cfg, ParamLayout layout, boolean globalClip) {
         int n = layout.size();
         length = new int[n];
         normMode = new int[n];
         lambda = new double[n];
-        boolean checkEverywhere = cfg.nonFinitePolicy() == NonFinitePolicy.SKIP_STEP;
+        boolean checkEverywhere = cfg.nonFinitePolicy() == NonFinitePolicy.SKIP_STEP || globalClip;
         for (int i = 0; i < n; i++) {
             Segment s = layout.segment(i);
             length[i] = s.length();
