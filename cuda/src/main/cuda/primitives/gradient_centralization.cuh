@@ -20,24 +20,32 @@ namespace lars4j {
 namespace kernels {
 inline namespace LARS4J_KERNEL_BUILD {
 
-/** The centring of one tile: where its elements' row means are. {@code mean} null: not centred. */
+/**
+ * The gradient stages of one tile as its kernel loads g: the centring (where its elements' row
+ * means are; {@code mean} null: not centred), then the global clip's division by {@code clip}
+ * (1: none; stages/global_clip.cuh).
+ */
 struct TileCentring {
     const float* mean;   // the segment's row means, row 0 first
     int inner;           // elements per index of the output axis
     int rows;
     int q0;              // the tile's first element: its place within its index of the output axis ...
     int row0;            // ... and its row
+    float clip;          // the global clip factor g is divided by after the centring (1: none)
 
-    /** g - mean of element e of the tile (g itself where the tile is not centred). */
+    /** (g - mean) / clip of element e of the tile (without the centring where the tile is not centred, without the division where clip is 1). */
     __device__ __forceinline__ float centre(float g, int e) const {
-        if (!mean) return g;
-        const int row = (row0 + (q0 + e) / inner) % rows;
-        return __fsub_rn(g, mean[row]);
+        if (mean) {
+            const int row = (row0 + (q0 + e) / inner) % rows;
+            g = __fsub_rn(g, mean[row]);
+        }
+        if (clip != 1.f) g = __fdiv_rn(g, clip);
+        return g;
     }
 
     /** Elements e .. e+3 of the tile. */
     __device__ __forceinline__ float4 centre4(float4 g, int e) const {
-        if (!mean) return g;
+        if (!mean && clip == 1.f) return g;
         g.x = centre(g.x, e);
         g.y = centre(g.y, e + 1);
         g.z = centre(g.z, e + 2);
@@ -46,14 +54,15 @@ struct TileCentring {
     }
 };
 
-/** The centring of tile {@code d}. */
-__device__ __forceinline__ TileCentring tile_centring(const TileDesc& d, const CentringTables& gc, const long long* segOffset) {
-    if (gc.rows == 0) return TileCentring{nullptr, 1, 1, 0, 0};
+/** The gradient stages of tile {@code d}: its centring, and the clip factor {@code clip} (1: none). */
+__device__ __forceinline__ TileCentring tile_centring(const TileDesc& d, const CentringTables& gc, const long long* segOffset,
+                                                     float clip = 1.f) {
+    if (gc.rows == 0) return TileCentring{nullptr, 1, 1, 0, 0, clip};
     const int rows = gc.segRows[d.seg];
-    if (rows == 0) return TileCentring{nullptr, 1, 1, 0, 0};
+    if (rows == 0) return TileCentring{nullptr, 1, 1, 0, 0, clip};
     const int inner = gc.segInner[d.seg];
     const int start = static_cast<int>(d.at - segOffset[d.seg]);   // within the segment: an int
-    return TileCentring{gc.rowMean + gc.segRowBase[d.seg], inner, rows, start % inner, (start / inner) % rows};
+    return TileCentring{gc.rowMean + gc.segRowBase[d.seg], inner, rows, start % inner, (start / inner) % rows, clip};
 }
 
 /** The row means of the step: thread r of the grid, row r. */

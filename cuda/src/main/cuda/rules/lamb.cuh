@@ -37,6 +37,7 @@
 #include "primitives/segmented_sum_squares.cuh"
 #include "primitives/tile_walk.cuh"
 #include "simt.cuh"
+#include "stages/global_clip.cuh"
 #include "stages/lookahead.cuh"
 
 namespace lars4j {
@@ -97,22 +98,10 @@ inline namespace LARS4J_KERNEL_BUILD {
 
 /** Kernel 3: one block. ||g|| per segment and the global norm sum_j (strided over segments) + tree; clip factor; skip flag. */
 __global__ void lamb_global(LambTables t, LambConsts c, LambStepParams* params, int segments) {
-    __shared__ double warpSums[THREADS / 32];
-    double acc = 0.0;
-    for (int k = threadIdx.x; k < segments; k += THREADS) {
-        acc = __dadd_rn(acc, t.sumG[k]);
-        t.normG[k] = __dsqrt_rn(t.sumG[k]);
-    }
-    const double total = block_tree(acc, warpSums);
+    const double global = global_norm(t.sumG, t.normG, segments);   // the clip stage's norm (stages/global_clip.cuh)
     if (threadIdx.x != 0) return;
-    const double global = __dsqrt_rn(total);
     if (!LARS4J_ISFINITE(global) && c.skipNonFinite) params->skip = 1;
-    double clip = 1.0;
-    if (c.clipOn) {
-        const double x = __ddiv_rn(global, c.maxGradNorm);
-        clip = x > 1.0 ? x : 1.0;
-    }
-    params->clip = __double2float_rn(clip);
+    params->clip = c.clipOn ? clip_factor(global, c.maxGradNorm) : 1.f;
 }
 
 /** The per-step scalars of the moments and apply passes. */

@@ -49,6 +49,7 @@
 #include "primitives/segmented_sum_squares.cuh"
 #include "primitives/tile_walk.cuh"
 #include "simt.cuh"
+#include "stages/global_clip.cuh"
 #include "stages/lookahead.cuh"
 
 namespace lars4j {
@@ -76,6 +77,8 @@ struct LarsConsts {
     long long groupElements;   // request: elements per group (-1: from the device's L2, 0: one group)
     int lookahead;             // Lookahead around the rule: a second state buffer, the slow weights
     float lookaheadAlpha;      // (float) alpha
+    int clipOn;                // the global gradient clip stage: the gradient pass first, then g / clip
+    double maxGradNorm;        // its maxNorm
 };
 
 /** LARS step values, filled by Java each step (host memory). */
@@ -94,6 +97,7 @@ struct LarsStepParams {
     int skip;         // set by the scalars phase when a gradient is not finite; reset by each step's values
     int useCarriedW;  // carried weight norms: partW already holds ||w||^2 partials of these weights
     int lookahead;    // LA_* bits of this step (stages/lookahead.cuh)
+    float clip;       // the global clip factor, written after the gradient pass (1 without the clip)
 };
 
 /** Device tables built once at plan time, plus per-step scratch. */
@@ -107,6 +111,8 @@ struct LarsTables {
     double* normW;              // [segments] diagnostics: ||w||, ||g||, trust ratio
     double* normG;
     double* trust;
+    double* sumG;               // [segments] float64 sum(g^2) of the gradient pass (the global clip's norm)
+    int segments;
     float* lamF;                // [segments] float32 scalars of the update
     float* scaleF;
     float* state;               // momentum buffers, flat, at segOffset
@@ -141,7 +147,7 @@ __device__ __forceinline__ int norm_needs(int mode, int phase, bool carriedW) {
         case NORMS_AFTER_GRAD:
             if (mode == NORM_G) return 0;
             if (mode == NORM_WG) return carriedW ? 0 : NEED_W;
-            return NEED_G | NEED_W | NEED_U;   // u needs g again; partG is rewritten with the same bits
+            return NEED_W | NEED_U;   // u reads g again; partG stays the gradient pass's (of g before the clip)
         default:
             if (mode == NORM_G) return NEED_G;
             if (mode == NORM_WG) return carriedW ? NEED_G : NEED_G | NEED_W;   // ||w||^2 carried: g only
@@ -163,10 +169,8 @@ struct LarsNormsOp {
 
     __device__ __forceinline__ void vec4(int e) {
         float4 g4{}, w4{};
-        if constexpr (needG) {
-            g4 = gc.centre4(load4(reinterpret_cast<const float*>(g) + e), e);
-            ag.add4(g4);
-        }
+        if constexpr (needG || needU) g4 = gc.centre4(load4(reinterpret_cast<const float*>(g) + e), e);
+        if constexpr (needG) ag.add4(g4);
         if constexpr (needW) {
             w4 = load4(reinterpret_cast<const float*>(w) + e);
             aw.add4(w4);
@@ -183,10 +187,8 @@ struct LarsNormsOp {
 
     __device__ __forceinline__ void one(int e, int q) {
         float gv = 0.f, wv = 0.f;
-        if constexpr (needG) {
-            gv = gc.centre(to_f32(g[e]), e);
-            ag.add(q, gv);
-        }
+        if constexpr (needG || needU) gv = gc.centre(to_f32(g[e]), e);
+        if constexpr (needG) ag.add(q, gv);
         if constexpr (needW) {
             wv = to_f32(w[e]);
             aw.add(q, wv);
@@ -198,19 +200,19 @@ struct LarsNormsOp {
 /** The partials {@code NEEDS} of tile {@code k}, by the whole block. */
 template <int NEEDS, typename P, typename G>
 __device__ __forceinline__ void tile_norms_of(int k, const TileDesc& d, const LarsTables& t, const TensorRefs<P, G>& refs,
-                                              int vectorLoads) {
+                                              int vectorLoads, float clip) {
     using Op = LarsNormsOp<NEEDS, P, G>;
     __shared__ float warpSums[THREADS / 32];
     const int n = tile_len(d);
     P* wp;
     const G* gp;
     tile_ptrs(d, refs, t.tiles.segOffset, wp, gp);
-    Op op{wp, gp, Op::needU ? __double2float_rn(t.segLam[d.seg]) : 0.f, {}, {}, {}, tile_centring(d, t.gc, t.tiles.segOffset)};
+    Op op{wp, gp, Op::needU ? __double2float_rn(t.segLam[d.seg]) : 0.f, {}, {}, {}, tile_centring(d, t.gc, t.tiles.segOffset, clip)};
     bool vec = false;
     if constexpr (std::is_same<P, float>::value && std::is_same<G, float>::value) {
         // Only the arrays this pass reads need to be aligned.
         vec = vectorLoads && n == TILE
-              && aligned16(Op::needW ? static_cast<const void*>(wp) : gp, Op::needG ? static_cast<const void*>(gp) : wp, wp);
+              && aligned16(Op::needW ? static_cast<const void*>(wp) : gp, Op::needG || Op::needU ? static_cast<const void*>(gp) : wp, wp);
     }
     tile_lanes(n, vec, op);
     if constexpr (Op::needG) {
@@ -227,16 +229,20 @@ __device__ __forceinline__ void tile_norms_of(int k, const TileDesc& d, const La
     }
 }
 
-/** The norm pass {@code phase} of tile {@code k}, by the whole block. */
+/**
+ * The norm pass {@code phase} of tile {@code k}, by the whole block; {@code clip} divides what it
+ * reads of g (1 except after the global clip's gradient pass: the u of NORM_WGU is of g / clip).
+ */
 template <typename P, typename G>
 __device__ __forceinline__ void tile_norms(int k, const LarsTables& t, const TensorRefs<P, G>& refs, int vectorLoads, int phase,
-                                           bool carriedW) {
+                                           bool carriedW, float clip) {
     const TileDesc d = t.tiles.desc[k];
     switch (norm_needs(tile_mode(d), phase, carriedW)) {   // uniform across the block
-        case NEED_G: tile_norms_of<NEED_G>(k, d, t, refs, vectorLoads); break;
-        case NEED_W: tile_norms_of<NEED_W>(k, d, t, refs, vectorLoads); break;
-        case NEED_G | NEED_W: tile_norms_of<NEED_G | NEED_W>(k, d, t, refs, vectorLoads); break;
-        case NEED_G | NEED_W | NEED_U: tile_norms_of<NEED_G | NEED_W | NEED_U>(k, d, t, refs, vectorLoads); break;
+        case NEED_G: tile_norms_of<NEED_G>(k, d, t, refs, vectorLoads, clip); break;
+        case NEED_W: tile_norms_of<NEED_W>(k, d, t, refs, vectorLoads, clip); break;
+        case NEED_G | NEED_W: tile_norms_of<NEED_G | NEED_W>(k, d, t, refs, vectorLoads, clip); break;
+        case NEED_W | NEED_U: tile_norms_of<NEED_W | NEED_U>(k, d, t, refs, vectorLoads, clip); break;
+        case NEED_G | NEED_W | NEED_U: tile_norms_of<NEED_G | NEED_W | NEED_U>(k, d, t, refs, vectorLoads, clip); break;
         default: break;
     }
 }
@@ -244,26 +250,51 @@ __device__ __forceinline__ void tile_norms(int k, const LarsTables& t, const Ten
 /** The norm pass of work item {@code i}: its tiles in order. */
 template <typename P, typename G>
 __device__ __forceinline__ void item_norms(int i, const LarsTables& t, const WalkTables& wk, const TensorRefs<P, G>& refs,
-                                           int vectorLoads, int phase, bool carriedW) {
-    item_tiles(i, wk, [&](int k) { tile_norms(k, t, refs, vectorLoads, phase, carriedW); });
+                                           int vectorLoads, int phase, bool carriedW, float clip = 1.f) {
+    item_tiles(i, wk, [&](int k) { tile_norms(k, t, refs, vectorLoads, phase, carriedW, clip); });
 }
 
-/** Kernel 1 of the three-launch step: the norms. One block per work item. */
+/**
+ * Kernel 1 of the three-launch step: the norms. One block per work item. With the global clip,
+ * launched twice: the gradient pass (GRAD_ONLY), then after the clip factor (AFTER_GRAD).
+ */
 template <typename P, typename G>
-__global__ void lars_tile_norms(LarsTables t, WalkTables wk, TensorRefs<P, G> refs, int vectorLoads, const LarsStepParams* params) {
-    item_norms(blockIdx.x, t, wk, refs, vectorLoads, NORMS_FULL, params->useCarriedW != 0);
+__global__ void lars_tile_norms(LarsTables t, WalkTables wk, TensorRefs<P, G> refs, int vectorLoads, const LarsStepParams* params,
+                                int phase) {
+    // A step the gradient pass skipped still computes the weights' partials here (carried weight norms).
+    item_norms(blockIdx.x, t, wk, refs, vectorLoads, phase, params->useCarriedW != 0,
+               phase == NORMS_AFTER_GRAD ? params->clip : 1.f);
 }
 
 // ---- scalars -------------------------------------------------------------------------------
 
-/** ||g|| of segment {@code seg} and the skip flag: SKIP_STEP's gradient pass, before any group. */
-__device__ __forceinline__ void segment_grad_norm(int seg, const LarsTables& t, LarsStepParams* params) {
+/** ||g|| of segment {@code seg} and the skip flag: the gradient pass (SKIP_STEP's, the global clip's), before any group. */
+__device__ __forceinline__ void segment_grad_norm(int seg, const LarsTables& t, const LarsConsts& c, LarsStepParams* params) {
     __shared__ double warpSums[THREADS / 32];
     if (t.normMode[seg] == NORM_NONE) return;            // uniform across the block
     const double sg = segment_total(t.partG, t.tiles.segFirstTile[seg], t.tiles.segTiles[seg], warpSums);
     if (threadIdx.x != 0) return;
-    if (!LARS4J_ISFINITE(sg)) params->skip = 1;         // benign race: every writer stores 1
+    if (!LARS4J_ISFINITE(sg) && c.skipNonFinite) params->skip = 1;   // benign race: every writer stores 1
     t.normG[seg] = __dsqrt_rn(sg);
+    t.sumG[seg] = sg;
+}
+
+/** The gradient pass's segment norms, one block per segment item (the three-launch step with the global clip). */
+__global__ void lars_grad_norms(LarsTables t, WalkTables wk, LarsConsts c, LarsStepParams* params) {
+    item_segments(blockIdx.x, wk, [&](int s) { segment_grad_norm(s, t, c, params); });
+}
+
+/** The global clip of the step, by one whole block after the segments' gradient norms: the factor, the skip flag. */
+__device__ __forceinline__ void global_clip(const LarsTables& t, const LarsConsts& c, LarsStepParams* params, int segments) {
+    const double global = global_norm(t.sumG, nullptr, segments);
+    if (threadIdx.x != 0) return;
+    if (!LARS4J_ISFINITE(global) && c.skipNonFinite) params->skip = 1;
+    params->clip = clip_factor(global, c.maxGradNorm);
+}
+
+/** {@link global_clip} as a launch of one block (the three-launch step). */
+__global__ void lars_global_clip(LarsTables t, LarsConsts c, LarsStepParams* params, int segments) {
+    global_clip(t, c, params, segments);
 }
 
 /** Kernel 2's body: norms and scalars of segment {@code seg} (docs/CANONICAL_ORDER.md section 4). */
@@ -283,6 +314,8 @@ __device__ __forceinline__ void segment_scalars(int seg, const LarsTables& t, co
     if (mode != NORM_NONE) {
         if (!LARS4J_ISFINITE(sg) && c.skipNonFinite) params->skip = 1;   // benign race: every writer stores 1
         gNorm = __dsqrt_rn(sg);
+        // ||g'|| of the clip stage: the gradient pass's norm divided in float64 by the float factor.
+        if (c.clipOn && params->clip != 1.f) gNorm = __ddiv_rn(gNorm, static_cast<double>(params->clip));
     }
     double lam = t.segLam[seg];
     double tr = 1.0;
@@ -327,6 +360,7 @@ constexpr int UPD_FIRST = 4;
 /** The float scalars of a tile's update: per step (mu, damp1, negLr) and per segment (lam, scale). */
 struct UpdateScalars {
     float lam, scale, mu, damp1, negLr;
+    float clip;   // the global clip factor g is divided by as it is read (1: none)
 };
 
 /** The update of one element (docs/CANONICAL_ORDER.md section 5); w and v in, w' and v' out. */
@@ -363,6 +397,7 @@ __device__ __forceinline__ UpdateScalars step_scalars(const LarsConsts& c, const
     s.mu = __double2float_rn(p.mu);                                            // momentum (MLPerf-corrected on the host)
     s.damp1 = __double2float_rn(__dsub_rn(1.0, c.dampening));
     s.negLr = -__double2float_rn(p.lr);
+    s.clip = c.clipOn ? p.clip : 1.f;
     return s;
 }
 
@@ -430,7 +465,7 @@ __device__ __forceinline__ void update_tile(int k, const LarsTables& t, const La
     s.scale = t.scaleF[d.seg];                           // (float)(lr*tr) INSIDE, (float) tr OUTSIDE
     const bool carry = c.carryW && tile_mode(d) == NORM_WG;   // uniform across the block
     LarsUpdateOp<FORM, LA, P, G> op{wp, gp, t.state + d.at, LA != 0 ? t.slow + d.at : nullptr, c.lookaheadAlpha, s, carry, {},
-                                    tile_centring(d, t.gc, t.tiles.segOffset)};
+                                    tile_centring(d, t.gc, t.tiles.segOffset, s.clip)};
     bool vec = false;
     if constexpr (std::is_same<P, float>::value && std::is_same<G, float>::value) {
         vec = c.vectorLoads && n == TILE && aligned16(op.w, op.g, op.v) && (LA == 0 || aligned16(op.slow, op.slow, op.slow));
@@ -506,14 +541,18 @@ __global__ void lars_update(LarsTables t, WalkTables wk, LarsConsts c, TensorRef
 template <typename P, typename G>
 __global__ void lars_step_grouped(LarsTables t, WalkTables wk, LarsConsts c, TensorRefs<P, G> refs, LarsStepParams* params) {
     const bool carriedW = params->useCarriedW != 0;
-    const bool gradPass = c.skipNonFinite && wk.groups > 1;
+    const bool gradPass = c.clipOn || (c.skipNonFinite && wk.groups > 1);
     if (gradPass) {
         for (int i = blockIdx.x; i < wk.items; i += gridDim.x) item_norms(i, t, wk, refs, c.vectorLoads, NORMS_GRAD_ONLY, carriedW);
         grid_sync();
         for (int i = blockIdx.x; i < wk.segItems; i += gridDim.x) {
-            item_segments(i, wk, [&](int s) { segment_grad_norm(s, t, params); });
+            item_segments(i, wk, [&](int s) { segment_grad_norm(s, t, c, params); });
         }
         grid_sync();
+        if (c.clipOn) {
+            if (blockIdx.x == 0) global_clip(t, c, params, t.segments);
+            grid_sync();
+        }
         if (params->skip) {
             if (c.carryW && !carriedW) {
                 for (int i = blockIdx.x; i < wk.items; i += gridDim.x) item_norms(i, t, wk, refs, c.vectorLoads, NORMS_W_ONLY, carriedW);
@@ -522,10 +561,13 @@ __global__ void lars_step_grouped(LarsTables t, WalkTables wk, LarsConsts c, Ten
         }
     }
     const int phase = gradPass ? NORMS_AFTER_GRAD : NORMS_FULL;
+    const float clip = c.clipOn ? params->clip : 1.f;
     for (int grp = 0; grp < wk.groups; grp++) {
         const int i0 = wk.groupFirstItem[grp];
         const int i1 = wk.groupFirstItem[grp + 1];
-        for (int i = i0 + static_cast<int>(blockIdx.x); i < i1; i += gridDim.x) item_norms(i, t, wk, refs, c.vectorLoads, phase, carriedW);
+        for (int i = i0 + static_cast<int>(blockIdx.x); i < i1; i += gridDim.x) {
+            item_norms(i, t, wk, refs, c.vectorLoads, phase, carriedW, clip);
+        }
         grid_sync();
         for (int i = wk.groupFirstSegItem[grp] + static_cast<int>(blockIdx.x); i < wk.groupFirstSegItem[grp + 1]; i += gridDim.x) {
             item_segments(i, wk, [&](int s) { segment_scalars(s, t, c, params); });
@@ -566,6 +608,7 @@ public:
         t_.state = ctx.state;
         t_.slow = c_.lookahead ? ctx.state + ctx.total : nullptr;
         t_.gc = ctx.centring;
+        t_.segments = ctx.segments;
         c_.cooperative = 0;
         if (c_.grouped) {
             // One cooperative launch of as many blocks as fit now (never more than items).
@@ -577,7 +620,7 @@ public:
         const double* segLam = nullptr;
         if (!ctx.upload(&normMode, ctx.modes, ctx.segments) || !ctx.upload(&segLam, ctx.segLam, ctx.segments)
             || !ctx.make(&t_.partW, ctx.tiles) || !ctx.make(&t_.partG, ctx.tiles) || !ctx.make(&t_.partU, ctx.tiles)
-            || !ctx.make(&t_.lamF, ctx.segments) || !ctx.make(&t_.scaleF, ctx.segments) || !ctx.make(&params_, 1)) {
+            || !ctx.make(&t_.sumG, ctx.segments) || !ctx.make(&t_.lamF, ctx.segments) || !ctx.make(&t_.scaleF, ctx.segments) || !ctx.make(&params_, 1)) {
             return false;
         }
         t_.normMode = normMode;
@@ -590,7 +633,7 @@ public:
         // partW holds the weights' partials after any step (computed by the norm pass or carried
         // by the update), valid while the caller says the weights are as left.
         const int useCarried = c_.carryW && carryReady_ && v.weightsAsLeft;
-        const LarsStepParams p{v.lr, v.mu, v.phi, v.first, 0, useCarried, lookahead_bits(v.lookaheadCopy, v.lookaheadSync)};
+        const LarsStepParams p{v.lr, v.mu, v.phi, v.first, 0, useCarried, lookahead_bits(v.lookaheadCopy, v.lookaheadSync), 1.f};
         const int e = ctx.backend->copy(params_, &p, sizeof p, kHostToDevice, stream);
         if (e == 0) carryReady_ = c_.carryW != 0;
         return e;
@@ -622,7 +665,16 @@ private:
         const int gm = launch_row_means(b, t_.gc, t_.tiles.segOffset, refs.gTable, refs.gBase, s);
         if (gm != 0) return gm;
         if (c_.cooperative > 0) return launch_cooperative(b, c_.cooperative, s, lars_step_grouped<float, float>, t_, wk, c_, refs, params_);
-        int e = kernels::launch(b, wk.items, s, lars_tile_norms<float, float>, t_, wk, refs, c_.vectorLoads, params_);
+        int e = 0;
+        if (c_.clipOn) {
+            // The global clip: the gradient pass, its segment norms, the factor; then the norms of g / clip.
+            e = kernels::launch(b, wk.items, s, lars_tile_norms<float, float>, t_, wk, refs, c_.vectorLoads, params_, NORMS_GRAD_ONLY);
+            if (e == 0) e = kernels::launch(b, wk.segItems, s, lars_grad_norms, t_, wk, c_, params_);
+            if (e == 0) e = kernels::launch(b, 1, s, lars_global_clip, t_, c_, params_, t_.segments);
+            if (e == 0) e = kernels::launch(b, wk.items, s, lars_tile_norms<float, float>, t_, wk, refs, c_.vectorLoads, params_, NORMS_AFTER_GRAD);
+        } else {
+            e = kernels::launch(b, wk.items, s, lars_tile_norms<float, float>, t_, wk, refs, c_.vectorLoads, params_, NORMS_FULL);
+        }
         if (e == 0) e = kernels::launch(b, wk.segItems, s, lars_segment_scalars, t_, wk, c_, params_);
         if (e == 0) e = kernels::launch(b, wk.items, s, lars_update<float, float>, t_, wk, c_, refs, params_);
         return e;

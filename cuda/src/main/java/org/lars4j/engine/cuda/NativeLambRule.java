@@ -7,6 +7,7 @@ import org.lars4j.rule.StepValues;
 import org.lars4j.rule.lamb.LambConfig;
 import org.lars4j.rule.lamb.LambSegments;
 import org.lars4j.rule.lamb.LambStepValues;
+import org.lars4j.rule.stage.GlobalGradientClip;
 import org.lars4j.rule.stage.Lookahead;
 
 /**
@@ -18,18 +19,18 @@ final class NativeLambRule extends NativeRule {
     private final NativeLars.LambConsts constants = new NativeLars.LambConsts();
     private final NativeLars.LambStepValues values = new NativeLars.LambStepValues();
 
-    NativeLambRule(LambConfig c, Lookahead lookahead, ParamLayout layout) {
+    NativeLambRule(LambConfig c, Lookahead lookahead, GlobalGradientClip clip, ParamLayout layout) {
         super(lookahead);
         segments = new LambSegments(c, layout);
         constants.b1((float) c.beta1()).b2((float) c.beta2()).eps((float) c.eps())
                 .b3((float) (c.gradAveraging() ? 1.0 - c.beta1() : 1.0)).omb2((float) (1.0 - c.beta2()))
-                .gammaLower(c.gammaLower()).gammaUpper(c.gammaUpper()).maxGradNorm(c.maxGradNorm())
+                .gammaLower(c.gammaLower()).gammaUpper(c.gammaUpper()).maxGradNorm(clip != null ? clip.maxNorm() : 0.0)
                 .adamW(flag(c.adamWMode()))
                 .phiClamp(flag(c.phiClamp()))
                 .trustClip(flag(c.trustClip()))
                 .skipNonFinite(flag(c.nonFinitePolicy() == NonFinitePolicy.SKIP_STEP))
-                .clipOn(flag(c.maxGradNorm() > 0))
-                .gradNormPass(flag(segments.gradNormPass()))
+                .clipOn(flag(clip != null))
+                .gradNormPass(flag(segments.gradNormPass() || clip != null))
                 .vectorLoads(flag(NativeEnginePlan.VECTOR_LOADS))
                 .lookahead(lookaheadOn()).lookaheadAlpha(lookaheadAlpha());
     }

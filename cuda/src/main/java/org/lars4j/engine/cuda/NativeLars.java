@@ -108,6 +108,8 @@ public final class NativeLars {
         public native int skipNonFinite(); public native LarsConsts skipNonFinite(int v);
         public native int vectorLoads(); public native LarsConsts vectorLoads(int v);
         public native int carryW(); public native LarsConsts carryW(int v);
+        public native int clipOn(); public native LarsConsts clipOn(int v);
+        public native double maxGradNorm(); public native LarsConsts maxGradNorm(double v);
         public native int grouped(); public native LarsConsts grouped(int v);
         public native long groupElements(); public native LarsConsts groupElements(long v);
         public native int lookahead(); public native LarsConsts lookahead(int v);

@@ -9,6 +9,7 @@ import org.lars4j.rule.lars.LarsSegments;
 import org.lars4j.rule.lars.LarsStepValues;
 import org.lars4j.rule.lars.LrPlacement;
 import org.lars4j.rule.lars.TrustRatioForm;
+import org.lars4j.rule.stage.GlobalGradientClip;
 import org.lars4j.rule.stage.Lookahead;
 
 /** LARS on the native engines: {@code LarsConsts} and {@code LarsStepValues} of src/main/cuda/rules/lars.cuh. */
@@ -18,10 +19,10 @@ final class NativeLarsRule extends NativeRule {
     private final NativeLars.LarsConsts constants = new NativeLars.LarsConsts();
     private final NativeLars.LarsStepValues values = new NativeLars.LarsStepValues();
 
-    NativeLarsRule(LarsConfig c, Lookahead lookahead, ParamLayout layout) {
+    NativeLarsRule(LarsConfig c, Lookahead lookahead, GlobalGradientClip clip, ParamLayout layout) {
         super(lookahead);
         config = c;
-        segments = new LarsSegments(c, layout);
+        segments = new LarsSegments(c, layout, clip != null);
         constants.eta(c.trustCoefficient()).eps(c.eps()).normClamp(c.normClamp()).dampening(c.dampening())
                 .sumOfNorms(flag(c.form() == TrustRatioForm.SUM_OF_NORMS))
                 .lrInside(flag(c.placement() == LrPlacement.INSIDE))
@@ -33,7 +34,8 @@ final class NativeLarsRule extends NativeRule {
                 .carryW(flag(c.carryWeightNorms()))
                 .grouped(flag(Boolean.parseBoolean(System.getProperty(NativeEnginePlan.COOPERATIVE_PROPERTY, "true"))))
                 .groupElements(NativeEnginePlan.groupElements())
-                .lookahead(lookaheadOn()).lookaheadAlpha(lookaheadAlpha());
+                .lookahead(lookaheadOn()).lookaheadAlpha(lookaheadAlpha())
+                .clipOn(flag(clip != null)).maxGradNorm(clip != null ? clip.maxNorm() : 0.0);
     }
 
     @Override int id() { return NativeLars.ruleLars(); }
