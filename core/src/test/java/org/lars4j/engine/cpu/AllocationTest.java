@@ -53,11 +53,13 @@ class AllocationTest {
         List<float[]> lw = Arrays.asList(TestModels.copy(w));
         List<float[]> lg = Arrays.asList(g);
         // Each rule alone, then with Lookahead around it (k = 3: copies, syncs and plain steps all run),
-        // then with gradient centralization (its row means and centred tiles use plan-time buffers).
-        for (int variant = 0; variant < 6; variant++) {
+        // then with gradient centralization (its row means and centred tiles use plan-time buffers),
+        // then with an active global gradient clip (LARS's gradient pre-pass and divided views of g).
+        for (int variant = 0; variant < 8; variant++) {
             boolean lamb = variant % 2 == 1;
             boolean lookahead = variant / 2 == 1;
             boolean centred = variant / 2 == 2;
+            boolean clipped = variant / 2 == 3;
             Lamb.Builder lb = Lamb.builder(LambPreset.APEX).learningRate(1e-3).backend(Backend.CPU).threads(2);
             Lars.Builder rb = Lars.builder(LarsPreset.TIMM).learningRate(0.1).weightDecay(1e-4).backend(Backend.CPU).threads(2);
             if (lookahead) {
@@ -67,6 +69,10 @@ class AllocationTest {
             if (centred) {
                 lb.gradientCentralization(false);
                 rb.gradientCentralization(false);
+            }
+            if (clipped) {
+                lb.gradientClip(0.05);
+                rb.gradientClip(0.05);
             }
             try (LayerwiseOptimizer opt = lamb ? lb.build(layout) : rb.build(layout)) {
                 for (int i = 0; i < 2000; i++) {               // warm-up: JIT compilation allocates
@@ -88,7 +94,7 @@ class AllocationTest {
                 long bytes = allocated(mx, ids) - before;
                 // A few hundred bytes of slack for the counters' own reads; a per-step allocation
                 // would show as 1000 steps x (at least 16 bytes).
-                assertTrue(bytes < 4096, (lamb ? "lamb" : "lars") + (lookahead ? " with lookahead" : "") + (centred ? " with centralization" : "")
+                assertTrue(bytes < 4096, (lamb ? "lamb" : "lars") + (lookahead ? " with lookahead" : "") + (centred ? " with centralization" : "") + (clipped ? " with the clip" : "")
                         + ": 1000 steps allocated " + bytes + " bytes");
             }
         }
