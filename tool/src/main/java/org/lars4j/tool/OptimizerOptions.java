@@ -36,7 +36,8 @@ final class OptimizerOptions {
     @Option(names = "--dampening", description = "lars, lr placement outside: momentum dampening (default: 0)") Double dampening;
     @Option(names = "--beta1", description = "lamb: beta1 (default: 0.9)") Double beta1;
     @Option(names = "--beta2", description = "lamb: beta2 (default: 0.999)") Double beta2;
-    @Option(names = "--max-grad-norm", description = "lamb: global gradient clip, 0 = none (default: the preset's: apex 1.0, else 0)") Double maxGradNorm;
+    @Option(names = "--max-grad-norm", description = "global gradient clip of every rule: g / max(1, ||g||_global / N) before the rule, 0 = none "
+            + "(default: the preset's: lamb apex 1.0, else none)") Double maxGradNorm;
     @Option(names = "--no-bias-correction", description = "lamb: turn bias correction off (default: on)") boolean noBiasCorrection;
     @Option(names = "--rectify", description = "lamb: RAdam's rectification of the direction (default: the preset's, on for ranger-lars)") boolean rectify;
     @Option(names = "--tv-alpha", description = "tvlars: alpha (default: 0.1)") Double tvAlpha;
@@ -135,7 +136,7 @@ final class OptimizerOptions {
     }
 
     private Lars.Builder larsBuilder(Backend be) {
-        for (Object[] lambOnly : new Object[][] {{"--beta1", beta1}, {"--beta2", beta2}, {"--max-grad-norm", maxGradNorm}}) {
+        for (Object[] lambOnly : new Object[][] {{"--beta1", beta1}, {"--beta2", beta2}}) {
             if (lambOnly[1] != null) throw new IllegalArgumentException(lambOnly[0] + " applies only to --optimizer lamb");
         }
         if (noBiasCorrection) throw new IllegalArgumentException("--no-bias-correction applies only to --optimizer lamb");
@@ -154,6 +155,7 @@ final class OptimizerOptions {
                     tvDelay != null ? tvDelay : base.tvDelay(), tvGammaMin != null ? tvGammaMin : base.tvGammaMin());
         }
         if (threads != null) b.threads(threads);
+        if (maxGradNorm != null && maxGradNorm != 0) b.gradientClip(maxGradNorm);   // the stage, as for lamb
         stages(b::lookahead, b::gradientCentralization, b.rule().stages().lookahead());
         return b;
     }

@@ -73,6 +73,23 @@ class CommandLineTest {
     }
 
     @Test
+    void maxGradNormIsTheGlobalClipOfEveryRule() throws IOException {
+        OptimizerOptions o = new OptimizerOptions();
+        o.optimizer = "lars";
+        o.maxGradNorm = 0.5;
+        try (var opt = o.build(org.lars4j.layout.ParamLayout.builder().add("a.weight", 3, 2).build(), Backend.CPU)) {
+            assertEquals(new org.lars4j.rule.stage.GlobalGradientClip(0.5), opt.config().gradientClip());
+        }
+        Object[] lars = step("--max-grad-norm", "0.001");
+        assertEquals(0, lars[0], err(lars));
+        Object[] lamb = step("--optimizer", "lamb", "--preset", "apex", "--max-grad-norm", "0");
+        assertEquals(0, lamb[0], err(lamb));
+        Object[] negative = step("--max-grad-norm", "-1");
+        assertEquals(2, negative[0], err(negative));
+        assertTrue(err(negative).contains("gradient clip maxNorm"), err(negative));
+    }
+
+    @Test
     void unknownNamesAreUsageErrorsWithExitCode2() throws IOException {
         String[][] cases = {
             {"unknown LARS preset 'adam'", "--preset", "adam"},
