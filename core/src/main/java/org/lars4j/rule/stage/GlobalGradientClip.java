@@ -1,7 +1,6 @@
 package org.lars4j.rule.stage;
 
 import org.lars4j.error.InvalidHyperparameterException;
-import org.lars4j.rule.Hyperparameters;
 
 /**
  * The global gradient-norm clip (apex FusedLAMB's {@code max_grad_norm}, optax's
@@ -17,8 +16,11 @@ import org.lars4j.rule.Hyperparameters;
  */
 public record GlobalGradientClip(double maxNorm) {
     public GlobalGradientClip {
-        Hyperparameters.nonNegative("gradient clip maxNorm", maxNorm);
-        if (maxNorm == 0) throw new InvalidHyperparameterException("gradient clip maxNorm must be > 0 (no clip: no stage), got 0");
+        // Finite as a float32 too: the engines compare the float64 global norm with it, but a
+        // maxNorm beyond float range is a configuration mistake, refused as other rule values are.
+        if (!(maxNorm > 0) || Double.isInfinite(maxNorm) || Float.isInfinite((float) maxNorm)) {
+            throw new InvalidHyperparameterException("gradient clip maxNorm must be > 0 and finite as a float32 (no clip: no stage), got " + maxNorm);
+        }
     }
 
     /**
