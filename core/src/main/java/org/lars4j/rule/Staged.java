@@ -46,7 +46,8 @@ public record Staged(Rule rule, Stages stages) implements Rule {
     /**
      * The rule's floor. The stages' own traffic is not in it: Lookahead's only on the steps that
      * copy or sync, gradient centralization's row-means read of g where rows straddle tiles
-     * (docs/BYTES.md); benchmark ratios to this floor therefore show what the stages cost.
+     * (docs/BYTES.md), the global gradient clip's gradient pass (LARS: g read once more, docs/MATH.md
+     * section 14); benchmark ratios to this floor therefore show what the stages cost.
      */
     @Override public int bytesPerParameter() { return rule.bytesPerParameter(); }
 
