@@ -72,16 +72,36 @@ class CommandLineTest {
         assertTrue(err(lars).contains("--rectify applies only to --optimizer lamb"), err(lars));
     }
 
+    static List<float[]> tensors(Path p) throws IOException {
+        List<float[]> out = new ArrayList<>();
+        try (SafetensorsFile f = SafetensorsFile.open(p)) {
+            for (var t : f.tensors()) out.add(f.readFloats(t.name()));
+        }
+        return out;
+    }
+
+    static boolean sameBits(List<float[]> a, List<float[]> b) {
+        if (a.size() != b.size()) return false;
+        for (int i = 0; i < a.size(); i++) {
+            if (a.get(i).length != b.get(i).length) return false;
+            for (int k = 0; k < a.get(i).length; k++) {
+                if (Float.floatToRawIntBits(a.get(i)[k]) != Float.floatToRawIntBits(b.get(i)[k])) return false;
+            }
+        }
+        return true;
+    }
+
     @Test
     void maxGradNormIsTheGlobalClipOfEveryRule() throws IOException {
-        OptimizerOptions o = new OptimizerOptions();
-        o.optimizer = "lars";
-        o.maxGradNorm = 0.5;
-        try (var opt = o.build(org.lars4j.layout.ParamLayout.builder().add("a.weight", 3, 2).build(), Backend.CPU)) {
-            assertEquals(new org.lars4j.rule.stage.GlobalGradientClip(0.5), opt.config().gradientClip());
-        }
-        Object[] lars = step("--max-grad-norm", "0.001");
+        Object[] plain = step("--preset", "paper");
+        assertEquals(0, plain[0], err(plain));
+        List<float[]> unclipped = tensors(dir.resolve("out.safetensors"));
+        Object[] lars = step("--preset", "paper", "--max-grad-norm", "0.001");
         assertEquals(0, lars[0], err(lars));
+        assertFalse(sameBits(unclipped, tensors(dir.resolve("out.safetensors"))), "lars is clipped");
+        Object[] inactive = step("--preset", "paper", "--max-grad-norm", "1e6");
+        assertEquals(0, inactive[0], err(inactive));
+        assertTrue(sameBits(unclipped, tensors(dir.resolve("out.safetensors"))), "an inactive clip changes no bit");
         Object[] lamb = step("--optimizer", "lamb", "--preset", "apex", "--max-grad-norm", "0");
         assertEquals(0, lamb[0], err(lamb));
         Object[] negative = step("--max-grad-norm", "-1");
