@@ -75,7 +75,7 @@ final class CpuLambPlan implements EnginePlan {
 
     /**
      * The rule with its stages: Lookahead ({@code lookahead} null: none) and gradient
-     * centralization ({@code centring} null: none; its means phase runs first in every step).
+     * centralization ({@code centring} null: none; it starts every step: see {@link CentredGradients#startStep}).
      */
     CpuLambPlan(LambConfig cfg, Lookahead lookahead, ParamLayout layout, int threads, CentredGradients centring) {
         this(cfg, lookahead, new LambSegments(cfg, layout), threads, centring);
@@ -137,7 +137,7 @@ final class CpuLambPlan implements EnginePlan {
         try {
             double clip = 1.0;
             Arrays.fill(normG, Double.NaN);
-            if (centring != null) tiles.forEachTile(centring.meansPhase);   // every later view of g is centred
+            if (centring != null) centring.startStep(tiles);   // every later view of g is centred
             if (seg.gradNormPass()) {
                 tiles.forEachTile(gradPhase);
                 boolean finite = sums.totals(partG, 0, nSeg, sumG);
@@ -263,7 +263,7 @@ final class CpuLambPlan implements EnginePlan {
 
     @Override
     public String variant() {
-        return tiles.describe() + ", " + kernels.name();
+        return tiles.describe() + ", " + kernels.name() + (centring != null ? ", " + centring.describe() : "");
     }
 
     @Override
