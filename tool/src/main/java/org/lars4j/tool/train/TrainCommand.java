@@ -88,7 +88,7 @@ public final class TrainCommand implements Callable<Integer> {
     Integer testLimit;
 
     @Option(names = "--shrink", paramLabel = "F", description = "shrink the 28x28 images by F in each direction to "
-            + "block means: 1 or 2 (14x14, which makes the whole experiment fit 20 minutes on 2 cores; default: ${DEFAULT-VALUE})")
+            + "block means: 1 or 2 (14x14, which makes the whole experiment fit 25 minutes on 2 cores; default: ${DEFAULT-VALUE})")
     int shrink = 2;
 
     @Option(names = "--seed", paramLabel = "N", description = "seed of the weights and the data order (default: ${DEFAULT-VALUE})")
