@@ -63,7 +63,7 @@ public:
 class NativeRule {
 public:
     virtual ~NativeRule() = default;
-    /** Copies the rule's constants struct (e.g. LarsConstants), filled by Java at plan time. */
+    /** Copies the rule's constants struct (e.g. LarsConsts), filled by Java at plan time. */
     virtual void setConstants(const void* constants) = 0;
     /** Optimizer state buffers, each of the model's size (LARS: momentum; LAMB: exp_avg, exp_avg_sq). */
     virtual int stateBuffers() const = 0;

@@ -76,6 +76,27 @@ class ArchitectureTest {
     }
 
     @Test
+    void theReferenceKnowsNoEngine() {
+        noClasses().that().resideInAPackage("org.lars4j.reference..")
+                .should().dependOnClassesThat().resideInAnyPackage("org.lars4j", "org.lars4j.engine..", "org.lars4j.io..")
+                .check(main);
+    }
+
+    @Test
+    void eachRuleIsItsOwnUnit() {
+        noClasses().that().resideInAPackage("org.lars4j.rule.lars..")
+                .should().dependOnClassesThat().resideInAPackage("org.lars4j.rule.lamb..").check(main);
+        noClasses().that().resideInAPackage("org.lars4j.rule.lamb..")
+                .should().dependOnClassesThat().resideInAPackage("org.lars4j.rule.lars..").check(main);
+    }
+
+    @Test
+    void theEnginesDoNotKnowEachOther() {
+        noClasses().that().resideInAPackage("org.lars4j.engine.cuda..")
+                .should().dependOnClassesThat().resideInAPackage("org.lars4j.engine.cpu..").check(main);
+    }
+
+    @Test
     void theJavaEngineNeedsNoNativeCode() {
         noClasses().that().resideInAPackage("org.lars4j.engine.cpu..")
                 .should().dependOnClassesThat().resideInAnyPackage("org.lars4j.engine.cuda..", "org.bytedeco..")

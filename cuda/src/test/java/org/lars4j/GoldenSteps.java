@@ -29,9 +29,10 @@ import org.lars4j.schedule.LrSchedule;
  * seeded data, how one run is recorded, and the file format. {@link GoldenStepsGenerator}
  * writes the file, {@link GoldenStepsTest} compares every engine against it.
  *
- * <p>Self-contained on purpose: it uses only the public optimizer API as it was at commit
- * {@code de79524} (where the file was recorded) and none of the shared test helpers, so that a
- * change to those helpers cannot silently change what the golden file means. Everything here
+ * <p>Self-contained on purpose: it uses only the public optimizer API (as it was at commit
+ * {@code de79524}, where the file was recorded; only the packages of the classes it names have
+ * moved since) and none of the shared test helpers, so that a change to those helpers cannot
+ * silently change what the golden file means. Everything here
  * (layout, seeds, schedules, options, the order of the tensors) is part of the recorded
  * contract: changing it means regenerating the file (see {@link GoldenStepsGenerator}).
  *
@@ -250,9 +251,10 @@ final class GoldenSteps {
     static final int STEPS = 4;
 
     /**
-     * The LAMB presets with recorded bits. RANGER_LARS is Lookahead around rectified LAMB: it is
-     * recorded once the engines run Lookahead (they refuse stages until then); its rectified
-     * LAMB is held bitwise across engines by EngineConformanceTest meanwhile.
+     * The LAMB presets with recorded bits: those that existed when the file was recorded. The file
+     * guards the bits that existed before the architecture change; RANGER_LARS and the stages,
+     * added after it, are held across engines by their conformance tests and against the float64
+     * reference.
      */
     static final List<LambPreset> LAMB_PRESETS = List.of(LambPreset.PAPER, LambPreset.OPTAX, LambPreset.APEX);
     /** Runs with a bad gradient take 5 calls, the third one bad. */

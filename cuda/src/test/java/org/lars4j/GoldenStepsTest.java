@@ -37,7 +37,7 @@ import org.lars4j.rule.lars.LarsPreset;
  */
 class GoldenStepsTest {
 
-    /** The byte-buffer steps, which {@link GoldenSteps} cannot name (it compiles against de79524's API). */
+    /** The byte-buffer steps, which {@link GoldenSteps} does not name (the API it was recorded with, de79524's, had none). */
     static final GoldenSteps.ByteSteps BYTE_STEPS = new GoldenSteps.ByteSteps() {
         @Override public boolean step(LayerwiseOptimizer opt, ByteBuffer params, ByteBuffer grads) {
             return opt.step(params, grads);

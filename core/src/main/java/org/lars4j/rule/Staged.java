@@ -36,7 +36,11 @@ public record Staged(Rule rule, Stages stages) implements Rule {
         return List.copyOf(names);
     }
 
-    /** The rule's floor: the stages add no DRAM pass of their own on a step without a sync. */
+    /**
+     * The rule's floor. The stages' own traffic is not in it: Lookahead's only on the steps that
+     * copy or sync, gradient centralization's row-means read of g where rows straddle tiles
+     * (docs/BYTES.md); benchmark ratios to this floor therefore show what the stages cost.
+     */
     @Override public int bytesPerParameter() { return rule.bytesPerParameter(); }
 
     @Override public StepValues newStepValues() { return rule.newStepValues(); }

@@ -17,7 +17,11 @@ public record Lookahead(int k, double alpha) {
 
     public Lookahead {
         if (k < 1) throw new InvalidHyperparameterException("lookahead k must be >= 1, got " + k);
-        if (!(alpha > 0 && alpha <= 1)) throw new InvalidHyperparameterException("lookahead alpha must be in (0, 1], got " + alpha);
+        // Checked at the precision the engines use: a positive double that rounds to float 0 would
+        // make every sync a no-op on the engines while the float64 reference still moved.
+        if (!(alpha > 0 && alpha <= 1) || !((float) alpha > 0)) {
+            throw new InvalidHyperparameterException("lookahead alpha must be in (0, 1] (and > 0 as a float32), got " + alpha);
+        }
     }
 
     /** Whether step {@code t} (applied steps from 1) ends with a sync. */

@@ -168,6 +168,34 @@ class LookaheadTest {
         }
     }
 
+    /**
+     * A step 1 skipped for a non-finite gradient writes nothing, the slow weights included, and
+     * is not counted: the next applied step is step 1 and copies the weights then.
+     */
+    @Test
+    void aSkippedFirstStepLeavesTheCopyToTheNextAppliedStep() {
+        ParamLayout layout = layout();
+        float[][] w0 = initialWeights(layout);
+        try (LayerwiseOptimizer opt = Lars.builder(LarsPreset.TIMM).learningRate(0.5).weightDecay(WD).lookahead(5, 0.5)
+                .backend(Backend.CPU).build(layout)) {
+            float[][] w = TestModels.copy(w0);
+            float[][] bad = grads(layout, 1);
+            bad[0][0] = Float.NaN;
+            assertFalse(opt.step(Arrays.asList(w), Arrays.asList(bad)), "a NaN gradient skips the step");
+            assertEquals(0, opt.stepCount());
+            assertSameBits(zerosLike(w0), state(opt, SLOW), "phi after a skipped step 1");
+            assertSameBits(w0, w, "w after a skipped step 1");
+            assertTrue(opt.step(Arrays.asList(w), Arrays.asList(grads(layout, 2))));
+            assertSameBits(w0, state(opt, SLOW), "phi after the first applied step");
+        }
+    }
+
+    private static float[][] zerosLike(float[][] a) {
+        float[][] z = new float[a.length][];
+        for (int i = 0; i < a.length; i++) z[i] = new float[a[i].length];
+        return z;
+    }
+
     /** Without a sync step, Lookahead changes nothing: the first k-1 steps are the rule's own, bit for bit. */
     @Test
     void stepsBeforeTheFirstSyncAreTheRulesOwn() {

@@ -56,7 +56,12 @@ class GraphCaptureTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("org.lars4j.testing.TargetEngine#defaultSteps")
     void larsThreeLaunches(TargetEngine engine) {
-        replaysMatchTheJavaEngine(b -> lars().backend(b).build(LAYOUT));
+        System.setProperty(COOPERATIVE, "false");
+        replaysMatchTheJavaEngine(b -> {
+            LayerwiseOptimizer o = lars().backend(b).build(LAYOUT);
+            if (b != Backend.CPU) assertTrue(o.engineVariant().startsWith("three launches"), o.engineVariant());
+            return o;
+        });
     }
 
     @ParameterizedTest(name = "{0}")
