@@ -247,6 +247,7 @@ class StagedStepToolTest {
             {"--lookahead-alpha must be in (0, 1], got 1.5", "--lookahead-k", "2", "--lookahead-alpha", "1.5"},
             {"--lookahead-alpha must be in (0, 1], got -0.5", "--lookahead-k", "2", "--lookahead-alpha", "-0.5"},
             {"--lookahead-alpha must be in (0, 1], got NaN", "--lookahead-k", "2", "--lookahead-alpha", "NaN"},
+            {"--lookahead-alpha 1.0E-50 rounds to 0 as a float32", "--lookahead-k", "2", "--lookahead-alpha", "1e-50"},
             {"--lookahead-alpha must be in (0, 1], got NaN", "--optimizer", "lamb", "--preset", "ranger-lars", "--lookahead-alpha", "NaN"},
             {"Invalid value for option '--lookahead-alpha': 'half' is not a double", "--lookahead-k", "2", "--lookahead-alpha", "half"},
         };
