@@ -141,8 +141,10 @@ public final class ParamLayout {
 
         /**
          * The output axis of the named segment ({@link Segment#outputAxis()}; 0 when not given):
-         * where a weight's memory holds its outputs along another axis than the first. Checked
-         * by {@link #build()}: the segment must exist and {@code 0 <= axis < rank}.
+         * where a weight's memory holds its outputs along another axis than the first, or
+         * {@link Segment#NO_OUTPUT_AXIS} for a weight without one (a depthwise kernel), which
+         * gradient centralization then leaves alone. Checked by {@link #build()}: the segment must
+         * exist and {@code -1 <= axis < rank}.
          */
         public Builder outputAxis(String name, int axis) {
             if (name == null) throw new InvalidLayoutException("outputAxis: segment name is null");
@@ -203,9 +205,9 @@ public final class ParamLayout {
                 int axis = 0;
                 Integer given = outputAxes.get(e.name);
                 if (given != null) {
-                    if (given < 0 || given >= e.shape.length) {
+                    if (given < Segment.NO_OUTPUT_AXIS || given >= e.shape.length) {
                         throw new InvalidLayoutException("segment '" + e.name + "': output axis " + given + " is not an axis of shape "
-                                + java.util.Arrays.toString(e.shape) + " (0 <= axis < " + e.shape.length + ")");
+                                + java.util.Arrays.toString(e.shape) + " (0 <= axis < " + e.shape.length + ", or -1 for none)");
                     }
                     axis = given;
                 }

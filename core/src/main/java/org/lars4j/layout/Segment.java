@@ -46,6 +46,9 @@ public final class Segment {
      */
     public int outputAxis() { return outputAxis; }
 
+    /** {@link #outputAxis()} of a weight whose outputs lie along no single axis (a depthwise kernel): never centred. */
+    public static final int NO_OUTPUT_AXIS = -1;
+
     /** This segment with other flags (used when an optimizer preset resolves its rules); the output axis is kept. */
     public Segment withFlags(boolean decay, boolean adapt) {
         return new Segment(name, shape, length, decay, adapt, outputAxis);

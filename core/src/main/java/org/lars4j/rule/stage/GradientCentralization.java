@@ -21,16 +21,19 @@ public record GradientCentralization(boolean convOnly) {
     /** Whether a segment of this rank is centred. */
     public boolean centres(int rank) { return convOnly ? rank > 3 : rank > 1; }
 
-    /** The number of rows of {@code s} (the length of its output axis), 0 when it is not centred. */
+    /**
+     * The number of rows of {@code s} (the length of its output axis), 0 when it is not centred:
+     * by its rank, or because it has no output axis ({@link Segment#NO_OUTPUT_AXIS}).
+     */
     public int rows(Segment s) {
-        return centres(s.rank()) ? s.shape()[s.outputAxis()] : 0;
+        return centres(s.rank()) && s.outputAxis() >= 0 ? s.shape()[s.outputAxis()] : 0;
     }
 
     /** Elements between consecutive indices of the output axis: the product of the dimensions after it. */
     public static int inner(Segment s) {
         int[] shape = s.shape();
         int n = 1;
-        for (int d = s.outputAxis() + 1; d < shape.length; d++) n *= shape[d];
+        for (int d = Math.max(0, s.outputAxis() + 1); d < shape.length; d++) n *= shape[d];
         return n;
     }
 }

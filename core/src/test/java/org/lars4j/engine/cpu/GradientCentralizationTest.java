@@ -246,7 +246,7 @@ class GradientCentralizationTest {
         InvalidLayoutException e = assertThrows(InvalidLayoutException.class,
                 () -> ParamLayout.builder().add("fc.weight", 4, 5).outputAxis("fc.weight", 2).build());
         assertTrue(e.getMessage().contains("fc.weight"), e.getMessage());
-        assertThrows(InvalidLayoutException.class, () -> ParamLayout.builder().add("fc.weight", 4, 5).outputAxis("fc.weight", -1).build());
+        assertThrows(InvalidLayoutException.class, () -> ParamLayout.builder().add("fc.weight", 4, 5).outputAxis("fc.weight", -2).build());
         assertThrows(InvalidLayoutException.class, () -> ParamLayout.builder().add("s").outputAxis("s", 0).build());
         InvalidLayoutException unknown = assertThrows(InvalidLayoutException.class,
                 () -> ParamLayout.builder().add("fc.weight", 4, 5).outputAxis("fc.wieght", 1).build());

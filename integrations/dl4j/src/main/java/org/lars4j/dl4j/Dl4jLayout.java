@@ -97,8 +97,10 @@ public final class Dl4jLayout {
             boolean weight = layer.conf().getLayer().initializer().isWeightParam(layer.conf().getLayer(), paramKey);
             boolean depthwise = layer.conf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.DepthwiseConvolution2D
                     || layer.conf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.SeparableConvolution2D;
+            boolean transposed = layer.conf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.Deconvolution2D
+                    || layer.conf().getLayer() instanceof org.deeplearning4j.nn.conf.layers.Deconvolution3D;
             out.add(new Dl4jParam(name, view.shape(), view.ordering(), memoryShape(view.shape(), view.ordering(), weight),
-                    weight && !depthwise ? memoryOutputAxis(view.shape(), view.ordering()) : -1, offset,
+                    weight && !depthwise ? memoryOutputAxis(view.shape(), view.ordering(), transposed) : -1, offset,
                     (int) view.length(), divided && !frozen, divided));
             expected += view.length();
         }
@@ -128,15 +130,17 @@ public final class Dl4jLayout {
      * The output axis of a weight of DL4J shape {@code shape} in {@code ordering}, as an axis of its
      * {@link #memoryShape}; -1 for a vector. DL4J declares 2-D weights (dense, output, embedding
      * layers) as {@code [nIn, nOut]}: outputs on axis 1; convolution kernels as
-     * {@code [nOut, nIn, kH, kW]} (3-D: {@code [nOut, nIn, kD, kH, kW]}): outputs on axis 0. The
+     * {@code [nOut, nIn, kH, kW]} (3-D: {@code [nOut, nIn, kD, kH, kW]}): outputs on axis 0;
+     * deconvolution kernels ({@code transposed}) as {@code [nIn, nOut, kH, kW]}: outputs on axis 1
+     * (checked on DL4J 1.0.0-M2.1: a Deconvolution2D with nIn 3, nOut 5 has W {@code [3, 5, 2, 4]}). The
      * memory shape reverses an 'f' array's axes, so the dense W DL4J makes ('f') is
      * {@code [nOut, nIn]} in memory with its outputs on axis 0, as is its 'c' convolution kernel;
      * a 'c' dense W would have them on axis 1. Set explicitly on every weight, so that gradient
      * centralization centres what the layer computes one output from, whatever the order.
      */
-    static int memoryOutputAxis(long[] shape, char ordering) {
+    static int memoryOutputAxis(long[] shape, char ordering, boolean transposed) {
         if (shape.length <= 1) return -1;
-        int declared = shape.length == 2 ? 1 : 0;
+        int declared = shape.length == 2 || transposed ? 1 : 0;
         return ordering == 'f' ? shape.length - 1 - declared : declared;
     }
 
@@ -152,7 +156,7 @@ public final class Dl4jLayout {
         for (Dl4jParam p : params) {
             if (!p.trained()) continue;
             b.add(p.name(), p.memoryShape());
-            if (p.outputAxis() >= 0 && p.memoryShape().length > 1) b.outputAxis(p.name(), p.outputAxis());
+            if (p.memoryShape().length > 1) b.outputAxis(p.name(), p.outputAxis());
         }
         return b;
     }

@@ -98,10 +98,36 @@ class Dl4jLayoutTest {
             assertEquals(s.shape()[0], w.equals("0_W") ? 4 : w.equals("3_W") ? 8 : 3, w + ": axis 0 has the layer's nOut");
         }
         assertEquals(-1, l.params().get(0).outputAxis(), "a bias has none");
-        assertEquals(0, Dl4jLayout.memoryOutputAxis(new long[] {16, 8}, 'f'));      // dense [nIn, nOut] 'f': [nOut, nIn] in memory
-        assertEquals(1, Dl4jLayout.memoryOutputAxis(new long[] {16, 8}, 'c'));      // the same in 'c': [nIn, nOut] in memory
-        assertEquals(0, Dl4jLayout.memoryOutputAxis(new long[] {4, 1, 3, 3}, 'c')); // convolution [nOut, nIn, kH, kW]
-        assertEquals(3, Dl4jLayout.memoryOutputAxis(new long[] {4, 1, 3, 3}, 'f'));
+        assertEquals(0, Dl4jLayout.memoryOutputAxis(new long[] {16, 8}, 'f', false));      // dense [nIn, nOut] 'f': [nOut, nIn] in memory
+        assertEquals(1, Dl4jLayout.memoryOutputAxis(new long[] {16, 8}, 'c', false));      // the same in 'c': [nIn, nOut] in memory
+        assertEquals(0, Dl4jLayout.memoryOutputAxis(new long[] {4, 1, 3, 3}, 'c', false)); // convolution [nOut, nIn, kH, kW]
+        assertEquals(3, Dl4jLayout.memoryOutputAxis(new long[] {4, 1, 3, 3}, 'f', false));
+        assertEquals(1, Dl4jLayout.memoryOutputAxis(new long[] {3, 5, 2, 4}, 'c', true));  // deconvolution [nIn, nOut, kH, kW]
+    }
+
+    /**
+     * A deconvolution kernel has its outputs on axis 1 ([nIn, nOut, kH, kW]); a weight declared
+     * without an output axis (what this layout gives depthwise kernels) is not centred.
+     */
+    @Test
+    void deconvolutionKernelsNameAxisOneAndWeightsWithoutAnOutputAxisAreNotCentred() {
+        org.deeplearning4j.nn.conf.MultiLayerConfiguration c = new org.deeplearning4j.nn.conf.NeuralNetConfiguration.Builder().list()
+                .layer(new org.deeplearning4j.nn.conf.layers.Deconvolution2D.Builder().nIn(3).nOut(5).kernelSize(2, 4).build())
+                .layer(new org.deeplearning4j.nn.conf.layers.OutputLayer.Builder().nOut(2).build())
+                .setInputType(org.deeplearning4j.nn.conf.inputs.InputType.convolutional(8, 8, 3)).build();
+        org.deeplearning4j.nn.multilayer.MultiLayerNetwork net = new org.deeplearning4j.nn.multilayer.MultiLayerNetwork(c);
+        net.init();
+        Dl4jLayout l = Dl4jLayout.of(net);
+        ParamLayout pl = l.paramLayout();
+        Segment deconv = pl.segment(pl.indexOf("0_W"));
+        assertArrayEquals(new int[] {3, 5, 2, 4}, deconv.shape());
+        assertEquals(1, deconv.outputAxis(), "deconvolution: nOut is axis 1");
+        ParamLayout none = ParamLayout.builder().add("dw", 3, 3, 3, 2).outputAxis("dw", Segment.NO_OUTPUT_AXIS).build();
+        Segment depthwise = none.segment(0);
+        assertEquals(Segment.NO_OUTPUT_AXIS, depthwise.outputAxis());
+        org.lars4j.rule.stage.GradientCentralization gc = new org.lars4j.rule.stage.GradientCentralization(false);
+        assertEquals(0, gc.rows(depthwise), "a depthwise kernel is not centred");
+        assertEquals(5, gc.rows(deconv), "a deconvolution kernel is centred per output channel");
     }
 
     @Test
