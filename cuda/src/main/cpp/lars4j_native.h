@@ -371,7 +371,7 @@ private:
 
     /** Gradient centralization's device tables (none when no segment is centred). */
     bool planCentring(int numSegments, const int* segLen, const int* gcRows, const int* gcInner) {
-        std::vector<int> rows(numSegments, 0), inner(numSegments, 1), count(numSegments, 0), base(numSegments, 0), rowSeg;
+        std::vector<int> rows(numSegments, 0), inner(numSegments, 1), count(numSegments, 0), base(numSegments, 0), rowSeg, prePass;
         long long all = 0;
         for (int s = 0; s < numSegments; s++) {
             base[s] = static_cast<int>(all);
@@ -380,7 +380,14 @@ private:
             rows[s] = r;
             inner[s] = gcInner[s];
             count[s] = segLen[s] / r;
-            for (int k = 0; k < r; k++) rowSeg.push_back(s);
+            for (int k = 0; k < r; k++) {
+                // The rule's first pass over a tile sums the rows inside it; gc_row_means the rest
+                // (rows over a tile boundary, interleaved rows): primitives/gradient_centralization.cuh.
+                const long long first = static_cast<long long>(k) * inner[s];
+                const bool inOneTile = count[s] == inner[s] && first / kernels::TILE == (first + inner[s] - 1) / kernels::TILE;
+                if (!inOneTile) prePass.push_back(static_cast<int>(all) + k);
+                rowSeg.push_back(s);
+            }
             all += r;
         }
         if (all == 0) return true;
@@ -389,9 +396,11 @@ private:
             return false;
         }
         centring.rows = static_cast<int>(all);
+        centring.prePassRows = static_cast<int>(prePass.size());
         return upload(&centring.segRows, rows.data(), numSegments) && upload(&centring.segInner, inner.data(), numSegments)
                && upload(&centring.segCount, count.data(), numSegments) && upload(&centring.segRowBase, base.data(), numSegments)
-               && upload(&centring.rowSeg, rowSeg.data(), centring.rows) && make(&centring.rowMean, centring.rows);
+               && upload(&centring.rowSeg, rowSeg.data(), centring.rows) && make(&centring.rowMean, centring.rows)
+               && (prePass.empty() || upload(&centring.prePassRow, prePass.data(), centring.prePassRows));
     }
 
     bool allocBytes(void** p, size_t n) override {

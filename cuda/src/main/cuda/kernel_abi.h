@@ -61,8 +61,10 @@ struct CentringTables {
     const int* segCount;     // [segments] elements per row (the segment's length / its rows)
     const int* segRowBase;   // [segments] the segment's first row in rowMean
     const int* rowSeg;       // [rows] the segment of each row
-    float* rowMean;          // [rows] this step's row means, written by gc_row_means
+    float* rowMean;          // [rows] this step's row means, written by gc_row_means or by the first pass reading the row's tile
     int rows;                // rows of all centred segments
+    const int* prePassRow;   // [prePassRows] the rows gc_row_means sums: they straddle tiles or interleave
+    int prePassRows;         // 0: every centred row lies inside one tile, and no gc_row_means launch
 };
 
 /** Where the step's tensors are: pointer tables (list form) or base + segOffset (flat form). */

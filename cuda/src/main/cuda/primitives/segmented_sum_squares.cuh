@@ -118,7 +118,9 @@ __global__ void sum_squares_tiles(Tiles tiles, WalkTables wk, SumSquaresInput<T>
     item_tiles(blockIdx.x, wk, [&](int k) {
         const TileDesc d = tiles.desc[k];
         const int n = tile_len(d);
-        SquaresOp<T> op{tile_ptr(d, in.table, in.base, tiles.segOffset), {}, tile_centring(d, in.gc, tiles.segOffset)};
+        const T* x = tile_ptr(d, in.table, in.base, tiles.segOffset);
+        // A gradient under centralization: the step's first pass over it (LAMB's gradient norms).
+        SquaresOp<T> op{x, {}, tile_centring(d, in.gc, tiles.segOffset, x, true)};
         bool vec = false;
         if constexpr (std::is_same<T, float>::value) vec = vectorLoads && n == TILE && aligned16(op.x, op.x, op.x);
         tile_lanes(n, vec, op);

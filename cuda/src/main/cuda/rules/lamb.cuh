@@ -186,7 +186,9 @@ __device__ __forceinline__ void lamb_moments_tile(int k, const LambTables& t, co
     tile_ptrs(d, refs, t.tiles.segOffset, wp, gp);
     s.lam = t.lamF[d.seg];
     const bool adapt = t.adapt[d.seg] != 0;
-    LambMomentsOp<ADAMW, P, G> op{wp, gp, t.m + d.at, t.v + d.at, c, s, {}, {}, tile_centring(d, t.gc, t.tiles.segOffset)};
+    // Without the gradient-norm pass, this is the step's first read of the tile's g.
+    LambMomentsOp<ADAMW, P, G> op{wp, gp, t.m + d.at, t.v + d.at, c, s, {}, {},
+                                  tile_centring(d, t.gc, t.tiles.segOffset, gp, c.gradNormPass == 0)};
     bool vec = false;
     if constexpr (std::is_same<P, float>::value && std::is_same<G, float>::value) {
         vec = c.vectorLoads && n == TILE && aligned16(op.w, op.g, op.m) && aligned16(op.v, op.v, op.v);
@@ -379,7 +381,8 @@ public:
     int launch(PlanContext& ctx, const TensorRefs<float, float>& refs, void* s) override {
         Backend& b = *ctx.backend;
         const WalkTables& wk = walk_;
-        // Gradient centralization: the row means before anything reads g.
+        // Gradient centralization: the means of rows that straddle tiles before anything reads g
+        // (the first pass over a tile sums the rows inside it).
         int e = launch_row_means(b, t_.gc, t_.tiles.segOffset, refs.gTable, refs.gBase, s);
         if (e == 0 && c_.gradNormPass) {
             const SumSquaresInput<float> g{refs.gTable, refs.gBase, t_.gc};

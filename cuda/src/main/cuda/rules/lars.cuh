@@ -197,17 +197,21 @@ struct LarsNormsOp {
     }
 };
 
-/** The partials {@code NEEDS} of tile {@code k}, by the whole block. */
+/**
+ * The partials {@code NEEDS} of tile {@code k}, by the whole block. {@code firstRead}: no earlier
+ * pass of the step read this tile's g (every pass but the one after the gradient-only pass).
+ */
 template <int NEEDS, typename P, typename G>
 __device__ __forceinline__ void tile_norms_of(int k, const TileDesc& d, const LarsTables& t, const TensorRefs<P, G>& refs,
-                                              int vectorLoads, float clip) {
+                                              int vectorLoads, bool firstRead, float clip) {
     using Op = LarsNormsOp<NEEDS, P, G>;
     __shared__ float warpSums[THREADS / 32];
     const int n = tile_len(d);
     P* wp;
     const G* gp;
     tile_ptrs(d, refs, t.tiles.segOffset, wp, gp);
-    Op op{wp, gp, Op::needU ? __double2float_rn(t.segLam[d.seg]) : 0.f, {}, {}, {}, tile_centring(d, t.gc, t.tiles.segOffset, clip)};
+    Op op{wp, gp, Op::needU ? __double2float_rn(t.segLam[d.seg]) : 0.f, {}, {}, {},
+          tile_centring(d, t.gc, t.tiles.segOffset, gp, Op::needG && firstRead, clip)};
     bool vec = false;
     if constexpr (std::is_same<P, float>::value && std::is_same<G, float>::value) {
         // Only the arrays this pass reads need to be aligned.
@@ -237,12 +241,13 @@ template <typename P, typename G>
 __device__ __forceinline__ void tile_norms(int k, const LarsTables& t, const TensorRefs<P, G>& refs, int vectorLoads, int phase,
                                            bool carriedW, float clip) {
     const TileDesc d = t.tiles.desc[k];
+    const bool firstRead = phase != NORMS_AFTER_GRAD;
     switch (norm_needs(tile_mode(d), phase, carriedW)) {   // uniform across the block
-        case NEED_G: tile_norms_of<NEED_G>(k, d, t, refs, vectorLoads, clip); break;
-        case NEED_W: tile_norms_of<NEED_W>(k, d, t, refs, vectorLoads, clip); break;
-        case NEED_G | NEED_W: tile_norms_of<NEED_G | NEED_W>(k, d, t, refs, vectorLoads, clip); break;
-        case NEED_W | NEED_U: tile_norms_of<NEED_W | NEED_U>(k, d, t, refs, vectorLoads, clip); break;
-        case NEED_G | NEED_W | NEED_U: tile_norms_of<NEED_G | NEED_W | NEED_U>(k, d, t, refs, vectorLoads, clip); break;
+        case NEED_G: tile_norms_of<NEED_G>(k, d, t, refs, vectorLoads, firstRead, clip); break;
+        case NEED_W: tile_norms_of<NEED_W>(k, d, t, refs, vectorLoads, firstRead, clip); break;
+        case NEED_G | NEED_W: tile_norms_of<NEED_G | NEED_W>(k, d, t, refs, vectorLoads, firstRead, clip); break;
+        case NEED_W | NEED_U: tile_norms_of<NEED_W | NEED_U>(k, d, t, refs, vectorLoads, firstRead, clip); break;
+        case NEED_G | NEED_W | NEED_U: tile_norms_of<NEED_G | NEED_W | NEED_U>(k, d, t, refs, vectorLoads, firstRead, clip); break;
         default: break;
     }
 }
@@ -464,8 +469,9 @@ __device__ __forceinline__ void update_tile(int k, const LarsTables& t, const La
     s.lam = t.lamF[d.seg];                               // (float) effective weight decay
     s.scale = t.scaleF[d.seg];                           // (float)(lr*tr) INSIDE, (float) tr OUTSIDE
     const bool carry = c.carryW && tile_mode(d) == NORM_WG;   // uniform across the block
+    // A segment whose norm pass reads nothing (NORM_NONE) has its g read first here.
     LarsUpdateOp<FORM, LA, P, G> op{wp, gp, t.state + d.at, LA != 0 ? t.slow + d.at : nullptr, c.lookaheadAlpha, s, carry, {},
-                                    tile_centring(d, t.gc, t.tiles.segOffset, s.clip)};
+                                    tile_centring(d, t.gc, t.tiles.segOffset, gp, tile_mode(d) == NORM_NONE, s.clip)};
     bool vec = false;
     if constexpr (std::is_same<P, float>::value && std::is_same<G, float>::value) {
         vec = c.vectorLoads && n == TILE && aligned16(op.w, op.g, op.v) && (LA == 0 || aligned16(op.slow, op.slow, op.slow));
@@ -661,7 +667,8 @@ private:
     /** One cooperative launch of the grouped step, or the three launches over the whole model. */
     int launchSequence(Backend& b, const TensorRefs<float, float>& refs, void* s) {
         const WalkTables& wk = walk_;
-        // Gradient centralization: the row means first, a launch of their own (the grouped step stays one launch after it).
+        // Gradient centralization: the means of rows that straddle tiles first, a launch of their own
+        // (the grouped step stays one launch after it); the passes sum the others in their tiles.
         const int gm = launch_row_means(b, t_.gc, t_.tiles.segOffset, refs.gTable, refs.gBase, s);
         if (gm != 0) return gm;
         if (c_.cooperative > 0) return launch_cooperative(b, c_.cooperative, s, lars_step_grouped<float, float>, t_, wk, c_, refs, params_);

@@ -3,7 +3,9 @@ package org.lars4j.tool;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -14,6 +16,7 @@ import org.lars4j.engine.cpu.MemoryBandwidth;
 import org.lars4j.engine.cuda.DeviceBuffers;
 import org.lars4j.io.SafetensorsWriter;
 import org.lars4j.layout.ParamLayout;
+import org.lars4j.rule.stage.Stages;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -130,6 +133,7 @@ final class BenchCommand implements Callable<Integer> {
             out.put("model", modelName);
             out.put("optimizer", opt.config().algorithm());
             out.put("preset", opt.config().preset());
+            out.put("stages", stages(opt.config().stages()));
             out.put("backend", opt.engineName());
             out.put("variant", opt.engineVariant());
             out.put("threads", device ? 0 : threads);
@@ -155,6 +159,7 @@ final class BenchCommand implements Callable<Integer> {
             System.out.printf("%s, %s %s on the %s engine%s: %d parameters in %d tensors%n", modelName, opt.config().algorithm(),
                     opt.config().preset(), opt.engineName(), device ? "" : " (" + threads + " threads)", total, layout.size());
             System.out.printf("  runs   %s%n", opt.engineVariant());
+            System.out.printf("  stages %s%n", stages(opt.config().stages()));
             System.out.printf("  step   %10.1f us (median of %d; min %.1f, max %.1f)  %8.2f GB/s at %d bytes/param%n",
                     median, steps, us[0], us[steps - 1], gbps, bytesPerParam);
             System.out.printf("  floor  %10s     %s                   %8.2f GB/s%n", "", floorKind, floor);
@@ -169,6 +174,18 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /**
+     * The stages around the rule, in words. They change no bytes per parameter (the rule's floor:
+     * no pass of their own on a step without a Lookahead sync), so a timing with stages is told
+     * apart from one without by this line, not by the floor.
+     */
+    static String stages(Stages s) {
+        List<String> parts = new ArrayList<>();
+        if (s.centralization() != null) parts.add("gradient centralization (" + (s.centralization().convOnly() ? "conv only" : "rank > 1") + ")");
+        if (s.lookahead() != null) parts.add("lookahead (k " + s.lookahead().k() + ", alpha " + s.lookahead().alpha() + ")");
+        return parts.isEmpty() ? "none" : String.join(", ", parts);
     }
 
     private static double round(double x) { return Math.round(x * 100) / 100.0; }

@@ -129,6 +129,11 @@ final class OptimizerOptions {
             if (lookaheadK == null && presets == null) throw new IllegalArgumentException("--lookahead-alpha needs --lookahead-k");
             int k = lookaheadK != null ? lookaheadK : presets.k();
             double alpha = lookaheadAlpha != null ? lookaheadAlpha : presets != null ? presets.alpha() : 0.5;
+            // Said here with the flag's name: the stage's own check names its field, not the flag.
+            if (k < 1) throw new IllegalArgumentException("--lookahead-k must be >= 1, got " + k);
+            if (!(alpha > 0 && alpha <= 1)) throw new IllegalArgumentException("--lookahead-alpha must be in (0, 1], got " + alpha);
+            // The engines sync in float32: an alpha that rounds to 0 there would make every sync a no-op.
+            if (!((float) alpha > 0)) throw new IllegalArgumentException("--lookahead-alpha " + alpha + " rounds to 0 as a float32");
             lookahead.accept(k, alpha);
         }
         if (gcConvOnly && !gradientCentralization) throw new IllegalArgumentException("--gc-conv-only needs --gradient-centralization");

@@ -79,7 +79,7 @@ final class CpuLambPlan implements EnginePlan {
 
     /**
      * The rule with its stages: Lookahead ({@code lookahead} null: none) and gradient
-     * centralization ({@code centring} null: none; its means phase runs first in every step).
+     * centralization ({@code centring} null: none; it starts every step: see {@link CentredGradients#startStep}).
      */
     CpuLambPlan(LambConfig cfg, Lookahead lookahead, GlobalGradientClip clip, ParamLayout layout, int threads,
                 CentredGradients centring) {
@@ -145,7 +145,7 @@ final class CpuLambPlan implements EnginePlan {
         try {
             double factor = 1.0;
             Arrays.fill(normG, Double.NaN);
-            if (centring != null) tiles.forEachTile(centring.meansPhase);   // every later view of g is centred
+            if (centring != null) centring.startStep(tiles);   // every later view of g is centred
             if (gradNormPass) {
                 tiles.forEachTile(gradPhase);
                 boolean finite = sums.totals(partG, 0, nSeg, sumG);
@@ -269,7 +269,7 @@ final class CpuLambPlan implements EnginePlan {
 
     @Override
     public String variant() {
-        return tiles.describe() + ", " + kernels.name();
+        return tiles.describe() + ", " + kernels.name() + (centring != null ? ", " + centring.describe() : "");
     }
 
     @Override

@@ -104,7 +104,7 @@ final class CpuLarsPlan implements EnginePlan {
 
     /**
      * The rule with its stages: Lookahead ({@code lookahead} null: none) and gradient
-     * centralization ({@code centring} null: none; its means phase runs first in every step).
+     * centralization ({@code centring} null: none; it starts every step: see {@link CentredGradients#startStep}).
      */
     CpuLarsPlan(LarsConfig cfg, Lookahead lookahead, GlobalGradientClip clip, ParamLayout layout, int threads,
                 CentredGradients centring) {
@@ -154,7 +154,7 @@ final class CpuLarsPlan implements EnginePlan {
         try {
             useCarried = carry && weights.hostStep(params) && carryReady;
             carryReady = false;
-            if (centring != null) tiles.forEachTile(centring.meansPhase);   // every later view of g is centred
+            if (centring != null) centring.startStep(tiles);   // every later view of g is centred
             int nb = tiles.blocks();
             boolean prePass = (skipNonFinite && nb > 1) || clip != null;
             if (prePass) {
@@ -368,7 +368,7 @@ final class CpuLarsPlan implements EnginePlan {
 
     @Override
     public String variant() {
-        return tiles.describe() + ", " + kernels.name();
+        return tiles.describe() + ", " + kernels.name() + (centring != null ? ", " + centring.describe() : "");
     }
 
     @Override

@@ -20,12 +20,15 @@ import org.lars4j.Backend;
 import org.lars4j.Lamb;
 import org.lars4j.Lars;
 import org.lars4j.LayerwiseOptimizer;
+import org.lars4j.engine.HostTensors;
 import org.lars4j.error.InvalidLayoutException;
 import org.lars4j.layout.ParamLayout;
 import org.lars4j.reference.Float64Reference;
+import org.lars4j.rule.NonFinitePolicy;
 import org.lars4j.rule.Rule;
 import org.lars4j.rule.lamb.LambPreset;
 import org.lars4j.rule.lars.LarsPreset;
+import org.lars4j.rule.stage.GradientCentralization;
 import org.lars4j.testing.TestModels;
 import org.lars4j.testing.TestModels.Form;
 import org.lars4j.testing.TestModels.Tensors;
@@ -37,7 +40,7 @@ import org.lars4j.testing.TestModels.Tensors;
  * storage form, thread count and block size giving the same bits; zero and non-finite
  * gradients; and the layout's checks of the output axis.
  */
-class GradientCentralizationTest {
+public class GradientCentralizationTest {
     static final double WD = 0.01;
 
     /** Every shape the centring has to get right, and segments it must leave alone. */
@@ -239,6 +242,164 @@ class GradientCentralizationTest {
                 }
             }
         }
+    }
+
+    /**
+     * Rows that straddle tiles next to rows inside one tile, in every segment kind: a row of 100
+     * elements crosses each tile boundary of a 300 x 100 matrix; 4096 is not a multiple of 100.
+     */
+    public static ParamLayout mixedLayout() {
+        return ParamLayout.builder()
+                .add("fits.weight", 64, 64)            // 64 rows of 64 elements: every row in one tile
+                .add("ragged.weight", 300, 100)        // 7 rows straddle tile boundaries, 293 lie inside a tile
+                .add("conv.weight", 64, 16, 3, 3)      // rows of 144 over 3 tiles: 2 straddle
+                .add("long.weight", 2, 5000)           // rows longer than a tile: the pre-pass
+                .add("excluded.weight", 40, 50)        // not adapted: without SKIP_STEP only the update reads g
+                .add("axis1.weight", 5, 6, 7)          // interleaved rows: the pre-pass
+                .add("bias", 64)
+                .outputAxis("axis1.weight", 1)
+                .excludeFromAdaptation("excluded.weight")
+                .build();
+    }
+
+    @Test
+    void thePrePassSumsOnlyRowsThatStraddleTilesOrInterleave() {
+        ParamLayout layout = mixedLayout();
+        CentredGradients c = CentredGradients.of(new GradientCentralization(false), layout);
+        int[] expected = {0, 7, 2, 2, 0, 6, 0};
+        for (int i = 0; i < layout.size(); i++) assertEquals(expected[i], c.prePassRows(i), layout.segment(i).name());
+        try (LayerwiseOptimizer opt = Lars.builder(LarsPreset.TIMM).learningRate(0.1).gradientCentralization(false)
+                .backend(Backend.CPU).build(layout)) {
+            assertTrue(opt.engineVariant().contains("gradient centralization: 459 row means in their tiles, 17 by a pre-pass"),
+                    opt.engineVariant());
+        }
+    }
+
+    /**
+     * The pre-pass leaves the rows inside one tile alone (their means still hold the last step's),
+     * and the first view of a tile sums them from the gradients it reads; every mean has the bits
+     * of the float64 sum of its row in memory order, divided by the row's length, rounded once.
+     */
+    @Test
+    void theFirstViewOfATileSumsTheRowsInsideItAndThePrePassTheOthers() {
+        ParamLayout layout = mixedLayout();
+        GradientCentralization gc = new GradientCentralization(false);
+        CentredGradients c = CentredGradients.of(gc, layout);
+        int[] lengths = new int[layout.size()];
+        for (int i = 0; i < lengths.length; i++) lengths[i] = layout.segment(i).length();
+        float[][] last = null;
+        try (TileTraversal tiles = new TileTraversal(new TileTable(lengths), 2, 0)) {
+            tiles.centre(c);
+            for (int step = 1; step <= 2; step++) {
+                float[][] g = orderSensitive(layout, 70 + step);
+                float[][] expected = new float[layout.size()][];
+                for (int s = 0; s < layout.size(); s++) {
+                    int rows = gc.rows(layout.segment(s));
+                    int inner = GradientCentralization.inner(layout.segment(s));
+                    expected[s] = new float[rows];
+                    for (int o = 0; o < rows; o++) {
+                        double acc = 0.0;
+                        for (int p = 0; p < g[s].length; p++) {
+                            if ((p / inner) % rows == o) acc += g[s][p];
+                        }
+                        expected[s][o] = (float) (acc / (g[s].length / rows));
+                    }
+                }
+                HostTensors w = new HostTensors(layout);
+                HostTensors hg = new HostTensors(layout);
+                w.bindArrays(Arrays.asList(TestModels.gaussian(layout, 1, 1.0)));
+                hg.bindArrays(Arrays.asList(g));
+                tiles.bind(w, hg);
+                c.startStep(tiles);
+                for (int s = 0; s < layout.size(); s++) {
+                    for (int o = 0; o < expected[s].length; o++) {
+                        float want = straddlesOrInterleaves(layout, s, o) ? expected[s][o] : last == null ? 0f : last[s][o];
+                        assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(c.mean(s, o)),
+                                layout.segment(s).name() + " row " + o + " after the pre-pass of step " + step);
+                    }
+                }
+                tiles.forEachTile(t -> t.viewG(false));
+                for (int s = 0; s < layout.size(); s++) {
+                    for (int o = 0; o < expected[s].length; o++) {
+                        assertEquals(Float.floatToIntBits(expected[s][o]), Float.floatToIntBits(c.mean(s, o)),
+                                layout.segment(s).name() + " row " + o + " after the views of step " + step);
+                    }
+                }
+                tiles.unbind();
+                last = expected;
+            }
+        }
+    }
+
+    /**
+     * Gradients whose row sums depend on their order: each row starts with 2^50 and has -2^50
+     * halfway, so a sum in memory order loses the first half's small values and keeps the second
+     * half's, and any other order gives other bits.
+     */
+    public static float[][] orderSensitive(ParamLayout layout, long seed) {
+        GradientCentralization gc = new GradientCentralization(false);
+        float[][] g = TestModels.gaussian(layout, seed, 1.0);
+        for (int s = 0; s < g.length; s++) {
+            int rows = gc.rows(layout.segment(s));
+            int inner = GradientCentralization.inner(layout.segment(s));
+            for (int o = 0; o < rows; o++) {
+                int count = g[s].length / rows;
+                for (int p = 0, k = 0; p < g[s].length; p++) {
+                    if ((p / inner) % rows != o) continue;
+                    if (k == 0) g[s][p] = 0x1p50f;
+                    if (k == count / 2) g[s][p] = -0x1p50f;
+                    k++;
+                }
+            }
+        }
+        return g;
+    }
+
+    /** The mixed layout under every storage form, thread count and block size: the same bits, and the reference's steps. */
+    @Test
+    void rowsInsideTilesAndAcrossThemGiveTheSameBitsEverywhere() {
+        ParamLayout layout = mixedLayout();
+        UnaryOperator<Lars.Builder> gc = b -> b.gradientCentralization(false);
+        List<long[]> expected = larsBits(layout, Form.FLAT_ARRAY, 1, gc);
+        for (Form form : Form.values()) TestModels.assertSameBits(expected, larsBits(layout, form, 3, gc), "form " + form);
+        // Without SKIP_STEP the excluded segment's g is read by the update alone: its tiles' first view.
+        UnaryOperator<Lars.Builder> propagate = b -> b.gradientCentralization(false).nonFinitePolicy(NonFinitePolicy.PROPAGATE);
+        TestModels.assertSameBits(larsBits(layout, Form.FLAT_ARRAY, 1, propagate), larsBits(layout, Form.LIST_BYTES, 2, propagate), "propagate");
+        String old = System.getProperty(TileTraversal.BLOCK_PROPERTY);
+        try {
+            System.setProperty(TileTraversal.BLOCK_PROPERTY, "9000");   // blocks: the SKIP_STEP pre-pass reads g first
+            TestModels.assertSameBits(expected, larsBits(layout, Form.LIST_BYTES, 2, gc), "blocks");
+        } finally {
+            if (old == null) System.clearProperty(TileTraversal.BLOCK_PROPERTY);
+            else System.setProperty(TileTraversal.BLOCK_PROPERTY, old);
+        }
+        float[][] w0 = TestModels.gaussian(layout, 11, 0.5);
+        for (boolean lamb : new boolean[] {false, true}) {
+            Rule rule = lamb ? Lamb.builder(LambPreset.PAPER).learningRate(0.01).weightDecay(WD).gradientCentralization(false).rule()
+                    : Lars.builder(LarsPreset.TIMM).learningRate(0.5).weightDecay(WD).gradientCentralization(false).rule();
+            try (LayerwiseOptimizer opt = lamb
+                    ? Lamb.builder(LambPreset.PAPER).learningRate(0.01).weightDecay(WD).gradientCentralization(false).backend(Backend.CPU).threads(2).build(layout)
+                    : Lars.builder(LarsPreset.TIMM).learningRate(0.5).weightDecay(WD).gradientCentralization(false).backend(Backend.CPU).threads(2).build(layout)) {
+                Float64Reference ref = Float64Reference.of(rule, opt.layout(), w0);
+                List<float[]> w = Arrays.asList(TestModels.copy(w0));
+                for (int s = 0; s < 3; s++) {
+                    float[][] g = TestModels.gaussian(layout, 80 + s, 0.01);
+                    ref.step(g);
+                    assertTrue(opt.step(w, Arrays.asList(g)));
+                }
+                for (int i = 0; i < layout.size(); i++) {
+                    double ew = TestModels.relL2(w.get(i), ref.weights()[i]);
+                    assertTrue(ew <= 2e-6, (lamb ? "lamb " : "lars ") + layout.segment(i).name() + ": weights rel. error " + ew);
+                }
+            }
+        }
+    }
+
+    /** Row o of segment s is summed by the pre-pass: it interleaves, or its elements lie in two tiles. */
+    private static boolean straddlesOrInterleaves(ParamLayout layout, int s, int o) {
+        if (layout.segment(s).outputAxis() != 0) return true;
+        int inner = GradientCentralization.inner(layout.segment(s));
+        return (long) o * inner / CanonicalOrder.TILE != ((long) o * inner + inner - 1) / CanonicalOrder.TILE;
     }
 
     @Test

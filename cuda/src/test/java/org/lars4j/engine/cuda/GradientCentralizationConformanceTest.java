@@ -163,4 +163,50 @@ class GradientCentralizationConformanceTest {
             }
         }
     }
+
+    /**
+     * Rows inside one tile (summed by the first pass that reads their tile) next to rows across
+     * tiles and interleaved rows (the pre-pass), with gradients whose row sums change with any
+     * other order of summation: the same bits as the Java engine, whichever pass reads a tile's g
+     * first (the SKIP_STEP gradient pass or the norms; the update where nothing else reads it;
+     * LAMB's gradient-norm pass or its moments), under every schedule of the emulator.
+     */
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(TargetEngine.class)
+    void rowsInsideTilesAndAcrossThemGiveTheJavaEnginesBits(TargetEngine engine) {
+        ParamLayout layout = org.lars4j.engine.cpu.GradientCentralizationTest.mixedLayout();
+        int variant = 0;
+        for (NonFinitePolicy policy : new NonFinitePolicy[] {NonFinitePolicy.SKIP_STEP, NonFinitePolicy.PROPAGATE}) {
+            for (int lamb = 0; lamb < (engine.isDefaultStep() ? 3 : 1); lamb++) {
+                CudaEmulatorEngine.setSchedule(Schedule.values()[variant % 3], 17 + variant);
+                variant++;
+                List<long[]> bits = new ArrayList<>();
+                for (Backend backend : new Backend[] {Backend.CPU, engine.backend()}) {
+                    LayerwiseOptimizer opt = lamb == 0
+                            ? Lars.builder(LarsPreset.TIMM).learningRate(0.5).weightDecay(0.01).gradientCentralization(false)
+                                    .nonFinitePolicy(policy).carryWeightNorms(policy == NonFinitePolicy.SKIP_STEP).backend(backend).build(layout)
+                            : Lamb.builder(LambPreset.PAPER).learningRate(0.01).weightDecay(0.01).gradientCentralization(false)
+                                    .nonFinitePolicy(policy).maxGradNorm(lamb == 2 ? 1e20 : 0).backend(backend).build(layout);
+                    try (opt) {
+                        float[][] w = TestModels.gaussian(layout, 31, 0.5);
+                        long[] norms = new long[3 * layout.size()];
+                        for (int s = 0; s < 3; s++) {
+                            float[][] g = org.lars4j.engine.cpu.GradientCentralizationTest.orderSensitive(layout, 90 + s);
+                            assertTrue(opt.step(Arrays.asList(w), Arrays.asList(g)));
+                            for (int i = 0; i < layout.size(); i++) norms[s * layout.size() + i] = Double.doubleToLongBits(opt.lastGradNorm(i));
+                        }
+                        long[] all = norms;
+                        for (float[] x : w) {
+                            long[] b = TestModels.bits(x);
+                            long[] joined = Arrays.copyOf(all, all.length + b.length);
+                            System.arraycopy(b, 0, joined, all.length, b.length);
+                            all = joined;
+                        }
+                        bits.add(all);
+                    }
+                }
+                assertArrayEquals(bits.get(0), bits.get(1), policy + (lamb == 0 ? " lars" : lamb == 1 ? " lamb" : " lamb with a clip"));
+            }
+        }
+    }
 }

@@ -22,8 +22,8 @@ import org.lars4j.schedule.LrSchedule;
 
 /**
  * The large-batch experiment of the LARS paper at the scale of this machine: a small-batch SGD
- * baseline, then at each large batch SGD with the linear scaling rule against LARS, LAMB and
- * TVLARS, each over the same grid of learning-rate multipliers, all for the same number of
+ * baseline, then at each large batch SGD with the linear scaling rule against LARS, LAMB,
+ * TVLARS and RangerLars, each over the same grid of learning-rate multipliers, all for the same number of
  * epochs, seeds fixed. {@link #run} trains every run and returns its results.
  */
 public final class Experiment {
@@ -37,22 +37,36 @@ public final class Experiment {
         /** LAMB, the paper's preset (beta 0.9 / 0.999, decoupled decay, biases and BN excluded). */
         LAMB,
         /** TVLARS, its preset (phi(t) in place of warm-up, eta 0.001, momentum 0.9). */
-        TVLARS;
+        TVLARS,
+        /**
+         * RangerLars (over9000): rectified LAMB inside Lookahead(6, 0.5), the RANGER_LARS preset,
+         * on the same layout, schedule and decay as LAMB, so that what differs from the LAMB runs
+         * is the preset alone (rectification, Lookahead, eps 1e-8, phi clamped to [0, 10]).
+         */
+        RANGER_LARS;
 
         double referenceLr(int batch) {
             switch (this) {
                 case SGD: return 0.1 * batch / 128.0;
                 case LARS: case TVLARS: return 10.0 * Math.sqrt(batch / 4096.0);
-                case LAMB: return 0.01 * Math.sqrt(batch / 4096.0);
+                // RangerLars takes LAMB's reference: its step is LAMB's trust-ratio step (lr times
+                // ||w|| / ||r|| along r), so a rate means the same for both and the two grids
+                // compare the rules at the same rates. over9000's ~1e-2 at batch 512, scaled by the
+                // same square-root rule, is 0.028 at 4096 and 0.04 at 8192: inside both grids.
+                case LAMB: case RANGER_LARS: return 0.01 * Math.sqrt(batch / 4096.0);
                 default: throw new AssertionError(this);
             }
         }
 
-        public String cliName() { return name().toLowerCase(Locale.ROOT); }
+        /** sgd, lars, lamb, tvlars, ranger-lars (the tool's name of the LAMB preset). */
+        public String cliName() { return name().toLowerCase(Locale.ROOT).replace('_', '-'); }
+
+        /** Whether the run records its per-layer trust ratios (each step's, for the plot). */
+        boolean recordsTrustRatios() { return this == LARS || this == TVLARS || this == RANGER_LARS; }
 
         public static Optimizer parse(String s) {
             for (Optimizer o : values()) if (o.cliName().equalsIgnoreCase(s)) return o;
-            throw new IllegalArgumentException("unknown optimizer '" + s + "' (expected sgd, lars, lamb or tvlars)");
+            throw new IllegalArgumentException("unknown optimizer '" + s + "' (expected sgd, lars, lamb, tvlars or ranger-lars)");
         }
     }
 
@@ -87,7 +101,7 @@ public final class Experiment {
     /** The experiment's settings. */
     public record Settings(int epochs, int baselineBatch, double baselineLr, List<Integer> batches, List<Optimizer> optimizers,
                            List<Double> lrMultipliers, double weightDecay, double warmupEpochs, int microBatch,
-                           int channels1, int channels2, long seed, int trainLimit, int testLimit) {}
+                           int channels1, int channels2, long seed, int trainLimit, int testLimit, boolean baseline) {}
 
     private final Settings settings;
     private final FashionMnist.Split train;
@@ -104,7 +118,7 @@ public final class Experiment {
     /** The runs in the order they are trained: the baseline, then batch by batch. */
     public List<RunSpec> plan() {
         List<RunSpec> runs = new ArrayList<>();
-        runs.add(new RunSpec("baseline-sgd-b" + settings.baselineBatch(), Optimizer.SGD, settings.baselineBatch(),
+        if (settings.baseline()) runs.add(new RunSpec("baseline-sgd-b" + settings.baselineBatch(), Optimizer.SGD, settings.baselineBatch(),
                 settings.baselineLr(), 1, true));
         for (int b : settings.batches()) {
             for (Optimizer o : settings.optimizers()) {
@@ -136,7 +150,7 @@ public final class Experiment {
         long start = System.nanoTime();
         try (LayerwiseOptimizer opt = optimizer(spec, dl4j.builder(), warmup, total)) {
             Dl4jTrainer trainer = new Dl4jTrainer(net, dl4j, opt).microBatch(Math.min(spec.batch(), settings.microBatch()));
-            boolean recordRatios = spec.optimizer() == Optimizer.LARS || spec.optimizer() == Optimizer.TVLARS;
+            boolean recordRatios = spec.optimizer().recordsTrustRatios();
             List<Integer> adapted = new ArrayList<>();
             for (int i = 0; i < opt.layout().size(); i++) {
                 if (opt.layout().segment(i).adapt()) {
@@ -209,6 +223,11 @@ public final class Experiment {
             case TVLARS:
                 // TVLARS replaces warm-up by its phi(t): polynomial decay only.
                 return Lars.builder(LarsPreset.TVLARS).learningRate(LrSchedule.mlperf(spec.lr(), 0, total)).momentum(0.9)
+                        .weightDecay(wd).backend(Backend.CPU).build(layout.excludeOneDimensional().build());
+            case RANGER_LARS:
+                // LAMB's schedule (warm-up included, though RAdam's rectification was meant to
+                // replace it) and LAMB's layout: only the preset differs from the LAMB runs.
+                return Lamb.builder(LambPreset.RANGER_LARS).learningRate(LrSchedule.mlperf(spec.lr(), warmup, total))
                         .weightDecay(wd).backend(Backend.CPU).build(layout.excludeOneDimensional().build());
             default:
                 throw new AssertionError(spec.optimizer());

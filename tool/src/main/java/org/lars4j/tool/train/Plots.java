@@ -51,8 +51,8 @@ final class Plots {
         save(chart, png, 1100, 700);
     }
 
-    /** Per-layer trust ratios ||w|| / ||g|| x eta of a LARS run, by step, on a log scale. */
-    static void trustRatios(Experiment.RunResult r, Path png) throws IOException {
+    /** Per-layer trust ratios of a run ({@code ratio}: their formula, for the axis), by step, on a log scale. */
+    static void trustRatios(Experiment.RunResult r, String ratio, Path png) throws IOException {
         XYSeriesCollection data = new XYSeriesCollection();
         for (int k = 0; k < r.trustRatioSegments.size(); k++) {
             XYSeries s = new XYSeries(r.trustRatioSegments.get(k));
@@ -63,9 +63,9 @@ final class Plots {
             data.addSeries(s);
         }
         JFreeChart chart = ChartFactory.createXYLineChart("Per-layer trust ratio, " + r.spec.id(), "step",
-                "trust ratio (eta ||w|| / (||g|| + wd ||w||))", data, PlotOrientation.VERTICAL, true, false, false);
+                "trust ratio (" + ratio + ")", data, PlotOrientation.VERTICAL, true, false, false);
         XYPlot plot = chart.getXYPlot();
-        LogAxis log = new LogAxis("trust ratio (eta ||w|| / (||g|| + wd ||w||)), log scale");
+        LogAxis log = new LogAxis("trust ratio (" + ratio + "), log scale");
         log.setSmallestValue(1e-9);
         plot.setRangeAxis(log);
         plot.setBackgroundPaint(Color.WHITE);

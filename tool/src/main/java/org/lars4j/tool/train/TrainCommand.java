@@ -30,7 +30,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Train a small batch-norm CNN on Fashion-MNIST (DL4J + lars4j): a small-batch SGD baseline, then SGD with "
-                + "the linear scaling rule against LARS, LAMB and TVLARS at large batches, each over the same learning-rate grid.",
+                + "the linear scaling rule against LARS, LAMB, TVLARS and RangerLars at large batches, each over the same learning-rate grid.",
                 "Writes results.json, results.md, PNG plots, and every run's DL4J model and optimizer checkpoint into --out."})
 public final class TrainCommand implements Callable<Integer> {
     static final String RESULTS_FORMAT = "lars4j-train-results/1";
@@ -53,11 +53,15 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--batches", paramLabel = "B", split = ",", description = "large batch sizes (default: 4096,8192; --quick: 2048)")
     List<Integer> batches;
 
-    @Option(names = "--optimizers", paramLabel = "NAME", split = ",", description = "large-batch optimizers: sgd, lars, lamb, tvlars (default: all; --quick: sgd,lars)")
+    @Option(names = "--optimizers", paramLabel = "NAME", split = ",", description = "large-batch optimizers: sgd, lars, lamb, tvlars, ranger-lars (default: all; --quick: sgd,lars)")
     List<String> optimizers;
 
     @Option(names = "--lr-multipliers", paramLabel = "F", split = ",", description = "the learning-rate grid, as multiples of each optimizer's reference rate (default: 0.25,1,4; --quick: 1)")
     List<Double> lrMultipliers;
+
+    @Option(names = "--no-baseline", description = "skip the small-batch SGD baseline, e.g. to add runs to an earlier experiment "
+            + "with the same settings (default: off, the baseline runs first)")
+    boolean noBaseline;
 
     @Option(names = "--baseline-batch", paramLabel = "B", description = "batch of the SGD baseline (default: ${DEFAULT-VALUE})")
     int baselineBatch = 128;
@@ -84,7 +88,7 @@ public final class TrainCommand implements Callable<Integer> {
     Integer testLimit;
 
     @Option(names = "--shrink", paramLabel = "F", description = "shrink the 28x28 images by F in each direction to "
-            + "block means: 1 or 2 (14x14, which makes the whole experiment fit 20 minutes on 2 cores; default: ${DEFAULT-VALUE})")
+            + "block means: 1 or 2 (14x14, which makes the whole experiment fit 25 minutes on 2 cores; default: ${DEFAULT-VALUE})")
     int shrink = 2;
 
     @Option(names = "--seed", paramLabel = "N", description = "seed of the weights and the data order (default: ${DEFAULT-VALUE})")
@@ -100,7 +104,7 @@ public final class TrainCommand implements Callable<Integer> {
         for (int b : settings.batches()) {
             if (b > train.size()) throw usage("--batches: " + b + " is larger than the training set (" + train.size() + " images)");
         }
-        if (settings.baselineBatch() > train.size()) throw usage("--baseline-batch: " + settings.baselineBatch() + " is larger than the training set");
+        if (settings.baseline() && settings.baselineBatch() > train.size()) throw usage("--baseline-batch: " + settings.baselineBatch() + " is larger than the training set");
         prepareOut();
         Experiment exp = new Experiment(settings, train, test, System.err);
         List<RunSpec> plan = exp.plan();
@@ -122,7 +126,7 @@ public final class TrainCommand implements Callable<Integer> {
     Experiment.Settings settings() {
         int e = epochs != null ? epochs : quick ? 3 : 6;
         List<Integer> bs = batches != null ? batches : quick ? List.of(2048) : List.of(4096, 8192);
-        List<String> os = optimizers != null ? optimizers : quick ? List.of("sgd", "lars") : List.of("sgd", "lars", "lamb", "tvlars");
+        List<String> os = optimizers != null ? optimizers : quick ? List.of("sgd", "lars") : List.of("sgd", "lars", "lamb", "tvlars", "ranger-lars");
         List<Double> ms = lrMultipliers != null ? lrMultipliers : quick ? List.of(1.0) : List.of(0.25, 1.0, 4.0);
         List<Integer> ch = channels != null ? channels : List.of(8, 16);
         Integer tl = trainLimit != null ? trainLimit : quick ? Integer.valueOf(30000) : null;
@@ -159,7 +163,8 @@ public final class TrainCommand implements Callable<Integer> {
         if (tl != null && tl < 1) throw usage("--train-limit must be >= 1, got " + tl);
         if (testLimit != null && testLimit < 1) throw usage("--test-limit must be >= 1, got " + testLimit);
         return new Experiment.Settings(e, baselineBatch, baselineLr, bs, opts, ms, weightDecay, warmupEpochs, microBatch,
-                ch.get(0), ch.get(1), seed, tl == null ? Integer.MAX_VALUE : tl, testLimit == null ? Integer.MAX_VALUE : testLimit);
+                ch.get(0), ch.get(1), seed, tl == null ? Integer.MAX_VALUE : tl, testLimit == null ? Integer.MAX_VALUE : testLimit,
+                !noBaseline);
     }
 
     /** A usage error: exit code 2, one line, nothing written. */
@@ -222,6 +227,7 @@ public final class TrainCommand implements Callable<Integer> {
         ObjectNode set = root.putObject("settings");
         set.put("image_side", FashionMnist.SIDE / shrink);
         set.put("epochs", s.epochs());
+        set.put("baseline", s.baseline());
         set.put("baseline_batch", s.baselineBatch());
         set.put("baseline_lr", s.baselineLr());
         set.putPOJO("batches", s.batches());
@@ -316,21 +322,26 @@ public final class TrainCommand implements Callable<Integer> {
             List<RunResult> runs = new ArrayList<>();
             if (baseline != null) runs.add(baseline);
             results.stream().filter(r -> !r.spec.baseline() && r.spec.batch() == b).forEach(runs::add);
-            Plots.accuracy("Test accuracy by epoch, batch " + b + " (black: SGD baseline, batch " + s.baselineBatch() + ")", runs,
+            Plots.accuracy("Test accuracy by epoch, batch " + b + (baseline != null ? " (black: SGD baseline, batch " + s.baselineBatch() + ")" : ""), runs,
                     out.resolve("accuracy-b" + b + ".png"));
         }
         // The trust ratios of the best LARS run at the largest batch: the paper's observation that
         // ||w|| / ||g|| differs by orders of magnitude between layers.
         int largest = s.batches().stream().mapToInt(Integer::intValue).max().orElse(0);
-        results.stream().filter(r -> r.spec.optimizer() == Optimizer.LARS && r.spec.batch() == largest && !r.trustRatios.isEmpty())
-                .reduce((a, b) -> better(b, a) ? b : a)
-                .ifPresent(r -> {
-                    try {
-                        Plots.trustRatios(r, out.resolve("trust-ratios-" + r.spec.id() + ".png"));
-                    } catch (IOException e) {
-                        throw new java.io.UncheckedIOException(e);
-                    }
-                });
+        // RangerLars's too: LAMB's ratio phi(||w||) / ||r||, where r is the rectified Adam direction
+        // plus decay (before a Lookahead sync moves the weights).
+        for (Optimizer o : new Optimizer[] {Optimizer.LARS, Optimizer.RANGER_LARS}) {
+            String label = o == Optimizer.LARS ? "eta ||w|| / (||g|| + wd ||w||)" : "phi(||w||) / ||r||, phi = clamp(., 0, 10)";
+            results.stream().filter(r -> r.spec.optimizer() == o && r.spec.batch() == largest && !r.trustRatios.isEmpty())
+                    .reduce((a, b) -> better(b, a) ? b : a)
+                    .ifPresent(r -> {
+                        try {
+                            Plots.trustRatios(r, label, out.resolve("trust-ratios-" + r.spec.id() + ".png"));
+                        } catch (IOException e) {
+                            throw new java.io.UncheckedIOException(e);
+                        }
+                    });
+        }
     }
 
     private String commandLine() {
