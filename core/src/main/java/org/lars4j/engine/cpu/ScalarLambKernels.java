@@ -8,15 +8,10 @@ import static org.lars4j.engine.cpu.CanonicalOrder.LANES;
  * stores it; the apply pass uses the stored r, the same bits as the CUDA kernels' recomputation
  * from the same m', v' and w.
  */
-final class ScalarLambKernels implements LambKernels {
+final class ScalarLambKernels extends ScalarKernelSupport implements LambKernels {
     static final ScalarLambKernels INSTANCE = new ScalarLambKernels();
 
     private ScalarLambKernels() {}
-
-    @Override
-    public String name() {
-        return "scalar kernels";
-    }
 
     /**
      * Moments pass, per element (e = tile element, lane = e mod 1024, rounds in order):

@@ -9,25 +9,10 @@ import java.nio.ByteBuffer;
  * operation is IEEE correctly rounded ({@code Math.fma}, {@code *}, {@code -}), and Java never
  * contracts {@code a * b + c} on its own, so the CUDA kernels can reproduce each bit.
  */
-final class ScalarLarsKernels implements LarsKernels {
+final class ScalarLarsKernels extends ScalarKernelSupport implements LarsKernels {
     static final ScalarLarsKernels INSTANCE = new ScalarLarsKernels();
 
     private ScalarLarsKernels() {}
-
-    @Override
-    public String name() {
-        return "scalar kernels";
-    }
-
-    /** False: the plan copies byte buffers into arrays for these loops. */
-    @Override
-    public boolean readsByteBuffers() {
-        return false;
-    }
-
-    private static void arraysOnly(ByteBuffer xb) {
-        if (xb != null) throw new IllegalArgumentException("the scalar tile kernels read arrays only");
-    }
 
     @Override
     public void updateInside(float[] w, ByteBuffer wb, int ow, float[] g, ByteBuffer gb, int og, float[] v, int ov, int n,

@@ -7,25 +7,10 @@ import java.nio.ByteBuffer;
 import java.util.Arrays;
 
 /** The plain-Java sums of squares of a tile: the reference and the fallback {@link SquaresKernels}. */
-final class ScalarSquaresKernels implements SquaresKernels {
+final class ScalarSquaresKernels extends ScalarKernelSupport implements SquaresKernels {
     static final ScalarSquaresKernels INSTANCE = new ScalarSquaresKernels();
 
     private ScalarSquaresKernels() {}
-
-    @Override
-    public String name() {
-        return "scalar kernels";
-    }
-
-    /** False: the plan copies byte buffers into arrays for these loops. */
-    @Override
-    public boolean readsByteBuffers() {
-        return false;
-    }
-
-    private static void arraysOnly(ByteBuffer xb) {
-        if (xb != null) throw new IllegalArgumentException("the scalar tile kernels read arrays only");
-    }
 
     @Override
     public float sumOfSquaresAnyOrder(float[] x, int from, int to) {
