@@ -73,10 +73,6 @@ final class CpuLambPlan implements EnginePlan {
     private final TileOp momentsPhase = new MomentsPhase();
     private final TileOp applyPhase = new ApplyPhase();
 
-    CpuLambPlan(LambConfig cfg, ParamLayout layout, int threads) {
-        this(cfg, null, cfg.gradientClip(), layout, threads, null);
-    }
-
     /**
      * The rule with its stages: Lookahead ({@code lookahead} null: none) and gradient
      * centralization ({@code centring} null: none; it starts every step: see {@link CentredGradients#startStep}).

@@ -98,10 +98,6 @@ final class CpuLarsPlan implements EnginePlan {
     private float negLrF;
     private boolean first;
 
-    CpuLarsPlan(LarsConfig cfg, ParamLayout layout, int threads) {
-        this(cfg, null, null, layout, threads, null);
-    }
-
     /**
      * The rule with its stages: Lookahead ({@code lookahead} null: none) and gradient
      * centralization ({@code centring} null: none; it starts every step: see {@link CentredGradients#startStep}).

@@ -59,10 +59,6 @@ final class SegmentedSumOfSquares {
         return kernels.readsByteBuffers();
     }
 
-    /** Which kernels run stage 1, for {@code engineVariant()}. */
-    String kernelsName() {
-        return kernels.name();
-    }
 
     // ---- stage 1: tile partials (float32; any thread, its own lanes) -------------------------
 

@@ -185,7 +185,6 @@ final class TileTraversal implements AutoCloseable {
     final int blockElements;
     private final Tile[] workers;
     private final WorkerPool pool;
-    /** True: one shared queue of chunks instead of one part per worker. */
     /** Claim counter of each worker's part, {@link #CLAIM_STRIDE} ints apart (a cache line each). */
     private final AtomicIntegerArray claimed;
     private static final int CLAIM_STRIDE = 16;
@@ -270,7 +269,7 @@ final class TileTraversal implements AutoCloseable {
     /** One past the last segment of block b. */
     int blockEnd(int b) { return blockFirstSeg[b + 1]; }
 
-    /** Blocks, threads and schedule, for {@code engineVariant()}. */
+    /** Blocks and threads, for {@code engineVariant()}. */
     String describe() {
         return (blockElements == 0 ? "whole-model passes" : "blocks of " + blockElements + " elements (" + blocks() + " blocks)")
                 + ", " + workers.length + " thread(s)";
