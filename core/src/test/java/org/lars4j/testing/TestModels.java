@@ -287,6 +287,23 @@ public final class TestModels {
         return b;
     }
 
+    /** State buffer {@code name} of every segment of {@code opt}. */
+    public static float[][] state(LayerwiseOptimizer opt, String name) {
+        float[][] out = new float[opt.layout().size()][];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = new float[opt.layout().segment(i).length()];
+            opt.readState(name, i, out[i]);
+        }
+        return out;
+    }
+
+    /** Segment by segment, the same bits. */
+    public static void assertSameBits(float[][] expected, float[][] actual, String what) {
+        for (int i = 0; i < expected.length; i++) {
+            org.junit.jupiter.api.Assertions.assertArrayEquals(raw(expected[i]), raw(actual[i]), what + ", segment " + i);
+        }
+    }
+
     /** Record by record, the same bits. */
     public static void assertSameBits(List<long[]> expected, List<long[]> actual, String what) {
         org.junit.jupiter.api.Assertions.assertEquals(expected.size(), actual.size(), what);

@@ -1,11 +1,12 @@
 package org.lars4j.rule.stage;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.lars4j.testing.TestModels.assertSameBits;
+import static org.lars4j.testing.TestModels.state;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -256,18 +257,5 @@ class GlobalGradientClipTest {
             }
         }
         return out;
-    }
-
-    static float[][] state(LayerwiseOptimizer opt, String name) {
-        float[][] out = new float[opt.layout().size()][];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = new float[opt.layout().segment(i).length()];
-            opt.readState(name, i, out[i]);
-        }
-        return out;
-    }
-
-    static void assertSameBits(float[][] expected, float[][] actual, String what) {
-        for (int i = 0; i < expected.length; i++) assertArrayEquals(TestModels.raw(expected[i]), TestModels.raw(actual[i]), what + ", segment " + i);
     }
 }

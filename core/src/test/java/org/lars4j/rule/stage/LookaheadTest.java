@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.lars4j.testing.TestModels.assertSameBits;
+import static org.lars4j.testing.TestModels.state;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,9 +31,9 @@ import org.lars4j.rule.Staged;
 import org.lars4j.rule.lamb.LambPreset;
 import org.lars4j.rule.lars.LarsPreset;
 import org.lars4j.schedule.LrSchedule;
-import org.lars4j.testing.TestModels;
 import org.lars4j.testing.TestModels.Form;
 import org.lars4j.testing.TestModels.Tensors;
+import org.lars4j.testing.TestModels;
 
 /**
  * Lookahead around the rules on the Java engine (docs/MATH.md, "Lookahead"): against the float64
@@ -73,19 +75,6 @@ class LookaheadTest {
         double m = 0;
         for (int i = 0; i < a.length; i++) m = Math.max(m, TestModels.relL2(a[i], b[i]));
         return m;
-    }
-
-    static float[][] state(LayerwiseOptimizer opt, String name) {
-        float[][] out = new float[opt.layout().size()][];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = new float[opt.layout().segment(i).length()];
-            opt.readState(name, i, out[i]);
-        }
-        return out;
-    }
-
-    static void assertSameBits(float[][] expected, float[][] actual, String what) {
-        for (int i = 0; i < expected.length; i++) assertArrayEquals(TestModels.raw(expected[i]), TestModels.raw(actual[i]), what + ", segment " + i);
     }
 
     /**
